@@ -1,0 +1,23 @@
+# Sourced by scripts/demo.sh and scripts/test.sh: a virtualenv with the package and its
+# dev extra in .venv, and the graphviz `dot` binary when it is missing and apt can install it.
+set -eu
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+STAMP=.venv/.installed-$(cat pyproject.toml | "$PY" -c 'import hashlib,sys;print(hashlib.sha1(sys.stdin.buffer.read()).hexdigest()[:12])')
+if [ ! -f "$STAMP" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e ".[dev]"
+    touch "$STAMP"
+fi
+if ! command -v dot >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "Installing graphviz (the dot binary) with apt-get..." >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
+            || echo "warning: could not install graphviz; SVG rendering tests will be skipped" >&2
+    else
+        echo "warning: graphviz 'dot' is missing (install it with your package manager); SVG rendering tests will be skipped" >&2
+    fi
+fi

@@ -1,0 +1,12 @@
+#!/bin/sh
+# Runs the whole test suite: lint, type check, then pytest. Installs what it needs first.
+. "$(dirname "$0")/_bootstrap.sh"
+.venv/bin/ruff check src tests examples bench
+.venv/bin/mypy
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+# Exit code 5 means "no tests collected": not a failure.
+[ "$rc" = "5" ] && rc=0
+exit "$rc"

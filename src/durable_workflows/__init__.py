@@ -1,0 +1,80 @@
+"""durable_workflows: workflow graphs in Python, compiled onto durable Durable Task orchestrations."""
+
+from .agent_nodes import AgentNode
+from .agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
+from .builder import WorkflowBuilder
+from .context import WorkflowContext
+from .edges import Case, Default
+from .errors import (
+    DurableWorkflowsError,
+    ExecutorFailedError,
+    InvalidResponseError,
+    MaxSuperstepsExceededError,
+    SerializationError,
+    ValidationIssue,
+    WorkflowDefinitionError,
+    WorkflowFailedError,
+    WorkflowGraphMismatchError,
+    WorkflowNotFoundError,
+    WorkflowRuntimeError,
+    WorkflowValidationError,
+)
+from .events import (
+    CustomEvent,
+    ExecutorCompletedEvent,
+    ExecutorFailedEvent,
+    ExecutorInvokedEvent,
+    ResponseReceivedEvent,
+    WaitingForInputEvent,
+    WorkflowCompletedEvent,
+    WorkflowEvent,
+    WorkflowFailedEvent,
+    WorkflowOutputEvent,
+    WorkflowStartedEvent,
+)
+from .executors import Executor, executor, handler
+from .ports import RequestPort
+from .workflow import Workflow
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AgentNode",
+    "AgentResponse",
+    "Case",
+    "ChatMessage",
+    "CustomEvent",
+    "Default",
+    "DurableWorkflowsError",
+    "Executor",
+    "ExecutorCompletedEvent",
+    "ExecutorFailedError",
+    "ExecutorFailedEvent",
+    "ExecutorInvokedEvent",
+    "InvalidResponseError",
+    "MaxSuperstepsExceededError",
+    "RequestPort",
+    "ResponseReceivedEvent",
+    "SerializationError",
+    "Usage",
+    "ValidationIssue",
+    "WaitingForInputEvent",
+    "Workflow",
+    "WorkflowAgent",
+    "WorkflowBuilder",
+    "WorkflowCompletedEvent",
+    "WorkflowContext",
+    "WorkflowDefinitionError",
+    "WorkflowEvent",
+    "WorkflowFailedError",
+    "WorkflowFailedEvent",
+    "WorkflowGraphMismatchError",
+    "WorkflowNotFoundError",
+    "WorkflowOutputEvent",
+    "WorkflowRuntimeError",
+    "WorkflowStartedEvent",
+    "WorkflowValidationError",
+    "__version__",
+    "executor",
+    "handler",
+]

@@ -1,0 +1,82 @@
+"""The package's exceptions. Every error derives from `DurableWorkflowsError`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DurableWorkflowsError(Exception):
+    """Root of every error raised by durable_workflows."""
+
+
+class WorkflowDefinitionError(DurableWorkflowsError, TypeError):
+    """An executor, handler, port or agent is declared wrongly (bad signature, bad id)."""
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    """One problem found by `WorkflowBuilder.build()`."""
+
+    code: str
+    """A stable short name for the rule, e.g. ``unreachable`` or ``type-mismatch``."""
+    message: str
+    """What is wrong, which ids, and how to fix it."""
+    ids: tuple[str, ...] = ()
+    """The node ids involved."""
+
+
+class WorkflowValidationError(DurableWorkflowsError, ValueError):
+    """`build()` found problems in the graph; `.issues` lists every one of them."""
+
+    def __init__(self, workflow_name: str, issues: list[ValidationIssue]) -> None:
+        self.workflow_name = workflow_name
+        self.issues = tuple(issues)
+        count = len(self.issues)
+        lines = [f"Workflow {workflow_name!r} is invalid ({count} problem{'s' * (count != 1)}):"]
+        lines += [f"  - [{issue.code}] {issue.message}" for issue in self.issues]
+        super().__init__("\n".join(lines))
+
+
+class SerializationError(DurableWorkflowsError, TypeError):
+    """A value cannot be converted to or from JSON with the declared type."""
+
+
+class WorkflowRuntimeError(DurableWorkflowsError, RuntimeError):
+    """The workflow broke a rule while running (bad target id, superstep cap, ...)."""
+
+
+class MaxSuperstepsExceededError(WorkflowRuntimeError):
+    """The run still had messages to deliver after `max_supersteps` supersteps."""
+
+
+class ExecutorFailedError(DurableWorkflowsError):
+    """An executor raised; `.executor_id` names it and `.error` carries the message."""
+
+    def __init__(self, executor_id: str, error: str, error_type: str = "Exception") -> None:
+        self.executor_id = executor_id
+        self.error = error
+        self.error_type = error_type
+        super().__init__(f"Executor {executor_id!r} failed: {error_type}: {error}")
+
+
+class WorkflowFailedError(DurableWorkflowsError):
+    """A run ended in failure; raised by `WorkflowRun.wait_for_completion()`."""
+
+    def __init__(self, run_id: str, error: str, executor_id: str | None = None) -> None:
+        self.run_id = run_id
+        self.error = error
+        self.executor_id = executor_id
+        where = f" in executor {executor_id!r}" if executor_id else ""
+        super().__init__(f"Run {run_id!r} failed{where}: {error}")
+
+
+class WorkflowGraphMismatchError(DurableWorkflowsError):
+    """A running instance was started with a different graph than the code registers now."""
+
+
+class InvalidResponseError(DurableWorkflowsError, ValueError):
+    """A response to a request port was refused (unknown request, wrong type, run finished)."""
+
+
+class WorkflowNotFoundError(DurableWorkflowsError, LookupError):
+    """No run, workflow or agent with the given id or name is known."""

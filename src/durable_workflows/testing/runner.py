@@ -1,0 +1,165 @@
+"""`run_in_process`: run a workflow in this process on the superstep engine (no durability).
+
+It is the reference the durable runtime is tested against: same engine, same JSON round trip
+of every result, invocations of a superstep run one after another in invocation order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..agent_nodes import AgentNode
+from ..agent_protocol import AgentThreadState
+from ..context import InvocationResult
+from ..engine import Engine, Invocation, RunState, Superstep
+from ..errors import DurableWorkflowsError, ExecutorFailedError
+from ..events import (
+    ExecutorFailedEvent,
+    WaitingForInputEvent,
+    WorkflowEvent,
+    WorkflowFailedEvent,
+    WorkflowStartedEvent,
+)
+from ..invoke import invoke_agent, invoke_executor
+from ..wire import decode_result, encode_result
+from ..workflow import Workflow
+
+ResponseProvider = Callable[[WaitingForInputEvent], Any]
+"""Answers a request: given the `WaitingForInputEvent`, returns the response."""
+
+
+@dataclass
+class InProcessResult:
+    """What an in-process run produced."""
+
+    status: str
+    """``completed``, ``failed`` or ``waiting`` (requests left unanswered)."""
+    outputs: list[Any] = field(default_factory=list)
+    events: list[WorkflowEvent] = field(default_factory=list)
+    error: DurableWorkflowsError | None = None
+
+    @property
+    def result(self) -> Any:
+        """The last output, or None."""
+        return self.outputs[-1] if self.outputs else None
+
+    @property
+    def pending_requests(self) -> list[WaitingForInputEvent]:
+        """The requests still waiting for a response."""
+        answered = {
+            getattr(e, "request_id", None) for e in self.events if e.type == "response_received"
+        }
+        return [
+            e
+            for e in self.events
+            if isinstance(e, WaitingForInputEvent) and e.request_id not in answered
+        ]
+
+
+class InProcessRunner:
+    """Drives the engine in this process; `run_in_process` is the usual entry point."""
+
+    def __init__(self, workflow: Workflow, responses: ResponseProvider | None = None) -> None:
+        self.workflow = workflow
+        self.engine = Engine(workflow)
+        self.responses = responses
+        self.threads: dict[tuple[str, str], AgentThreadState] = {}
+        self.events: list[WorkflowEvent] = []
+        self.run_id = ""
+
+    def run(self, message: Any, run_id: str = "in-process") -> InProcessResult:
+        """Run to completion, failure, or until requests are left unanswered."""
+        self.run_id = run_id
+        self._emit([WorkflowStartedEvent(workflow_name=self.workflow.name)])
+        try:
+            state = self.engine.start(message, run_id)
+            while True:
+                step = self.engine.begin_superstep(state)
+                if step is not None:
+                    self._emit(step.events)
+                    results = self.execute(state, step)
+                    self._emit(self.engine.finish_superstep(state, step, results))
+                    continue
+                if self.engine.status(state) == "waiting" and self._answer(state):
+                    continue
+                break
+        except ExecutorFailedError as exc:
+            return self._failed(exc, exc.executor_id)
+        except DurableWorkflowsError as exc:
+            return self._failed(exc, None)
+        status = self.engine.status(state)
+        if status == "completed":
+            self._emit([self.engine.completion_event(state)])
+        return InProcessResult(status, list(state.outputs), self.events)
+
+    def execute(self, state: RunState, step: Superstep) -> list[InvocationResult]:
+        """Run a superstep's invocations; results come back in invocation order."""
+        shared = dict(state.shared)
+        return [self._invoke(state, invocation, shared) for invocation in step.invocations]
+
+    def _invoke(
+        self, state: RunState, invocation: Invocation, shared: dict[str, Any]
+    ) -> InvocationResult:
+        node = self.workflow.nodes[invocation.node_id]
+        try:
+            if isinstance(node, AgentNode):
+                key = self.engine.thread_key(state, invocation) or ""
+                thread = self.threads.get((node.agent.name, key), AgentThreadState())
+                thread, result = invoke_agent(node, thread, invocation.message, key)
+                self.threads[(node.agent.name, key)] = thread
+            else:
+                result = invoke_executor(
+                    self.workflow,
+                    node.id,
+                    invocation.message,
+                    shared,
+                    run_id=state.run_id,
+                    superstep=state.superstep,
+                )
+            wire = encode_result(self.workflow, node.id, result)
+        except DurableWorkflowsError:
+            raise
+        except Exception as exc:
+            raise ExecutorFailedError(node.id, str(exc), type(exc).__name__) from exc
+        return decode_result(self.workflow, wire)
+
+    def _answer(self, state: RunState) -> bool:
+        if self.responses is None:
+            return False
+        waiting = {e.request_id: e for e in self.events if isinstance(e, WaitingForInputEvent)}
+        for request_id in list(state.requests):
+            response = self.responses(waiting[request_id])
+            self._emit(self.engine.submit_response(state, request_id, response))
+        return True
+
+    def _failed(self, exc: DurableWorkflowsError, executor_id: str | None) -> InProcessResult:
+        events: list[WorkflowEvent] = []
+        error = exc.error if isinstance(exc, ExecutorFailedError) else str(exc)
+        error_type = exc.error_type if isinstance(exc, ExecutorFailedError) else type(exc).__name__
+        if executor_id is not None:
+            events.append(
+                ExecutorFailedEvent(executor_id=executor_id, error=error, error_type=error_type)
+            )
+        events.append(
+            WorkflowFailedEvent(error=error, error_type=error_type, executor_id=executor_id)
+        )
+        self._emit(events)
+        return InProcessResult("failed", [], self.events, exc)
+
+    def _emit(self, events: list[WorkflowEvent]) -> None:
+        for event in events:
+            event.run_id = self.run_id
+            event.sequence = len(self.events) + 1
+            self.events.append(event)
+
+
+def run_in_process(
+    workflow: Workflow, input: Any, responses: ResponseProvider | None = None
+) -> InProcessResult:
+    """Run `workflow` on `input` in this process; `responses` answers each request.
+
+    Without `responses`, a run that reaches a request port stops with status ``waiting``.
+    """
+    return InProcessRunner(workflow, responses).run(input)

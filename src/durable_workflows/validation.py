@@ -1,0 +1,296 @@
+"""Checks run by `WorkflowBuilder.build()`: every problem is collected, then raised once."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from .edges import EdgeGroup, FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, group_targets
+from .edges import group_sources as sources_of
+from .errors import ValidationIssue, WorkflowValidationError
+from .nodes import Node
+from .typing_utils import is_assignable, short_name
+
+if TYPE_CHECKING:
+    from .builder import WorkflowBuilder
+
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+
+
+def validate(builder: WorkflowBuilder) -> None:
+    """Raise `WorkflowValidationError` listing every problem of the builder's graph."""
+    issues = collect_issues(builder)
+    if issues:
+        raise WorkflowValidationError(builder.name, issues)
+
+
+def collect_issues(builder: WorkflowBuilder) -> list[ValidationIssue]:
+    """Every problem of the builder's graph, in a stable order."""
+    issues: list[ValidationIssue] = []
+    issues += _check_settings(builder)
+    issues += _check_ids(builder)
+    issues += _check_groups(builder)
+    graph = to_networkx(builder)
+    issues += _check_reachability(builder, graph)
+    issues += _check_types(builder)
+    issues += _check_fan_in_can_fire(builder, graph)
+    return issues
+
+
+def to_networkx(builder: WorkflowBuilder) -> nx.MultiDiGraph:
+    """A multigraph of the declared nodes; one edge per (group, source, target)."""
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(builder.nodes)
+    for group in builder.groups:
+        for source in sources_of(group):
+            for target in group_targets(group):
+                if source in builder.nodes and target in builder.nodes:
+                    graph.add_edge(source, target, key=group.id)
+    return graph
+
+
+def _issue(code: str, message: str, *ids: str) -> ValidationIssue:
+    return ValidationIssue(code=code, message=message, ids=ids)
+
+
+def _check_settings(builder: WorkflowBuilder) -> list[ValidationIssue]:
+    issues = []
+    if not isinstance(builder.name, str) or not NAME_PATTERN.match(builder.name):
+        issues.append(
+            _issue(
+                "workflow-name",
+                f"workflow name {builder.name!r} is not a stable identifier: it must match "
+                f"{NAME_PATTERN.pattern} (a letter, then letters, digits, '_' or '-', at most 63)",
+            )
+        )
+    max_steps = builder.max_supersteps
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        issues.append(
+            _issue("max-supersteps", f"max_supersteps must be a positive int, got {max_steps!r}")
+        )
+    return issues
+
+
+def _check_ids(builder: WorkflowBuilder) -> list[ValidationIssue]:
+    issues = [
+        _issue(
+            "duplicate-id",
+            f"two different nodes use the id {node_id!r} ({_describe(first)} and "
+            f"{_describe(other)}); give one of them another id",
+            node_id,
+        )
+        for node_id, first, other in builder.duplicates
+    ]
+    issues += [
+        _issue(
+            "unknown-node",
+            f"{where} refers to {node_id!r}, but no node with that id was added; pass the "
+            "node object or add it first with add_node()",
+            node_id,
+        )
+        for node_id, where in builder.unknown_refs
+    ]
+    return issues
+
+
+def _describe(node: Node) -> str:
+    return f"a {type(node).__name__}"
+
+
+def _check_groups(builder: WorkflowBuilder) -> list[ValidationIssue]:
+    issues = []
+    for group in builder.groups:
+        if isinstance(group, SwitchCaseEdge):
+            issues += [
+                _issue(
+                    "switch-case",
+                    f"switch-case group from {group.source!r}: {problem}",
+                    group.source,
+                )
+                for problem in group.problems
+            ]
+            for condition, target, label in group.cases:
+                issues += _check_condition(
+                    condition,
+                    f"case {label!r} of the switch-case group from {group.source!r} to {target!r}",
+                    group.source,
+                )
+        elif isinstance(group, SingleEdge) and group.condition is not None:
+            issues += _check_condition(
+                group.condition,
+                f"the condition of edge {group.source!r} -> {group.target!r}",
+                group.source,
+            )
+        elif isinstance(group, FanOutEdge) and not group.targets:
+            issues.append(
+                _issue("empty-group", f"fan-out from {group.source!r} has no targets", group.source)
+            )
+        elif isinstance(group, FanInEdge):
+            if len(group.sources) < 1:
+                issues.append(
+                    _issue(
+                        "empty-group", f"fan-in to {group.target!r} has no sources", group.target
+                    )
+                )
+            repeated = sorted({s for s in group.sources if group.sources.count(s) > 1})
+            if repeated:
+                issues.append(
+                    _issue(
+                        "fan-in-duplicate-source",
+                        f"fan-in to {group.target!r} lists {', '.join(map(repr, repeated))} more "
+                        "than once; list each source once",
+                        group.target,
+                        *repeated,
+                    )
+                )
+    return issues
+
+
+def _check_condition(condition: Any, where: str, node_id: str) -> list[ValidationIssue]:
+    call = getattr(condition, "__call__", None)  # noqa: B004 - also inspect callable objects
+    if not callable(condition):
+        return [_issue("condition", f"{where} is not callable", node_id)]
+    if inspect.iscoroutinefunction(condition) or inspect.iscoroutinefunction(call):
+        return [
+            _issue(
+                "async-condition",
+                f"{where} is async; conditions run inside the durable orchestrator and must be "
+                "plain, deterministic functions. Make it a regular `def`, and move I/O into an "
+                "executor that returns what the condition needs",
+                node_id,
+            )
+        ]
+    return []
+
+
+def _check_reachability(builder: WorkflowBuilder, graph: nx.MultiDiGraph) -> list[ValidationIssue]:
+    start = builder.start_id
+    if start not in builder.nodes:
+        return [_issue("start", f"the start node {start!r} is not part of the graph", start)]
+    reachable = nx.descendants(graph, start) | {start}
+    return [
+        _issue(
+            "unreachable",
+            f"{node_id!r} is not reachable from the start node {start!r}; add an edge into "
+            "it or remove it",
+            node_id,
+        )
+        for node_id in builder.nodes
+        if node_id not in reachable
+    ]
+
+
+def _check_types(builder: WorkflowBuilder) -> list[ValidationIssue]:
+    issues = []
+    nodes = builder.nodes
+    for group in builder.groups:
+        for source in sources_of(group):
+            for target in group_targets(group):
+                if source not in nodes or target not in nodes:
+                    continue
+                sent = nodes[source].output_types
+                accepted = nodes[target].input_types
+                if isinstance(group, FanInEdge):
+                    sent = tuple(list[t] for t in sent)  # type: ignore[valid-type]
+                if not any(is_assignable(s, a) for s in sent for a in accepted):
+                    issues.append(_type_issue(group, source, target, sent, accepted))
+    return issues
+
+
+def _type_issue(
+    group: EdgeGroup, source: str, target: str, sent: tuple[Any, ...], accepted: tuple[Any, ...]
+) -> ValidationIssue:
+    sent_names = " | ".join(short_name(t) for t in sent)
+    accepted_names = " | ".join(short_name(t) for t in accepted)
+    extra = ""
+    if isinstance(group, FanInEdge):
+        extra = " (a fan-in target receives a list of its sources' messages)"
+    return _issue(
+        "type-mismatch",
+        f"edge {source!r} -> {target!r}: {source!r} sends {sent_names}, but {target!r} accepts "
+        f"{accepted_names}{extra}; change one of the annotations",
+        source,
+        target,
+    )
+
+
+def _check_fan_in_can_fire(
+    builder: WorkflowBuilder, graph: nx.MultiDiGraph
+) -> list[ValidationIssue]:
+    start = builder.start_id
+    if start not in graph:
+        return []
+    issues = []
+    switches = [g for g in builder.groups if isinstance(g, SwitchCaseEdge)]
+    for group in builder.groups:
+        if not isinstance(group, FanInEdge):
+            continue
+        sources = [s for s in group.sources if s in graph]
+        for source in sources:
+            if source != start and not _reachable_without(graph, start, source, group.target):
+                issues.append(
+                    _issue(
+                        "fan-in-never-fires",
+                        f"fan-in barrier into {group.target!r} can never fire: its source "
+                        f"{source!r} is only reached through {group.target!r} itself",
+                        group.target,
+                        source,
+                    )
+                )
+        for switch in switches:
+            required = {s: _required_branch(graph, start, switch, s) for s in sources}
+            for i, a in enumerate(sources):
+                for b in sources[i + 1 :]:
+                    ta, tb = required[a], required[b]
+                    if ta is not None and tb is not None and ta != tb:
+                        issues.append(
+                            _issue(
+                                "fan-in-never-fires",
+                                f"fan-in barrier into {group.target!r} can never fire: its sources "
+                                f"{a!r} and {b!r} lie on different cases ({ta!r} and {tb!r}) of the "
+                                f"switch-case group from {switch.source!r}, so only one of them runs",
+                                group.target,
+                                a,
+                                b,
+                            )
+                        )
+    return issues
+
+
+def _reachable_without(graph: nx.MultiDiGraph, start: str, node: str, removed: str) -> bool:
+    if removed == start:
+        return node == start
+    view = nx.restricted_view(graph, [removed], [])
+    return bool(nx.has_path(view, start, node))
+
+
+def _required_branch(
+    graph: nx.MultiDiGraph, start: str, switch: SwitchCaseEdge, node: str
+) -> str | None:
+    """The single branch target of `switch` every path to `node` takes (None if not unique).
+
+    A switch inside a loop can take different branches on different passes, so it constrains
+    nothing there.
+    """
+    if switch.source not in graph or node == start:
+        return None
+    targets = [t for t in dict.fromkeys(switch.targets) if t in graph]
+    if any(nx.has_path(graph, t, switch.source) for t in targets):
+        return None
+    needed = []
+    for target in targets:
+        others = [(switch.source, t, switch.id) for t in targets if t != target]
+        view = nx.restricted_view(graph, [], others)
+        if not nx.has_path(view, start, node):
+            continue
+        needed.append(target)
+    return needed[0] if len(needed) == 1 and _only_via_switch(graph, start, switch, node) else None
+
+
+def _only_via_switch(graph: nx.MultiDiGraph, start: str, switch: SwitchCaseEdge, node: str) -> bool:
+    edges = [(switch.source, t, switch.id) for t in dict.fromkeys(switch.targets) if t in graph]
+    view = nx.restricted_view(graph, [], edges)
+    return node != switch.source and not nx.has_path(view, start, node)

@@ -1,0 +1,86 @@
+"""`Workflow`: a validated graph, its compiled plan, and the routing index the engine uses."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from .edges import EdgeGroup, FanInEdge, group_targets
+from .edges import group_sources as sources_of
+from .nodes import Node
+from .plan import ExecutionPlan, compile_plan
+from .ports import RequestPort
+from .serialization import TypeRegistry
+
+if TYPE_CHECKING:
+    from .builder import WorkflowBuilder
+
+
+class Workflow:
+    """A validated, compiled workflow. Create it with `WorkflowBuilder(...).build()`."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str | None,
+        start: str,
+        max_supersteps: int,
+        nodes: dict[str, Node],
+        groups: tuple[EdgeGroup, ...],
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.start_id = start
+        self.max_supersteps = max_supersteps
+        self.nodes: dict[str, Node] = dict(nodes)
+        self.groups = groups
+        self.plan: ExecutionPlan = compile_plan(name, start, max_supersteps, nodes, groups)
+        self.graph_hash = self.plan.graph_hash
+        self.outgoing: dict[str, tuple[EdgeGroup, ...]] = {
+            node_id: tuple(g for g in groups if node_id in sources_of(g)) for node_id in nodes
+        }
+        self.successors: dict[str, frozenset[str]] = {
+            node_id: frozenset(t for g in self.outgoing[node_id] for t in group_targets(g))
+            for node_id in nodes
+        }
+        self.node_index = {node_id: index for index, node_id in enumerate(nodes)}
+        self.registry = TypeRegistry(
+            t
+            for node in nodes.values()
+            for t in (*node.input_types, *node.output_types, *node.yield_types)
+        )
+
+    @classmethod
+    def _from_builder(cls, builder: WorkflowBuilder) -> Workflow:
+        return cls(
+            name=builder.name,
+            description=builder.description,
+            start=builder.start_id,
+            max_supersteps=builder.max_supersteps,
+            nodes=builder.nodes,
+            groups=builder.groups,
+        )
+
+    @property
+    def start(self) -> Node:
+        """The start node."""
+        return self.nodes[self.start_id]
+
+    @cached_property
+    def fan_ins(self) -> tuple[FanInEdge, ...]:
+        """The fan-in barriers."""
+        return tuple(g for g in self.groups if isinstance(g, FanInEdge))
+
+    @property
+    def ports(self) -> dict[str, RequestPort]:
+        """The request ports by id."""
+        return {n.id: n for n in self.nodes.values() if isinstance(n, RequestPort)}
+
+    @property
+    def input_types(self) -> tuple[Any, ...]:
+        """What the start node accepts (the workflow's input)."""
+        return self.start.input_types
+
+    def __repr__(self) -> str:
+        return f"Workflow(name={self.name!r}, nodes={len(self.nodes)}, hash={self.graph_hash})"
