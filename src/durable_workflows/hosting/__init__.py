@@ -1,0 +1,1 @@
+"""Hosting: backends, connections, worker and client factories, and the workflow host."""
