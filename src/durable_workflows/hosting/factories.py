@@ -1,0 +1,123 @@
+"""Durable Task workers and clients for a connection: plain gRPC, or Durable Task Scheduler.
+
+`create_worker` and `create_client` take `ConnectionSettings` or a string that
+`parse_connection_string` understands (an embedded backend's ``address`` is one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Literal, overload
+
+from durabletask.azuremanaged.client import (
+    AsyncDurableTaskSchedulerClient,
+    DurableTaskSchedulerClient,
+)
+from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
+from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
+from durabletask.grpc_options import GrpcWorkerResiliencyOptions
+from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
+
+from ..errors import DurableWorkflowsError
+from .connection import ConnectionSettings, create_credential, parse_connection_string
+
+MIN_WORKER_THREADS = 32
+"""The least number of handler threads a worker gets (durabletask's default is CPUs + 4)."""
+
+
+def default_max_concurrency() -> int:
+    """Handler threads per worker when not given: at least 32, or 4 per CPU."""
+    return max(MIN_WORKER_THREADS, 4 * (os.cpu_count() or 1))
+
+
+def create_worker(
+    target: ConnectionSettings | str,
+    *,
+    max_concurrency: int | None = None,
+    logger: logging.Logger | None = None,
+) -> TaskHubGrpcWorker:
+    """A worker, not yet started, for `target`.
+
+    `max_concurrency` bounds how many activities, entity operations and orchestrator episodes
+    run at once in this worker (its thread pool); default `default_max_concurrency()`.
+    Workers on a plain sidecar never drop an idle stream (those backends send no health
+    pings); on the Durable Task Scheduler, which pings, durabletask's 120 s detector of
+    silently dead streams stays on.
+    """
+    settings = _settings(target)
+    threads = default_max_concurrency() if max_concurrency is None else max_concurrency
+    if threads < 1:
+        msg = f"max_concurrency must be at least 1, got {threads}."
+        raise DurableWorkflowsError(msg)
+    concurrency = ConcurrencyOptions(maximum_thread_pool_workers=threads)
+    if settings.taskhub is not None:
+        return DurableTaskSchedulerWorker(
+            host_address=settings.host_address,
+            taskhub=settings.taskhub,
+            token_credential=create_credential(settings),
+            resource_id=settings.resource_id,
+            secure_channel=settings.secure,
+            concurrency_options=concurrency,
+            logger=logger,
+        )
+    return TaskHubGrpcWorker(
+        host_address=settings.host_address,
+        secure_channel=settings.secure,
+        concurrency_options=concurrency,
+        resiliency_options=GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0),
+        logger=logger,
+    )
+
+
+@overload
+def create_client(
+    target: ConnectionSettings | str,
+    *,
+    asynchronous: Literal[False] = False,
+    logger: logging.Logger | None = None,
+) -> TaskHubGrpcClient: ...
+@overload
+def create_client(
+    target: ConnectionSettings | str,
+    *,
+    asynchronous: Literal[True],
+    logger: logging.Logger | None = None,
+) -> AsyncTaskHubGrpcClient: ...
+def create_client(
+    target: ConnectionSettings | str,
+    *,
+    asynchronous: bool = False,
+    logger: logging.Logger | None = None,
+) -> TaskHubGrpcClient | AsyncTaskHubGrpcClient:
+    """A durabletask client for `target`; `asynchronous` picks the grpc.aio flavour.
+
+    Close it when done (``close()``, or ``await close()`` for the async one).
+    """
+    settings = _settings(target)
+    if settings.taskhub is None:
+        client_class = AsyncTaskHubGrpcClient if asynchronous else TaskHubGrpcClient
+        return client_class(
+            host_address=settings.host_address, secure_channel=settings.secure, logger=logger
+        )
+    if asynchronous:
+        return AsyncDurableTaskSchedulerClient(
+            host_address=settings.host_address,
+            taskhub=settings.taskhub,
+            token_credential=create_credential(settings, asynchronous=True),
+            resource_id=settings.resource_id,
+            secure_channel=settings.secure,
+            logger=logger,
+        )
+    return DurableTaskSchedulerClient(
+        host_address=settings.host_address,
+        taskhub=settings.taskhub,
+        token_credential=create_credential(settings),
+        resource_id=settings.resource_id,
+        secure_channel=settings.secure,
+        logger=logger,
+    )
+
+
+def _settings(target: ConnectionSettings | str) -> ConnectionSettings:
+    return target if isinstance(target, ConnectionSettings) else parse_connection_string(target)
