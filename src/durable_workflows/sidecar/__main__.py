@@ -1,0 +1,61 @@
+"""Command line: ``python -m durable_workflows.sidecar --db PATH --port PORT``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from durable_workflows.sidecar.errors import SidecarError
+from durable_workflows.sidecar.server import SqliteSidecar
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="durable-workflows sidecar",
+        description="Run a persistent Durable Task sidecar (gRPC) backed by SQLite.")
+    p.add_argument("--db", required=True, help="SQLite file (created if missing) or :memory:")
+    p.add_argument("--port", type=int, default=4001, help="port to listen on (0: any free port)")
+    p.add_argument("--host", default="localhost", help="interface to bind (default localhost)")
+    p.add_argument("--max-history", type=int, default=10_000,
+                   help="history events per instance before it is failed")
+    p.add_argument("--lease-seconds", type=float, default=300.0,
+                   help="how long a worker may hold a work item before it is redelivered")
+    p.add_argument("--ping-interval", type=float, default=30.0,
+                   help="seconds between health pings to idle workers")
+    p.add_argument("--threads", type=int, default=128, help="gRPC server threads")
+    p.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL", "EXTRA"],
+                   help="SQLite synchronous mode; FULL also survives power loss")
+    p.add_argument("--log-level", default="INFO", help="logging level")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sidecar until SIGINT/SIGTERM; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sidecar = SqliteSidecar(
+        args.db, port=args.port, host=args.host, max_history=args.max_history,
+        lease_seconds=args.lease_seconds, ping_interval=args.ping_interval,
+        max_threads=args.threads, synchronous=args.synchronous)
+    try:
+        sidecar.start()
+    except SidecarError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"sidecar listening on {sidecar.address} (db: {args.db})", flush=True)
+    try:
+        stop.wait()
+    finally:
+        sidecar.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""The engine's state and its primitives: transactions, inboxes, timers, readiness, waiters."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from durable_workflows.sidecar.leases import LeaseTable, ReadyQueue
+from durable_workflows.sidecar.model import (
+    PENDING,
+    SUSPENDED,
+    Activity,
+    Delayed,
+    Entity,
+    HistoryEvent,
+    Instance,
+    LockRequest,
+    Message,
+    ParentRef,
+    execution_started,
+    orchestrator_started,
+)
+from durable_workflows.sidecar.store import Store
+
+log = logging.getLogger("durable_workflows.sidecar")
+
+
+class Core:
+    """State shared by all engine layers. Methods starting with ``_`` need ``_lock`` held."""
+
+    def __init__(self, store: Store, *, max_history: int, lease_seconds: float) -> None:
+        self._store = store
+        self.max_history = max_history
+        self._lock = threading.Lock()
+        self._work_cv = threading.Condition(self._lock)
+        self._sched_cv = threading.Condition(self._lock)
+        self.leases = LeaseTable(lease_seconds)
+        self.instances: dict[str, Instance] = {}
+        self.entities: dict[str, Entity] = {}
+        self.activities: dict[int, Activity] = {}
+        self.delayed: dict[int, Delayed] = {}
+        self.lock_requests: list[LockRequest] = []
+        self._delayed_heap: list[tuple[float, int]] = []
+        self.ready_orchestrations: ReadyQueue[str] = ReadyQueue()
+        self.ready_activities: ReadyQueue[int] = ReadyQueue()
+        self.ready_entities: ReadyQueue[str] = ReadyQueue()
+        self._waiters: dict[str, list[threading.Event]] = {}
+        self._touched: set[str] = set()
+        self._work_added = False
+        self._timer_added = False
+        self.closed = False
+        self._load()
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The engine lock; hold it to read engine state consistently."""
+        return self._lock
+
+    def history(self, instance_id: str) -> list[HistoryEvent] | None:
+        """A copy of the instance's history, or None if there is no such instance."""
+        with self._lock:
+            inst = self.instances.get(instance_id)
+            if inst is None:
+                return None
+            if inst.history is None:
+                return self._store.load_history(instance_id)
+            return list(inst.history)
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        """One database transaction; on failure memory is rebuilt from the database."""
+        try:
+            with self._store.transaction():
+                yield
+        except BaseException:
+            log.exception("sidecar transaction failed; reloading state from the database")
+            self._reload()
+            raise
+        self._after_commit()
+
+    def _after_commit(self) -> None:
+        for instance_id in self._touched:
+            for event in self._waiters.pop(instance_id, ()):
+                event.set()
+        self._touched.clear()
+        if self._work_added:
+            self._work_added = False
+            self._work_cv.notify_all()
+        if self._timer_added:
+            self._timer_added = False
+            self._sched_cv.notify_all()
+
+    def _load(self) -> None:
+        snap = self._store.load()
+        self.instances = snap.instances
+        self.entities = snap.entities
+        self.activities = snap.activities
+        self.delayed = snap.delayed
+        self.lock_requests = snap.lock_requests
+        self._delayed_heap = [(d.fire_at, d.rowid) for d in self.delayed.values()]
+        heapq.heapify(self._delayed_heap)
+        for instance_id in self.instances:
+            self._mark_orchestration(instance_id)
+        for activity_id in self.activities:
+            self._mark_activity(activity_id)
+        for entity_id in self.entities:
+            self._mark_entity(entity_id)
+        self._timer_added = True
+
+    def _reload(self) -> None:
+        self.leases.clear()
+        for queue in (self.ready_orchestrations, self.ready_activities, self.ready_entities):
+            queue.clear()
+        self._touched.update(self.instances)
+        self._load()
+        self._after_commit()
+
+    # -- instances -------------------------------------------------------------------------
+
+    def _save(self, inst: Instance) -> None:
+        inst.updated_at = time.time()
+        self._store.save_instance(inst)
+        self._touched.add(inst.instance_id)
+
+    def _append_history(self, inst: Instance, events: list[HistoryEvent]) -> None:
+        if not events:
+            return
+        self._store.append_history(inst.instance_id, inst.history_len, events)
+        if inst.history is not None:
+            inst.history.extend(events)
+        inst.history_len += len(events)
+
+    def _new_instance(self, instance_id: str, name: str, input: str | None,
+                      version: str | None, tags: dict[str, str], parent: ParentRef | None,
+                      start_at: float | None = None) -> Instance:
+        """Create and persist a PENDING instance and queue its start events."""
+        now = time.time()
+        inst = Instance(
+            instance_id=instance_id, name=name, status=PENDING, execution_id=uuid.uuid4().hex,
+            created_at=now, updated_at=now, version=version, input=input, tags=tags,
+            parent=parent,
+        )
+        self.instances[instance_id] = inst
+        self._save(inst)
+        self._queue_start(inst, start_at)
+        return inst
+
+    def _queue_start(self, inst: Instance, start_at: float | None,
+                     extra: list[HistoryEvent] | None = None) -> None:
+        """Queue ``orchestratorStarted`` + ``executionStarted`` (+ ``extra``), maybe delayed."""
+        events = [orchestrator_started(start_at), execution_started(inst), *(extra or [])]
+        if start_at is not None and start_at > time.time():
+            for event in events:
+                self._schedule(start_at, "o", inst.instance_id, inst.execution_id, event)
+        else:
+            for event in events:
+                self._deliver(inst.instance_id, event)
+
+    def _deliver(self, instance_id: str, event: HistoryEvent) -> bool:
+        """Append ``event`` to a live instance's inbox; False if the instance is gone or done."""
+        inst = self.instances.get(instance_id)
+        if inst is None or inst.terminal:
+            return False
+        rowid = self._store.add_message("o", instance_id, event)
+        inst.inbox.append(Message(rowid, event))
+        self._mark_orchestration(instance_id)
+        return True
+
+    def _dispatchable(self, inst: Instance) -> bool:
+        if not inst.inbox or inst.terminal:
+            return False
+        if inst.status != SUSPENDED:
+            return True
+        return any(
+            m.event.HasField("executionResumed") or m.event.HasField("executionTerminated")
+            for m in inst.inbox
+        )
+
+    def _mark_orchestration(self, instance_id: str) -> None:
+        inst = self.instances.get(instance_id)
+        if inst is None or self.leases.holder("orchestration", instance_id) is not None:
+            return
+        if self._dispatchable(inst):
+            self.ready_orchestrations.add(instance_id)
+            self._work_added = True
+
+    def _mark_activity(self, activity_id: int) -> None:
+        if activity_id in self.activities and self.leases.holder("activity", activity_id) is None:
+            self.ready_activities.add(activity_id)
+            self._work_added = True
+
+    # -- entities --------------------------------------------------------------------------
+
+    def _entity(self, entity_id: str) -> Entity:
+        entity = self.entities.get(entity_id)
+        if entity is None:
+            entity = self.entities[entity_id] = Entity(entity_id)
+            self._store.save_entity(entity)
+        return entity
+
+    def _deliver_entity(self, entity_id: str, event: HistoryEvent) -> None:
+        entity = self._entity(entity_id)
+        rowid = self._store.add_message("e", entity_id, event)
+        entity.inbox.append(Message(rowid, event))
+        self._mark_entity(entity_id)
+
+    def _runnable_ops(self, entity: Entity) -> list[Message]:
+        """Inbox operations the entity may run now (only the lock owner's calls if locked)."""
+        if entity.lock_owner is None:
+            return list(entity.inbox)
+        return [
+            m for m in entity.inbox
+            if m.event.HasField("entityOperationCalled")
+            and m.event.entityOperationCalled.parentInstanceId.value == entity.lock_owner
+        ]
+
+    def _mark_entity(self, entity_id: str) -> None:
+        entity = self.entities.get(entity_id)
+        if entity is None or self.leases.holder("entity", entity_id) is not None:
+            return
+        if self._runnable_ops(entity):
+            self.ready_entities.add(entity_id)
+            self._work_added = True
+
+    # -- delayed messages ------------------------------------------------------------------
+
+    def _schedule(self, fire_at: float, kind: str, target: str, execution_id: str | None,
+                  event: HistoryEvent) -> None:
+        rowid = self._store.add_delayed(fire_at, kind, target, execution_id, event)
+        self.delayed[rowid] = Delayed(rowid, fire_at, kind, target, execution_id, event)
+        heapq.heappush(self._delayed_heap, (fire_at, rowid))
+        self._timer_added = True
+
+    def _fire_due(self, now: float) -> None:
+        """Deliver every delayed message whose time has come (one transaction)."""
+        due: list[Delayed] = []
+        while self._delayed_heap and self._delayed_heap[0][0] <= now:
+            _, rowid = heapq.heappop(self._delayed_heap)
+            item = self.delayed.pop(rowid, None)
+            if item is not None:
+                due.append(item)
+        if not due:
+            return
+        with self._tx():
+            for item in due:
+                self._store.delete_delayed(item.rowid)
+                if item.kind == "e":
+                    self._deliver_entity(item.target, item.event)
+                    continue
+                inst = self.instances.get(item.target)
+                if inst is not None and inst.execution_id == item.execution_id:
+                    self._deliver(item.target, item.event)
+
+    def _next_timer(self) -> float | None:
+        while self._delayed_heap and self._delayed_heap[0][1] not in self.delayed:
+            heapq.heappop(self._delayed_heap)
+        return self._delayed_heap[0][0] if self._delayed_heap else None
+
+    def _cancel_delayed(self, kind: str, target: str) -> None:
+        for rowid in [r for r, d in self.delayed.items() if d.kind == kind and d.target == target]:
+            del self.delayed[rowid]
+            self._store.delete_delayed(rowid)
+
+    # -- waiting for state changes ---------------------------------------------------------
+
+    def wait_for(self, instance_id: str, predicate: Callable[[Instance], bool],
+                 timeout: float | None, is_active: Callable[[], bool]) -> Instance | None:
+        """Block until the instance satisfies ``predicate``; None on timeout or cancellation."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                inst = self.instances.get(instance_id)
+                if inst is not None and predicate(inst):
+                    return inst
+                event = threading.Event()
+                self._waiters.setdefault(instance_id, []).append(event)
+            remaining = 5.0 if deadline is None else min(5.0, deadline - time.monotonic())
+            if remaining <= 0 or self.closed:
+                return None
+            if not event.wait(remaining):
+                with self._lock:
+                    waiters = self._waiters.get(instance_id, [])
+                    if event in waiters:
+                        waiters.remove(event)
+            if not is_active():
+                return None

@@ -1,0 +1,237 @@
+"""Handing work to worker streams, lease expiry, and the timer thread."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Any
+
+from durable_workflows.sidecar.core import log
+from durable_workflows.sidecar.leases import FilterMap, Kind, Lease, Stream
+from durable_workflows.sidecar.model import orchestrator_started, pb, string_value
+from durable_workflows.sidecar.orchestrations import Engine
+from durable_workflows.sidecar.store import Store
+
+_UNLIMITED = 1 << 30
+_ENTITY_BATCH = 100
+
+
+class Dispatcher(Engine):
+    """The complete engine: state, orchestrations, entities, plus dispatch and timers."""
+
+    def __init__(self, store: Store, *, max_history: int, lease_seconds: float,
+                 ping_interval: float) -> None:
+        super().__init__(store, max_history=max_history, lease_seconds=lease_seconds)
+        self.ping_interval = ping_interval
+        self._stream_ids = itertools.count(1)
+        self._timer_thread = threading.Thread(
+            target=self._run_timers, name="sidecar-timers", daemon=True)
+        self._timer_thread.start()
+
+    def close(self) -> None:
+        """Stop the timer thread and wake every waiting stream."""
+        with self._lock:
+            self.closed = True
+            self._work_cv.notify_all()
+            self._sched_cv.notify_all()
+        self._timer_thread.join()
+
+    # -- streams ---------------------------------------------------------------------------
+
+    def open_stream(self, request: Any) -> Stream:
+        """Register a worker's ``GetWorkItems`` stream."""
+        limits: dict[Kind, int] = {
+            "orchestration": request.maxConcurrentOrchestrationWorkItems or _UNLIMITED,
+            "activity": request.maxConcurrentActivityWorkItems or _UNLIMITED,
+            "entity": request.maxConcurrentEntityWorkItems or _UNLIMITED,
+        }
+        filters: dict[Kind, FilterMap | None] = {
+            "orchestration": None, "activity": None, "entity": None}
+        if request.HasField("workItemFilters"):
+            wf = request.workItemFilters
+            filters["orchestration"] = _filter_map(wf.orchestrations)
+            filters["activity"] = _filter_map(wf.activities)
+            filters["entity"] = {f.name: frozenset() for f in wf.entities}
+        with self._lock:
+            return Stream(next(self._stream_ids), limits, filters)
+
+    def close_stream(self, stream: Stream) -> None:
+        """The worker went away: its leased items become available to other workers."""
+        with self._lock:
+            if stream.closed:
+                return
+            stream.closed = True
+            released = self.leases.of_stream(stream)
+            for lease in released:
+                self._release(lease)
+            if released:
+                log.warning("worker stream %d closed holding %d work item(s); redelivering",
+                            stream.stream_id, len(released))
+            self._work_cv.notify_all()
+
+    def next_work_item(self, stream: Stream) -> Any:
+        """Block until there is work for ``stream`` (or a health ping is due); None once closed."""
+        with self._lock:
+            while not (stream.closed or self.closed):
+                item = self._take(stream)
+                now = time.monotonic()
+                if item is None and now - stream.last_sent >= self.ping_interval:
+                    item = pb.WorkItem(healthPing=pb.HealthPing())
+                if item is not None:
+                    stream.last_sent = now
+                    return item
+                self._work_cv.wait(stream.last_sent + self.ping_interval - now)
+            return None
+
+    def _take(self, stream: Stream) -> Any:
+        if stream.has_room("orchestration"):
+            item = self._take_orchestration(stream)
+            if item is not None:
+                return item
+        if stream.has_room("activity"):
+            item = self._take_activity(stream)
+            if item is not None:
+                return item
+        return self._take_entity(stream) if stream.has_room("entity") else None
+
+    def _take_orchestration(self, stream: Stream) -> Any:
+        stale: list[str] = []
+        chosen = None
+        for instance_id in self.ready_orchestrations:
+            inst = self.instances.get(instance_id)
+            if (inst is None or not self._dispatchable(inst)
+                    or self.leases.holder("orchestration", instance_id) is not None):
+                stale.append(instance_id)
+            elif stream.accepts("orchestration", inst.name, inst.version):
+                chosen = inst
+                break
+        for instance_id in stale:
+            self.ready_orchestrations.discard(instance_id)
+        if chosen is None:
+            return None
+        self.ready_orchestrations.discard(chosen.instance_id)
+        lease = self.leases.grant("orchestration", chosen.instance_id, stream)
+        lease.rowids = [m.rowid for m in chosen.inbox]
+        new_events = [m.event for m in chosen.inbox]
+        if chosen.history_len and not new_events[0].HasField("orchestratorStarted"):
+            lease.extra = [orchestrator_started()]
+        return pb.WorkItem(
+            completionToken=lease.token,
+            orchestratorRequest=pb.OrchestratorRequest(
+                instanceId=chosen.instance_id,
+                executionId=string_value(chosen.execution_id),
+                pastEvents=chosen.history,
+                newEvents=lease.extra + new_events,
+            ),
+        )
+
+    def _take_activity(self, stream: Stream) -> Any:
+        stale: list[int] = []
+        chosen = None
+        for activity_id in self.ready_activities:
+            act = self.activities.get(activity_id)
+            if act is None or self.leases.holder("activity", activity_id) is not None:
+                stale.append(activity_id)
+            elif stream.accepts("activity", act.name, act.version):
+                chosen = act
+                break
+        for activity_id in stale:
+            self.ready_activities.discard(activity_id)
+        if chosen is None:
+            return None
+        self.ready_activities.discard(chosen.activity_id)
+        token = str(chosen.activity_id)
+        self.leases.grant("activity", chosen.activity_id, stream, token)
+        return pb.WorkItem(
+            completionToken=token,
+            activityRequest=pb.ActivityRequest(
+                name=chosen.name,
+                version=string_value(chosen.version),
+                input=string_value(chosen.input),
+                orchestrationInstance=pb.OrchestrationInstance(
+                    instanceId=chosen.instance_id,
+                    executionId=string_value(chosen.execution_id)),
+                taskId=chosen.task_id,
+                tags=chosen.tags,
+            ),
+        )
+
+    def _take_entity(self, stream: Stream) -> Any:
+        stale: list[str] = []
+        chosen = None
+        ops = []
+        for entity_id in self.ready_entities:
+            entity = self.entities.get(entity_id)
+            ops = self._runnable_ops(entity)[:_ENTITY_BATCH] if entity is not None else []
+            if not ops or self.leases.holder("entity", entity_id) is not None:
+                stale.append(entity_id)
+            elif stream.accepts("entity", _entity_name(entity_id), None):
+                chosen = entity
+                break
+        for entity_id in stale:
+            self.ready_entities.discard(entity_id)
+        if chosen is None:
+            return None
+        self.ready_entities.discard(chosen.entity_id)
+        lease = self.leases.grant("entity", chosen.entity_id, stream)
+        lease.rowids = [m.rowid for m in ops]
+        return pb.WorkItem(
+            completionToken=lease.token,
+            entityRequestV2=pb.EntityRequest(
+                instanceId=chosen.entity_id,
+                entityState=string_value(chosen.state),
+                operationRequests=[m.event for m in ops],
+            ),
+        )
+
+    def _release(self, lease: Lease) -> None:
+        """End a lease without a result; the item becomes ready again."""
+        self.leases.drop(lease)
+        if lease.kind == "orchestration":
+            self._mark_orchestration(str(lease.key))
+        elif lease.kind == "activity":
+            self._mark_activity(int(lease.key))
+        else:
+            self._mark_entity(str(lease.key))
+
+    # -- timers and lease expiry -----------------------------------------------------------
+
+    def _run_timers(self) -> None:
+        with self._lock:
+            while not self.closed:
+                try:
+                    self._fire_due(time.time())
+                except Exception:
+                    log.exception("failed to deliver due timers; retrying in 1 s")
+                    self._sched_cv.wait(1.0)
+                    continue
+                expired = self.leases.pop_expired(time.monotonic())
+                for lease in expired:
+                    log.warning("lease on %s %s expired; redelivering", lease.kind, lease.key)
+                    self._release(lease)
+                if expired:
+                    self._work_cv.notify_all()
+                self._sched_cv.wait(self._timer_wait())
+
+    def _timer_wait(self) -> float:
+        wait = 30.0
+        next_timer = self._next_timer()
+        if next_timer is not None:
+            wait = min(wait, next_timer - time.time())
+        next_expiry = self.leases.next_expiry()
+        if next_expiry is not None:
+            wait = min(wait, next_expiry - time.monotonic())
+        return max(wait, 0.0)
+
+
+def _filter_map(filters: Any) -> FilterMap:
+    result: FilterMap = {}
+    for f in filters:
+        result[f.name] = result.get(f.name, frozenset()) | frozenset(f.versions)
+    return result
+
+
+def _entity_name(entity_id: str) -> str:
+    parts = entity_id.split("@")
+    return parts[1] if len(parts) >= 3 else entity_id

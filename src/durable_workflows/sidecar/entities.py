@@ -1,0 +1,191 @@
+"""Durable entities: signals, operation batches, results to callers, and locks."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from durable_workflows.sidecar.core import Core, log
+from durable_workflows.sidecar.model import (
+    HistoryEvent,
+    LockRequest,
+    new_event,
+    optional_str,
+    pb,
+    string_value,
+)
+
+
+class EntityEngine(Core):
+    """Entity behaviour on top of `Core`."""
+
+    def signal_entity(self, entity_id: str, name: str, input: Any, request_id: str,
+                      scheduled_at: float | None) -> None:
+        """Queue a one-way operation for an entity (from a client)."""
+        event = new_event(entityOperationSignaled=pb.EntityOperationSignaledEvent(
+            requestId=request_id or uuid.uuid4().hex, operation=name, input=input,
+            targetInstanceId=string_value(entity_id),
+        ))
+        with self._lock, self._tx():
+            self._send_entity_op(entity_id, event, scheduled_at)
+
+    def _send_entity_op(self, entity_id: str, event: HistoryEvent,
+                        scheduled_at: float | None) -> None:
+        if scheduled_at is not None and scheduled_at > time.time():
+            self._schedule(scheduled_at, "e", entity_id, None, event)
+        else:
+            self._deliver_entity(entity_id, event)
+
+    def complete_entity(self, result: Any) -> bool:
+        """Apply a finished entity batch; False when its lease is no longer valid."""
+        with self._lock:
+            lease = self.leases.get(result.completionToken)
+            if lease is None or lease.kind != "entity":
+                log.info("ignoring stale entity completion %s", result.completionToken)
+                return False
+            entity = self._entity(str(lease.key))
+            with self._tx():
+                self.leases.drop(lease)
+                done = set(lease.rowids)
+                entity.inbox = [m for m in entity.inbox if m.rowid not in done]
+                self._store.delete_messages(lease.rowids)
+                batch_failure = result.failureDetails if result.HasField("failureDetails") else None
+                if batch_failure is None:
+                    entity.state = optional_str(result, "entityState")
+                entity.updated_at = time.time()
+                for i, info in enumerate(result.operationInfos):
+                    caller = info.responseDestination.instanceId
+                    if caller:
+                        outcome = result.results[i] if i < len(result.results) else None
+                        self._deliver(caller, _result_event(info.requestId, outcome, batch_failure))
+                if batch_failure is None:
+                    for action in result.actions:
+                        self._apply_entity_action(action)
+                self._save_or_forget(entity.entity_id)
+                self._mark_entity(entity.entity_id)
+            return True
+
+    def clean_storage(self, remove_empty: bool, release_orphaned_locks: bool) -> tuple[int, int]:
+        """Drop stateless idle entities and locks whose owner is gone; returns both counts."""
+        removed = released = 0
+        with self._lock, self._tx():
+            if release_orphaned_locks:
+                for entity in list(self.entities.values()):
+                    owner = self.instances.get(entity.lock_owner or "")
+                    if entity.lock_owner is not None and (owner is None or owner.terminal):
+                        self._unlock(entity.entity_id, entity.locked_by or "")
+                        released += 1
+            if remove_empty:
+                for entity_id in list(self.entities):
+                    self._save_or_forget(entity_id)
+                    removed += entity_id not in self.entities
+        return removed, released
+
+    def _apply_entity_action(self, action: Any) -> None:
+        if action.HasField("sendSignal"):
+            sig = action.sendSignal
+            event = new_event(entityOperationSignaled=pb.EntityOperationSignaledEvent(
+                requestId=sig.requestId or uuid.uuid4().hex, operation=sig.name,
+                input=sig.input if sig.HasField("input") else None,
+                targetInstanceId=string_value(sig.instanceId),
+            ))
+            at = sig.scheduledTime.ToNanoseconds() / 1e9 if sig.HasField("scheduledTime") else None
+            self._send_entity_op(sig.instanceId, event, at)
+        elif action.HasField("startNewOrchestration"):
+            start = action.startNewOrchestration
+            instance_id = start.instanceId or uuid.uuid4().hex
+            existing = self.instances.get(instance_id)
+            if existing is not None and not existing.terminal:
+                log.warning("entity tried to start existing instance %s", instance_id)
+                return
+            if existing is not None:
+                self._purge(instance_id)
+            at = (start.scheduledTime.ToNanoseconds() / 1e9
+                  if start.HasField("scheduledTime") else None)
+            self._new_instance(instance_id, start.name, optional_str(start, "input"),
+                               optional_str(start, "version"), dict(start.tags), None, at)
+
+    def _save_or_forget(self, entity_id: str) -> None:
+        """Persist the entity, or delete it when it holds nothing (no state, ops or lock)."""
+        entity = self.entities[entity_id]
+        empty = (entity.state is None and not entity.inbox and entity.lock_owner is None
+                 and self.leases.holder("entity", entity_id) is None
+                 and not any(d.kind == "e" and d.target == entity_id
+                             for d in self.delayed.values()))
+        if empty:
+            del self.entities[entity_id]
+            self.ready_entities.discard(entity_id)
+            self._store.delete_entity(entity_id)
+        else:
+            self._store.save_entity(entity)
+
+    def _purge(self, instance_id: str) -> None:
+        """Delete an instance and everything it owns."""
+        self.instances.pop(instance_id, None)
+        self.ready_orchestrations.discard(instance_id)
+        for activity_id in [a for a, act in self.activities.items()
+                            if act.instance_id == instance_id]:
+            del self.activities[activity_id]
+            self.ready_activities.discard(activity_id)
+        for rowid in [r for r, d in self.delayed.items() if d.kind == "o"
+                      and d.target == instance_id]:
+            del self.delayed[rowid]
+        self._store.delete_instance(instance_id)
+        self._touched.add(instance_id)
+
+    # -- locks -----------------------------------------------------------------------------
+
+    def _request_lock(self, critical_section_id: str, owner: str, lock_set: list[str]) -> None:
+        rowid = self._store.add_lock_request(critical_section_id, owner, lock_set)
+        self.lock_requests.append(LockRequest(rowid, critical_section_id, owner, lock_set))
+        self._grant_locks()
+
+    def _grant_locks(self) -> None:
+        """Grant waiting lock requests, oldest first, whose entities are all free."""
+        waiting: list[LockRequest] = []
+        for req in self.lock_requests:
+            if any(self.entities.get(e) is not None and self.entities[e].lock_owner is not None
+                   for e in req.lock_set):
+                waiting.append(req)
+                continue
+            self._store.delete_lock_request(req.rowid)
+            for entity_id in req.lock_set:
+                entity = self._entity(entity_id)
+                entity.locked_by, entity.lock_owner = req.critical_section_id, req.owner
+                self._store.save_entity(entity)
+            self._deliver(req.owner, new_event(entityLockGranted=pb.EntityLockGrantedEvent(
+                criticalSectionId=req.critical_section_id)))
+        self.lock_requests = waiting
+
+    def _unlock(self, entity_id: str, critical_section_id: str) -> None:
+        entity = self.entities.get(entity_id)
+        if entity is not None and entity.locked_by == critical_section_id:
+            entity.locked_by = entity.lock_owner = None
+            self._save_or_forget(entity_id)
+            self._mark_entity(entity_id)
+        self._grant_locks()
+
+    def _release_locks_of(self, owner: str) -> None:
+        """Drop every lock held or requested by a finished orchestration."""
+        for req in [r for r in self.lock_requests if r.owner == owner]:
+            self.lock_requests.remove(req)
+            self._store.delete_lock_request(req.rowid)
+        for entity in [e for e in self.entities.values() if e.lock_owner == owner]:
+            self._unlock(entity.entity_id, entity.locked_by or "")
+        self._grant_locks()
+
+
+def _result_event(request_id: str, outcome: Any, batch_failure: Any) -> HistoryEvent:
+    if batch_failure is None and outcome is not None and outcome.HasField("success"):
+        return new_event(entityOperationCompleted=pb.EntityOperationCompletedEvent(
+            requestId=request_id,
+            output=outcome.success.result if outcome.success.HasField("result") else None,
+        ))
+    failure = batch_failure
+    if failure is None:
+        failure = (outcome.failure.failureDetails if outcome is not None
+                   and outcome.HasField("failure") else pb.TaskFailureDetails(
+                       errorType="EntityOperationError", errorMessage="operation had no result"))
+    return new_event(entityOperationFailed=pb.EntityOperationFailedEvent(
+        requestId=request_id, failureDetails=failure))

@@ -1,0 +1,137 @@
+"""Read-only views of engine state as protobuf responses (call with the engine lock held)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from durable_workflows.sidecar.model import Entity, Instance, now_ts, pb, string_value
+
+_DEFAULT_PAGE = 100
+
+
+def instance_state(inst: Instance, include_payloads: bool) -> Any:
+    """The ``OrchestrationState`` message for an instance."""
+    return pb.OrchestrationState(
+        instanceId=inst.instance_id,
+        name=inst.name,
+        version=string_value(inst.version),
+        orchestrationStatus=inst.status,
+        createdTimestamp=now_ts(inst.created_at),
+        lastUpdatedTimestamp=now_ts(inst.updated_at),
+        completedTimestamp=None if inst.completed_at is None else now_ts(inst.completed_at),
+        input=string_value(inst.input) if include_payloads else None,
+        output=string_value(inst.output) if include_payloads else None,
+        customStatus=string_value(inst.custom_status),
+        failureDetails=inst.failure,
+        executionId=string_value(inst.execution_id),
+        parentInstanceId=string_value(inst.parent.instance_id if inst.parent else None),
+        tags=inst.tags,
+    )
+
+
+def _seconds(ts: Any) -> float:
+    return float(ts.ToNanoseconds()) / 1e9
+
+
+def query_instances(instances: Iterable[Instance], query: Any) -> Any:
+    """``QueryInstances``: filter by status, creation time and id prefix; paged by offset."""
+    statuses = set(query.runtimeStatus)
+    prefix = query.instanceIdPrefix.value if query.HasField("instanceIdPrefix") else ""
+    low = _seconds(query.createdTimeFrom) if query.HasField("createdTimeFrom") else None
+    high = _seconds(query.createdTimeTo) if query.HasField("createdTimeTo") else None
+    matching = sorted(
+        (i for i in instances
+         if (not statuses or i.status in statuses)
+         and i.instance_id.startswith(prefix)
+         and (low is None or i.created_at >= low)
+         and (high is None or i.created_at < high)),
+        key=lambda i: (i.created_at, i.instance_id),
+    )
+    start = _offset(query.continuationToken.value if query.HasField("continuationToken") else "")
+    size = query.maxInstanceCount if query.maxInstanceCount > 0 else len(matching)
+    page = matching[start:start + size]
+    more = start + size < len(matching)
+    return pb.QueryInstancesResponse(
+        orchestrationState=[instance_state(i, query.fetchInputsAndOutputs) for i in page],
+        continuationToken=string_value(str(start + size)) if more else None,
+    )
+
+
+def list_instance_ids(instances: Iterable[Instance], req: Any) -> Any:
+    """``ListInstanceIds``: finished instances ordered by completion time, keyset-paged."""
+    statuses = set(req.runtimeStatus)
+    low = _seconds(req.completedTimeFrom) if req.HasField("completedTimeFrom") else None
+    high = _seconds(req.completedTimeTo) if req.HasField("completedTimeTo") else None
+    keyed = sorted(
+        ((i.completed_at, i.instance_id) for i in instances
+         if i.terminal and i.completed_at is not None
+         and (not statuses or i.status in statuses)
+         and (low is None or i.completed_at >= low)
+         and (high is None or i.completed_at < high)),
+    )
+    if req.HasField("lastInstanceKey") and req.lastInstanceKey.value:
+        at, _, last_id = req.lastInstanceKey.value.partition("|")
+        cursor = (float(at), last_id)
+        keyed = [k for k in keyed if k > cursor]
+    size = req.pageSize if req.pageSize > 0 else _DEFAULT_PAGE
+    page = keyed[:size]
+    token = None
+    if len(keyed) > size:
+        token = string_value(f"{page[-1][0]!r}|{page[-1][1]}")
+    return pb.ListInstanceIdsResponse(instanceIds=[k[1] for k in page], lastInstanceKey=token)
+
+
+def purge_targets(instances: Iterable[Instance], req: Any) -> list[str]:
+    """The instance ids a ``PurgeInstances`` request names (finished ones only are purged)."""
+    if req.HasField("purgeInstanceFilter"):
+        pf = req.purgeInstanceFilter
+        statuses = set(pf.runtimeStatus)
+        low = _seconds(pf.createdTimeFrom) if pf.HasField("createdTimeFrom") else None
+        high = _seconds(pf.createdTimeTo) if pf.HasField("createdTimeTo") else None
+        return [i.instance_id for i in instances
+                if (not statuses or i.status in statuses)
+                and (low is None or i.created_at >= low)
+                and (high is None or i.created_at < high)]
+    if req.HasField("instanceBatch"):
+        return list(req.instanceBatch.instanceIds)
+    return [req.instanceId] if req.instanceId else []
+
+
+def entity_metadata(entity: Entity, include_state: bool) -> Any:
+    """The ``EntityMetadata`` message for an entity."""
+    return pb.EntityMetadata(
+        instanceId=entity.entity_id,
+        lastModifiedTime=now_ts(entity.updated_at),
+        backlogQueueSize=len(entity.inbox),
+        lockedBy=string_value(entity.locked_by),
+        serializedState=string_value(entity.state) if include_state else None,
+    )
+
+
+def query_entities(entities: Iterable[Entity], query: Any) -> Any:
+    """``QueryEntities``: filter by id prefix and modification time; paged by offset."""
+    prefix = query.instanceIdStartsWith.value if query.HasField("instanceIdStartsWith") else ""
+    low = _seconds(query.lastModifiedFrom) if query.HasField("lastModifiedFrom") else None
+    high = _seconds(query.lastModifiedTo) if query.HasField("lastModifiedTo") else None
+    matching = sorted(
+        (e for e in entities
+         if e.entity_id.startswith(prefix)
+         and (query.includeTransient or e.state is not None)
+         and (low is None or e.updated_at >= low)
+         and (high is None or e.updated_at < high)),
+        key=lambda e: e.entity_id,
+    )
+    start = _offset(query.continuationToken.value if query.HasField("continuationToken") else "")
+    size = query.pageSize.value if query.HasField("pageSize") and query.pageSize.value > 0 \
+        else len(matching)
+    page = matching[start:start + size]
+    more = start + size < len(matching)
+    return pb.QueryEntitiesResponse(
+        entities=[entity_metadata(e, query.includeState) for e in page],
+        continuationToken=string_value(str(start + size)) if more else None,
+    )
+
+
+def _offset(token: str) -> int:
+    return int(token) if token.isdigit() else 0

@@ -1,0 +1,110 @@
+"""`SqliteSidecar`: the gRPC server around the engine, startable in-process."""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+from types import TracebackType
+from typing import Any
+
+import grpc
+from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+
+from durable_workflows.sidecar.dispatch import Dispatcher
+from durable_workflows.sidecar.errors import SidecarError
+from durable_workflows.sidecar.servicer import Servicer
+from durable_workflows.sidecar.store import Store
+
+log = logging.getLogger("durable_workflows.sidecar")
+
+
+class SqliteSidecar:
+    """A Durable Task sidecar (``TaskHubSidecarService``) whose state lives in SQLite.
+
+    ``db`` is a file path or ``":memory:"``. ``port=0`` picks a free port; `address` tells
+    which. Use as a context manager, or call `start` and `stop`.
+    """
+
+    def __init__(
+        self,
+        db: str = ":memory:",
+        *,
+        port: int = 0,
+        host: str = "localhost",
+        max_history: int = 10_000,
+        lease_seconds: float = 300.0,
+        ping_interval: float = 30.0,
+        max_threads: int = 128,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        self.db = db
+        self.host = host
+        self.max_history = max_history
+        self.lease_seconds = lease_seconds
+        self.ping_interval = ping_interval
+        self.max_threads = max_threads
+        self.synchronous = synchronous
+        self._requested_port = port
+        self._port: int | None = None
+        self._server: Any = None
+        self._engine: Dispatcher | None = None
+        self._store: Store | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (only once started)."""
+        if self._port is None:
+            raise SidecarError("the sidecar is not running")
+        return self._port
+
+    @property
+    def address(self) -> str:
+        """``"localhost:PORT"``, for ``host_address=`` of durabletask clients and workers."""
+        return f"localhost:{self.port}"
+
+    def start(self) -> SqliteSidecar:
+        """Open the database, recover its state, and start serving."""
+        if self._server is not None:
+            raise SidecarError("the sidecar is already running")
+        store = Store(self.db, synchronous=self.synchronous)
+        engine = Dispatcher(store, max_history=self.max_history,
+                            lease_seconds=self.lease_seconds, ping_interval=self.ping_interval)
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=self.max_threads,
+                                       thread_name_prefix="sidecar-rpc"),
+            options=[("grpc.so_reuseport", 0)],
+        )
+        add_servicer: Any = stubs.add_TaskHubSidecarServiceServicer_to_server
+        add_servicer(Servicer(engine), server)
+        try:
+            port = server.add_insecure_port(f"{self.host}:{self._requested_port}")
+        except RuntimeError as exc:
+            port = 0
+            log.debug("bind failed: %s", exc)
+        if port == 0:
+            engine.close()
+            store.close()
+            raise SidecarError(f"could not bind {self.host}:{self._requested_port}")
+        server.start()
+        self._server, self._engine, self._store, self._port = server, engine, store, port
+        log.info("sidecar serving %s on %s", self.db, self.address)
+        return self
+
+    def stop(self, grace: float | None = 1.0) -> None:
+        """Stop serving and close the database (idempotent)."""
+        server, engine, store = self._server, self._engine, self._store
+        self._server = self._engine = self._store = None
+        self._port = None
+        if engine is not None:
+            engine.close()
+        if server is not None:
+            server.stop(grace).wait()
+        if store is not None:
+            store.close()
+
+    def __enter__(self) -> SqliteSidecar:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,228 @@
+"""The ``TaskHubSidecarService`` gRPC servicer: translates requests into engine calls."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+from google.protobuf import empty_pb2, wrappers_pb2
+
+from durable_workflows.sidecar import queries
+from durable_workflows.sidecar.core import log
+from durable_workflows.sidecar.dispatch import Dispatcher
+from durable_workflows.sidecar.errors import (
+    InstanceExistsError,
+    InstanceNotFoundError,
+    InstanceStateError,
+)
+from durable_workflows.sidecar.model import PENDING, Instance, optional_str, pb
+
+F = TypeVar("F", bound=Callable[..., Any])
+_HISTORY_CHUNK = 200
+
+_ERROR_CODES: dict[type[Exception], grpc.StatusCode] = {
+    InstanceNotFoundError: grpc.StatusCode.NOT_FOUND,
+    InstanceExistsError: grpc.StatusCode.ALREADY_EXISTS,
+    InstanceStateError: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+
+def _rpc(method: F) -> F:
+    """Map engine errors to gRPC status codes."""
+
+    @functools.wraps(method)
+    def wrapper(self: Servicer, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except tuple(_ERROR_CODES) as exc:
+            context.abort(_ERROR_CODES[type(exc)], str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _timestamp(message: Any, name: str) -> float | None:
+    return message.__getattribute__(name).ToNanoseconds() / 1e9 if message.HasField(name) \
+        else None
+
+
+class Servicer(stubs.TaskHubSidecarServiceServicer):
+    """gRPC front end of a `Dispatcher`."""
+
+    def __init__(self, engine: Dispatcher) -> None:
+        self.engine = engine
+
+    def Hello(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return empty_pb2.Empty()
+
+    # -- orchestration client ----------------------------------------------------------------
+
+    @_rpc
+    def StartInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        replaceable = list(request.orchestrationIdReusePolicy.replaceableStatus) \
+            if request.HasField("orchestrationIdReusePolicy") else []
+        instance_id = self.engine.start_instance(
+            request.instanceId or uuid.uuid4().hex, request.name,
+            optional_str(request, "input"), optional_str(request, "version"),
+            dict(request.tags), _timestamp(request, "scheduledStartTimestamp"), replaceable)
+        return pb.CreateInstanceResponse(instanceId=instance_id)
+
+    def GetInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self.engine.lock:
+            inst = self.engine.instances.get(request.instanceId)
+            return self._instance_response(inst, request.getInputsAndOutputs)
+
+    def WaitForInstanceStart(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._wait(request, context, lambda i: i.status != PENDING, "start")
+
+    def WaitForInstanceCompletion(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._wait(request, context, lambda i: i.terminal, "complete")
+
+    def _wait(self, request: Any, context: grpc.ServicerContext,
+              predicate: Callable[[Instance], bool], what: str) -> Any:
+        inst = self.engine.wait_for(request.instanceId, predicate, context.time_remaining(),
+                                    context.is_active)
+        with self.engine.lock:
+            if inst is None and request.instanceId in self.engine.instances:
+                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                              f"timed out waiting for {request.instanceId!r} to {what}")
+            return self._instance_response(inst, request.getInputsAndOutputs)
+
+    @staticmethod
+    def _instance_response(inst: Instance | None, include_payloads: bool) -> Any:
+        if inst is None:
+            return pb.GetInstanceResponse(exists=False)
+        return pb.GetInstanceResponse(
+            exists=True, orchestrationState=queries.instance_state(inst, include_payloads))
+
+    @_rpc
+    def RaiseEvent(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.engine.raise_event(request.instanceId, request.name,
+                                request.input if request.HasField("input") else None)
+        return pb.RaiseEventResponse()
+
+    @_rpc
+    def TerminateInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.engine.terminate(request.instanceId, optional_str(request, "output"),
+                              request.recursive)
+        return pb.TerminateResponse()
+
+    @_rpc
+    def SuspendInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.engine.suspend(request.instanceId, optional_str(request, "reason"))
+        return pb.SuspendResponse()
+
+    @_rpc
+    def ResumeInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.engine.resume(request.instanceId, optional_str(request, "reason"))
+        return pb.ResumeResponse()
+
+    @_rpc
+    def RestartInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        new_id = self.engine.restart(request.instanceId, request.restartWithNewInstanceId)
+        return pb.RestartInstanceResponse(instanceId=new_id)
+
+    @_rpc
+    def RewindInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.engine.rewind(request.instanceId, optional_str(request, "reason"))
+        return pb.RewindInstanceResponse()
+
+    def PurgeInstances(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self.engine.lock:
+            targets = queries.purge_targets(self.engine.instances.values(), request)
+        count = self.engine.purge(targets, request.recursive)
+        return pb.PurgeInstancesResponse(
+            deletedInstanceCount=count, isComplete=wrappers_pb2.BoolValue(value=True))
+
+    def QueryInstances(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self.engine.lock:
+            return queries.query_instances(self.engine.instances.values(), request.query)
+
+    def ListInstanceIds(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self.engine.lock:
+            return queries.list_instance_ids(self.engine.instances.values(), request)
+
+    def StreamInstanceHistory(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        history = self.engine.history(request.instanceId)
+        if history is None:
+            context.abort(grpc.StatusCode.NOT_FOUND,
+                          f"orchestration instance {request.instanceId!r} not found")
+            return
+        for start in range(0, len(history), _HISTORY_CHUNK):
+            yield pb.HistoryChunk(events=history[start:start + _HISTORY_CHUNK])
+
+    def CreateTaskHub(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.CreateTaskHubResponse()
+
+    def DeleteTaskHub(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.DeleteTaskHubResponse()
+
+    # -- entity client -----------------------------------------------------------------------
+
+    def SignalEntity(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.engine.signal_entity(request.instanceId, request.name,
+                                  request.input if request.HasField("input") else None,
+                                  request.requestId, _timestamp(request, "scheduledTime"))
+        return pb.SignalEntityResponse()
+
+    def GetEntity(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self.engine.lock:
+            entity = self.engine.entities.get(request.instanceId)
+            if entity is None or entity.state is None:
+                return pb.GetEntityResponse(exists=False)
+            return pb.GetEntityResponse(
+                exists=True, entity=queries.entity_metadata(entity, request.includeState))
+
+    def QueryEntities(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self.engine.lock:
+            return queries.query_entities(self.engine.entities.values(), request.query)
+
+    def CleanEntityStorage(self, request: Any, context: grpc.ServicerContext) -> Any:
+        removed, released = self.engine.clean_storage(request.removeEmptyEntities,
+                                                      request.releaseOrphanedLocks)
+        return pb.CleanEntityStorageResponse(emptyEntitiesRemoved=removed,
+                                             orphanedLocksReleased=released)
+
+    # -- worker ------------------------------------------------------------------------------
+
+    def GetWorkItems(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        stream = self.engine.open_stream(request)
+        context.add_callback(lambda: self.engine.close_stream(stream))
+        log.info("worker stream %d connected", stream.stream_id)
+        try:
+            while True:
+                item = self.engine.next_work_item(stream)
+                if item is None:
+                    return
+                yield item
+        finally:
+            self.engine.close_stream(stream)
+
+    def CompleteOrchestratorTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.engine.complete_orchestration(request)
+        return pb.CompleteTaskResponse()
+
+    def CompleteActivityTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.engine.complete_activity(request)
+        return pb.CompleteTaskResponse()
+
+    def CompleteEntityTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.engine.complete_entity(request)
+        return pb.CompleteTaskResponse()
+
+    def AbandonTaskOrchestratorWorkItem(self, request: Any,
+                                        context: grpc.ServicerContext) -> Any:
+        self.engine.abandon(request.completionToken)
+        return pb.AbandonOrchestrationTaskResponse()
+
+    def AbandonTaskActivityWorkItem(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.engine.abandon(request.completionToken)
+        return pb.AbandonActivityTaskResponse()
+
+    def AbandonTaskEntityWorkItem(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.engine.abandon(request.completionToken)
+        return pb.AbandonEntityTaskResponse()
+

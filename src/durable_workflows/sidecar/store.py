@@ -1,0 +1,252 @@
+"""Reading and writing sidecar state in SQLite; every write runs inside `Store.transaction`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from durable_workflows.sidecar.model import (
+    Activity,
+    Delayed,
+    Entity,
+    HistoryEvent,
+    Instance,
+    LockRequest,
+    Message,
+    ParentRef,
+    pb,
+)
+from durable_workflows.sidecar.schema import open_database
+
+
+def _event_bytes(event: HistoryEvent) -> bytes:
+    data: bytes = event.SerializeToString()
+    return data
+
+
+def _parse_event(data: bytes) -> HistoryEvent:
+    event = pb.HistoryEvent()
+    event.ParseFromString(data)
+    return event
+
+
+def _tags_json(tags: dict[str, str]) -> str | None:
+    return json.dumps(tags) if tags else None
+
+
+def _parse_tags(text: str | None) -> dict[str, str]:
+    return dict(json.loads(text)) if text else {}
+
+
+@dataclass
+class Snapshot:
+    """Everything loaded from the database at start-up."""
+
+    instances: dict[str, Instance] = field(default_factory=dict)
+    entities: dict[str, Entity] = field(default_factory=dict)
+    activities: dict[int, Activity] = field(default_factory=dict)
+    delayed: dict[int, Delayed] = field(default_factory=dict)
+    lock_requests: list[LockRequest] = field(default_factory=list)
+
+
+class Store:
+    """The SQLite database: one connection, used only while the engine lock is held."""
+
+    def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
+        self.path = path
+        self._conn = open_database(path, synchronous=synchronous)
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the body as one write transaction: committed on success, rolled back on error."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- instances and history -------------------------------------------------------------
+
+    def save_instance(self, inst: Instance) -> None:
+        """Insert or replace the instance's row (not its history or inbox)."""
+        parent = inst.parent
+        self._conn.execute(
+            "INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                inst.instance_id, inst.name, inst.version, inst.status, inst.execution_id,
+                inst.input, inst.output, inst.custom_status, inst.created_at, inst.updated_at,
+                inst.completed_at,
+                None if inst.failure is None else inst.failure.SerializeToString(),
+                _tags_json(inst.tags),
+                parent.instance_id if parent else None,
+                parent.execution_id if parent else None,
+                parent.task_id if parent else None,
+                inst.history_len,
+            ),
+        )
+
+    def delete_instance(self, instance_id: str) -> None:
+        """Remove the instance and everything that belongs to it."""
+        for sql in (
+            "DELETE FROM instances WHERE instance_id = ?",
+            "DELETE FROM history WHERE instance_id = ?",
+            "DELETE FROM messages WHERE kind = 'o' AND target = ?",
+            "DELETE FROM delayed WHERE kind = 'o' AND target = ?",
+            "DELETE FROM activities WHERE instance_id = ?",
+        ):
+            self._conn.execute(sql, (instance_id,))
+
+    def append_history(self, instance_id: str, start: int, events: list[HistoryEvent]) -> None:
+        """Store ``events`` at positions ``start``, ``start + 1``, ..."""
+        self._conn.executemany(
+            "INSERT INTO history VALUES (?,?,?)",
+            [(instance_id, start + i, _event_bytes(e)) for i, e in enumerate(events)],
+        )
+
+    def replace_history(self, instance_id: str, events: list[HistoryEvent]) -> None:
+        """Replace the whole stored history (continue-as-new, rewind)."""
+        self._conn.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
+        self.append_history(instance_id, 0, events)
+
+    def load_history(self, instance_id: str) -> list[HistoryEvent]:
+        """Read the stored history in order."""
+        rows = self._conn.execute(
+            "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
+        )
+        return [_parse_event(row[0]) for row in rows]
+
+    # -- inbox messages and delayed messages -----------------------------------------------
+
+    def add_message(self, kind: str, target: str, event: HistoryEvent) -> int:
+        """Append an event to an inbox; returns its row id (the inbox order)."""
+        cur = self._conn.execute(
+            "INSERT INTO messages (kind, target, event) VALUES (?,?,?)",
+            (kind, target, _event_bytes(event)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def delete_messages(self, rowids: Iterable[int]) -> None:
+        """Remove consumed inbox messages."""
+        self._conn.executemany("DELETE FROM messages WHERE id = ?", [(r,) for r in rowids])
+
+    def add_delayed(self, fire_at: float, kind: str, target: str, execution_id: str | None,
+                    event: HistoryEvent) -> int:
+        """Store an event to deliver at ``fire_at``; returns its row id."""
+        cur = self._conn.execute(
+            "INSERT INTO delayed (fire_at, kind, target, execution_id, event) VALUES (?,?,?,?,?)",
+            (fire_at, kind, target, execution_id, _event_bytes(event)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def delete_delayed(self, rowid: int) -> None:
+        """Remove a delivered or cancelled delayed message."""
+        self._conn.execute("DELETE FROM delayed WHERE id = ?", (rowid,))
+
+    # -- activities ------------------------------------------------------------------------
+
+    def add_activity(self, instance_id: str, execution_id: str, name: str, task_id: int,
+                     input: str | None, version: str | None, tags: dict[str, str]) -> int:
+        """Store a scheduled activity; returns its id."""
+        cur = self._conn.execute(
+            "INSERT INTO activities (instance_id, execution_id, name, task_id, input, version,"
+            " tags) VALUES (?,?,?,?,?,?,?)",
+            (instance_id, execution_id, name, task_id, input, version, _tags_json(tags)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def delete_activity(self, activity_id: int) -> None:
+        """Remove a finished or abandoned activity."""
+        self._conn.execute("DELETE FROM activities WHERE id = ?", (activity_id,))
+
+    # -- entities and locks ----------------------------------------------------------------
+
+    def save_entity(self, entity: Entity) -> None:
+        """Insert or replace the entity's row."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO entities VALUES (?,?,?,?,?)",
+            (entity.entity_id, entity.state, entity.updated_at, entity.locked_by,
+             entity.lock_owner),
+        )
+
+    def delete_entity(self, entity_id: str) -> None:
+        """Remove an entity and its inbox."""
+        self._conn.execute("DELETE FROM entities WHERE entity_id = ?", (entity_id,))
+        self._conn.execute("DELETE FROM messages WHERE kind = 'e' AND target = ?", (entity_id,))
+        self._conn.execute("DELETE FROM delayed WHERE kind = 'e' AND target = ?", (entity_id,))
+
+    def add_lock_request(self, critical_section_id: str, owner: str, lock_set: list[str]) -> int:
+        """Store a lock request waiting to be granted; returns its id."""
+        cur = self._conn.execute(
+            "INSERT INTO lock_requests (critical_section_id, owner, lock_set) VALUES (?,?,?)",
+            (critical_section_id, owner, json.dumps(lock_set)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def delete_lock_request(self, rowid: int) -> None:
+        """Remove a granted or cancelled lock request."""
+        self._conn.execute("DELETE FROM lock_requests WHERE id = ?", (rowid,))
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load(self) -> Snapshot:
+        """Read the whole state; histories are loaded only for non-terminal instances."""
+        snap = Snapshot()
+        for row in self._conn.execute("SELECT * FROM instances"):
+            inst = _instance_from_row(row)
+            snap.instances[inst.instance_id] = inst
+        for inst in snap.instances.values():
+            if not inst.terminal:
+                inst.history = self.load_history(inst.instance_id)
+        for row in self._conn.execute("SELECT * FROM entities"):
+            snap.entities[row[0]] = Entity(row[0], row[1], row[2], row[3], row[4])
+        for rowid, kind, target, data in self._conn.execute(
+            "SELECT id, kind, target, event FROM messages ORDER BY id"
+        ):
+            msg = Message(rowid, _parse_event(data))
+            if kind == "o" and target in snap.instances:
+                snap.instances[target].inbox.append(msg)
+            elif kind == "e":
+                snap.entities.setdefault(target, Entity(target)).inbox.append(msg)
+        for row in self._conn.execute("SELECT * FROM activities"):
+            snap.activities[row[0]] = Activity(
+                row[0], row[1], row[2], row[3], row[4], row[5], row[6], _parse_tags(row[7])
+            )
+        for rowid, fire_at, kind, target, execution_id, data in self._conn.execute(
+            "SELECT * FROM delayed"
+        ):
+            snap.delayed[rowid] = Delayed(
+                rowid, fire_at, kind, target, execution_id, _parse_event(data)
+            )
+        for rowid, cs_id, owner, lock_set in self._conn.execute(
+            "SELECT * FROM lock_requests ORDER BY id"
+        ):
+            snap.lock_requests.append(LockRequest(rowid, cs_id, owner, json.loads(lock_set)))
+        return snap
+
+
+def _instance_from_row(row: Any) -> Instance:
+    (instance_id, name, version, status, execution_id, input_, output, custom_status,
+     created_at, updated_at, completed_at, failure, tags, parent_id, parent_exec,
+     parent_task, history_len) = row
+    failure_msg = None
+    if failure is not None:
+        failure_msg = pb.TaskFailureDetails()
+        failure_msg.ParseFromString(failure)
+    return Instance(
+        instance_id=instance_id, name=name, status=status, execution_id=execution_id,
+        created_at=created_at, updated_at=updated_at, version=version, input=input_,
+        output=output, custom_status=custom_status, completed_at=completed_at,
+        failure=failure_msg, tags=_parse_tags(tags),
+        parent=None if parent_id is None else ParentRef(parent_id, parent_exec, parent_task),
+        history=None, history_len=history_len,
+    )
+
