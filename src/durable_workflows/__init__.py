@@ -3,6 +3,7 @@
 from .agent_nodes import AgentNode
 from .agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
 from .builder import WorkflowBuilder
+from .client import RunStatus, WorkflowClient, WorkflowRun
 from .context import WorkflowContext
 from .edges import Case, Default
 from .errors import (
@@ -10,6 +11,7 @@ from .errors import (
     ExecutorFailedError,
     InvalidResponseError,
     MaxSuperstepsExceededError,
+    RequestTimeoutError,
     SerializationError,
     ValidationIssue,
     WorkflowDefinitionError,
@@ -33,6 +35,8 @@ from .events import (
     WorkflowStartedEvent,
 )
 from .executors import Executor, executor, handler
+from .hosting.host import DurableWorkflowHost
+from .policies import RetryPolicy
 from .ports import RequestPort
 from .workflow import Workflow
 
@@ -45,6 +49,7 @@ __all__ = [
     "ChatMessage",
     "CustomEvent",
     "Default",
+    "DurableWorkflowHost",
     "DurableWorkflowsError",
     "Executor",
     "ExecutorCompletedEvent",
@@ -54,7 +59,10 @@ __all__ = [
     "InvalidResponseError",
     "MaxSuperstepsExceededError",
     "RequestPort",
+    "RequestTimeoutError",
     "ResponseReceivedEvent",
+    "RetryPolicy",
+    "RunStatus",
     "SerializationError",
     "Usage",
     "ValidationIssue",
@@ -62,6 +70,7 @@ __all__ = [
     "Workflow",
     "WorkflowAgent",
     "WorkflowBuilder",
+    "WorkflowClient",
     "WorkflowCompletedEvent",
     "WorkflowContext",
     "WorkflowDefinitionError",
@@ -71,6 +80,7 @@ __all__ = [
     "WorkflowGraphMismatchError",
     "WorkflowNotFoundError",
     "WorkflowOutputEvent",
+    "WorkflowRun",
     "WorkflowRuntimeError",
     "WorkflowStartedEvent",
     "WorkflowValidationError",

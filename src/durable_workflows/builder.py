@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -121,7 +122,7 @@ class WorkflowBuilder:
 
     def add_chain(self, nodes: Sequence[NodeRef]) -> WorkflowBuilder:
         """`a -> b -> c ...`: one edge between each consecutive pair."""
-        for source, target in zip(nodes, nodes[1:]):
+        for source, target in itertools.pairwise(nodes):
             self.add_edge(source, target)
         return self
 

@@ -189,7 +189,7 @@ class Engine:
             msg = f"got {len(results)} results for {len(step.invocations)} invocations (a bug)"
             raise WorkflowRuntimeError(msg)
         events: list[WorkflowEvent] = []
-        for invocation, result in zip(step.invocations, results):
+        for invocation, result in zip(step.invocations, results, strict=False):
             node_id = invocation.node_id
             for value in result.outputs:
                 self._output(state, events, node_id, value)

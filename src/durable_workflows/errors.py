@@ -80,3 +80,7 @@ class InvalidResponseError(DurableWorkflowsError, ValueError):
 
 class WorkflowNotFoundError(DurableWorkflowsError, LookupError):
     """No run, workflow or agent with the given id or name is known."""
+
+
+class RequestTimeoutError(WorkflowRuntimeError):
+    """A request port's request got no response within the port's timeout."""

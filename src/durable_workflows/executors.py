@@ -9,12 +9,13 @@ import threading
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, overload
 
 from .context import InvocationResult, SentMessage, WorkflowContext
-from .errors import WorkflowDefinitionError, WorkflowRuntimeError
+from .errors import SerializationError, WorkflowDefinitionError, WorkflowRuntimeError
 from .nodes import Node, NodeKind, check_id
-from .errors import SerializationError
+from .policies import RetryPolicy
 from .serialization import from_json
 from .typing_utils import is_any, matches, short_name, union_members
 
@@ -153,9 +154,22 @@ class Executor(Node):
 
     kind: ClassVar[NodeKind] = "executor"
 
-    def __init__(self, id: str | None = None) -> None:
+    def __init__(
+        self,
+        id: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: timedelta | None = None,
+    ) -> None:
         self._id = check_id(id if id is not None else type(self).__name__)
         self._handlers = self._collect_handlers()
+        if timeout is not None and timeout <= timedelta(0):
+            msg = f"Executor {self._id!r}: timeout must be positive, got {timeout}"
+            raise WorkflowDefinitionError(msg)
+        self.retry = retry
+        """Retry policy for failures (durable runs; the in-process runner retries at once)."""
+        self.timeout = timeout
+        """How long one durable invocation may take, retries included."""
 
     def _collect_handlers(self) -> tuple[HandlerSpec, ...]:
         specs: list[HandlerSpec] = []
@@ -229,9 +243,16 @@ class Executor(Node):
 class FunctionExecutor(Executor):
     """An executor made from a plain (sync or async) function by `@executor`."""
 
-    def __init__(self, func: Callable[..., Any], id: str | None = None) -> None:
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        id: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: timedelta | None = None,
+    ) -> None:
         self._func = func
-        super().__init__(id if id is not None else func.__name__)
+        super().__init__(id if id is not None else func.__name__, retry=retry, timeout=timeout)
         self.__doc__ = func.__doc__
 
     def _collect_handlers(self) -> tuple[HandlerSpec, ...]:
@@ -250,18 +271,27 @@ class FunctionExecutor(Executor):
 @overload
 def executor(func: Callable[..., Any], /) -> FunctionExecutor: ...
 @overload
-def executor(*, id: str | None = None) -> Callable[[Callable[..., Any]], FunctionExecutor]: ...
-def executor(func: Any = None, /, *, id: str | None = None) -> Any:
+def executor(
+    *, id: str | None = None, retry: RetryPolicy | None = None, timeout: timedelta | None = None
+) -> Callable[[Callable[..., Any]], FunctionExecutor]: ...
+def executor(
+    func: Any = None,
+    /,
+    *,
+    id: str | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: timedelta | None = None,
+) -> Any:
     """Turn a function into an executor; its return value is its message to its successors.
 
     ```python
     @executor
     def lookup(order_id: str) -> Order: ...
 
-    @executor(id="send-email")
+    @executor(id="send-email", retry=RetryPolicy(max_attempts=5), timeout=timedelta(minutes=1))
     async def send(order: Order, ctx: WorkflowContext) -> None: ...
     ```
     """
     if func is not None:
         return FunctionExecutor(func)
-    return lambda f: FunctionExecutor(f, id=id)
+    return lambda f: FunctionExecutor(f, id=id, retry=retry, timeout=timeout)

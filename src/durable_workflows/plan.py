@@ -112,5 +112,5 @@ def _group_plan(group: EdgeGroup) -> EdgeGroupPlan:
         return EdgeGroupPlan(group.id, "fan-out", (group.source,), group.targets)
     if isinstance(group, FanInEdge):
         return EdgeGroupPlan(group.id, "fan-in", group.sources, (group.target,))
-    labels = tuple(label for _, _, label in group.cases) + ("default",)
+    labels = (*tuple(label for _, _, label in group.cases), "default")
     return EdgeGroupPlan(group.id, "switch-case", (group.source,), group.targets, labels)

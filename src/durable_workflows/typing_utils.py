@@ -85,7 +85,7 @@ def matches(value: Any, tp: Any) -> bool:
             return isinstance(value, tp)
         return False
     if isinstance(origin, type) and issubclass(origin, BaseModel):
-        return isinstance(value, tp) or isinstance(value, origin)
+        return isinstance(value, (tp, origin))
     if not isinstance(origin, type) or not isinstance(value, origin):
         return False
     args = get_args(tp)

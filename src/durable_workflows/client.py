@@ -1,0 +1,264 @@
+"""The client: start runs, wait for results, stream events, answer requests.
+
+Modelled on .NET's `IWorkflowClient`. Events are read from the run's event log (entities
+written by the orchestrator), so streams resume by sequence number and have no size cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
+from .durable.orchestrator import start_payload
+from .engine import Engine
+from .errors import (
+    InvalidResponseError,
+    WorkflowFailedError,
+    WorkflowNotFoundError,
+)
+from .events import (
+    TERMINAL_EVENTS,
+    WaitingForInputEvent,
+    WorkflowEvent,
+    WorkflowFailedEvent,
+    event_from_dict,
+)
+from .workflow import Workflow
+
+_ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
+_POLL_MIN, _POLL_MAX = 0.01, 0.25
+
+
+@dataclass
+class RunStatus:
+    """A snapshot of a run."""
+
+    run_id: str
+    status: str
+    """``RUNNING``, ``COMPLETED``, ``FAILED``, ``TERMINATED``, ``PENDING`` or ``SUSPENDED``."""
+    superstep: int = 0
+    last_sequence: int = 0
+    pending_requests: list[WaitingForInputEvent] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        """True while the run may still make progress."""
+        return self.status in _ACTIVE
+
+
+class WorkflowClient:
+    """Starts and follows runs of the given workflows through a durabletask async client."""
+
+    def __init__(self, durable_client: Any, workflows: Iterable[Workflow] = ()) -> None:
+        self._client = durable_client
+        self._workflows = {w.name: w for w in workflows}
+
+    @classmethod
+    def from_connection_string(
+        cls, connection_string: str, workflows: Iterable[Workflow] = ()
+    ) -> WorkflowClient:
+        """A client for a Durable Task Scheduler connection string or a sidecar address."""
+        from .hosting.factories import create_client
+
+        return cls(create_client(connection_string, asynchronous=True), workflows)
+
+    def add_workflow(self, workflow: Workflow) -> None:
+        """Make `workflow` known, so runs of it can be looked up by id."""
+        self._workflows[workflow.name] = workflow
+
+    async def run(self, workflow: Workflow, input: Any, run_id: str | None = None) -> WorkflowRun:
+        """Start a run; `await run.wait_for_completion()` gives its result."""
+        return await self._start(workflow, input, run_id, stream=False)
+
+    async def stream(
+        self, workflow: Workflow, input: Any, run_id: str | None = None
+    ) -> WorkflowRun:
+        """Start a run whose events can be watched with `run.watch_stream()`."""
+        return await self._start(workflow, input, run_id, stream=True)
+
+    async def get_run(self, run_id: str) -> WorkflowRun:
+        """A handle on an existing run (of a workflow this client knows)."""
+        state = await self._client.get_orchestration_state(run_id, fetch_payloads=False)
+        if state is None:
+            raise WorkflowNotFoundError(f"no run with id {run_id!r}")
+        for workflow in self._workflows.values():
+            if orchestrator_name(workflow.name) == state.name:
+                return WorkflowRun(self, workflow, run_id)
+        known = sorted(self._workflows)
+        msg = f"run {run_id!r} is of {state.name!r}, which is not one of this client's workflows {known}"
+        raise WorkflowNotFoundError(msg)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._client.close()
+
+    async def _start(
+        self, workflow: Workflow, input: Any, run_id: str | None, *, stream: bool
+    ) -> WorkflowRun:
+        self.add_workflow(workflow)
+        message = Engine(workflow).coerce_input(input)
+        envelope = workflow.registry.encode(message, workflow.input_types)
+        run_id = run_id or uuid.uuid4().hex
+        await self._client.schedule_new_orchestration(
+            orchestrator_name(workflow.name),
+            input=start_payload(workflow, envelope, stream=stream),
+            instance_id=run_id,
+        )
+        return WorkflowRun(self, workflow, run_id)
+
+
+class WorkflowRun:
+    """A handle on one run."""
+
+    def __init__(self, client: WorkflowClient, workflow: Workflow, run_id: str) -> None:
+        self.client = client
+        self.workflow = workflow
+        self.run_id = run_id
+        self.outputs: list[Any] = []
+        """All outputs, once `wait_for_completion` returned."""
+
+    @property
+    def _durable(self) -> Any:
+        return self.client._client
+
+    async def get_status(self) -> RunStatus:
+        """The run's current status, superstep and pending requests."""
+        state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
+        if state is None:
+            raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
+        custom = (
+            json.loads(state.serialized_custom_status) if state.serialized_custom_status else {}
+        )
+        registry = self.workflow.registry
+        requests = [
+            WaitingForInputEvent(
+                run_id=self.run_id,
+                request_id=r["request_id"],
+                port_id=r["port_id"],
+                request=registry.decode(r["request"]),
+            )
+            for r in custom.get("requests", [])
+        ]
+        error = state.failure_details.message if state.failure_details else None
+        return RunStatus(
+            self.run_id,
+            state.runtime_status.name,
+            custom.get("superstep", 0),
+            custom.get("sequence", 0),
+            requests,
+            error,
+        )
+
+    async def pending_requests(self) -> list[WaitingForInputEvent]:
+        """The requests waiting for a response."""
+        return (await self.get_status()).pending_requests
+
+    async def wait_for_completion(self, timeout: float | None = None) -> Any:
+        """Wait for the run to end; return its result (the last output, or None).
+
+        All outputs are then in `run.outputs`. Raises `WorkflowFailedError` if the run failed
+        or was terminated, and `TimeoutError` after `timeout` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
+            try:
+                state = await self._durable.wait_for_orchestration_completion(
+                    self.run_id, fetch_payloads=True, timeout=int(max(1, wait))
+                )
+            except TimeoutError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                continue
+            if state is None:
+                raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
+            if state.runtime_status.name == "COMPLETED":
+                data = json.loads(state.serialized_output)
+                self.outputs = [self.workflow.registry.decode(v) for v in data["outputs"]]
+                return self.workflow.registry.decode(data["result"])
+            error = (
+                state.failure_details.message
+                if state.failure_details
+                else state.runtime_status.name
+            )
+            raise WorkflowFailedError(self.run_id, error, _failed_executor(error))
+
+    async def send_response(self, request: WaitingForInputEvent | str, response: Any) -> None:
+        """Answer a pending request. Refused with `InvalidResponseError` when the request is
+        unknown or answered, the response has the wrong type, or the run has ended."""
+        request_id = request if isinstance(request, str) else request.request_id
+        status = await self.get_status()
+        if not status.is_active:
+            msg = f"run {self.run_id!r} is {status.status}; it no longer accepts responses"
+            raise InvalidResponseError(msg)
+        pending = {r.request_id: r for r in status.pending_requests}
+        if request_id not in pending:
+            msg = f"run {self.run_id!r} has no pending request {request_id!r} (pending: {sorted(pending) or 'none'})"
+            raise InvalidResponseError(msg)
+        port = self.workflow.ports[pending[request_id].port_id]
+        value = Engine(self.workflow).coerce_response(port, response)
+        envelope = self.workflow.registry.encode(value, port.output_types)
+        await self._durable.raise_orchestration_event(
+            self.run_id, request_id, data={"response": envelope}
+        )
+
+    async def cancel(self, reason: str = "cancelled") -> None:
+        """Terminate the run."""
+        await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=False)
+
+    async def watch_stream(self, from_sequence: int = 0) -> AsyncIterator[WorkflowEvent]:
+        """Every event after `from_sequence`, exactly once and in order, until the run ends.
+
+        Only runs started with `client.stream()` record their events.
+        """
+        cursor = from_sequence
+        delay = _POLL_MIN
+        while True:
+            status = await self.get_status()
+            progressed = False
+            while cursor < status.last_sequence:
+                events = await self._read_chunk(cursor + 1)
+                fresh = [e for e in events if e.sequence > cursor]
+                if not fresh or fresh[0].sequence != cursor + 1:
+                    break
+                for event in fresh:
+                    if event.sequence != cursor + 1:
+                        break
+                    cursor = event.sequence
+                    progressed = True
+                    yield event
+                    if isinstance(event, TERMINAL_EVENTS):
+                        return
+            if not status.is_active and not progressed and cursor >= status.last_sequence:
+                yield WorkflowFailedEvent(
+                    run_id=self.run_id, sequence=cursor + 1, error=status.error or status.status
+                )
+                return
+            delay = _POLL_MIN if progressed else min(_POLL_MAX, delay * 2)
+            await asyncio.sleep(delay)
+
+    async def _read_chunk(self, sequence: int) -> list[WorkflowEvent]:
+        from durabletask.entities import EntityInstanceId
+
+        key = event_chunk_key(self.run_id, sequence)
+        metadata = await self._durable.get_entity(EntityInstanceId(EVENT_LOG_ENTITY, key))
+        if metadata is None:
+            return []
+        raw = metadata.get_state()
+        data = json.loads(raw) if isinstance(raw, str) else raw or []
+        registry = self.workflow.registry
+        return sorted((event_from_dict(e, registry) for e in data), key=lambda e: e.sequence)
+
+
+def _failed_executor(error: str) -> str | None:
+    prefix = "executor '"
+    if error.startswith(prefix):
+        return error[len(prefix) :].split("'", 1)[0]
+    return None

@@ -1,0 +1,1 @@
+"""The durable shell: the generic orchestrator, activity/entity wrappers and registration."""

@@ -1,0 +1,117 @@
+"""Registering workflows and agents with a durabletask worker: orchestrator, activities, entities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..agent_nodes import AgentNode
+from ..agent_protocol import AgentInput, AgentThreadState, WorkflowAgent
+from ..errors import WorkflowDefinitionError
+from ..executors import Executor
+from ..invoke import invoke_executor
+from ..serialization import TypeRegistry
+from ..wire import encode_result
+from ..workflow import Workflow
+from .names import EVENT_LOG_ENTITY, activity_name, agent_entity_name, orchestrator_name
+from .orchestrator import OrchestratorDriver
+from .seam import DurableTaskSeam
+
+
+def make_orchestrator(workflow: Workflow) -> Callable[[Any, Any], Any]:
+    """The orchestrator function for `workflow` (named for registration)."""
+
+    def orchestrator(ctx: Any, payload: Any) -> Any:
+        driver = OrchestratorDriver(workflow, DurableTaskSeam(ctx), payload)
+        return (yield from driver.run())
+
+    orchestrator.__name__ = orchestrator_name(workflow.name)
+    return orchestrator
+
+
+def make_activity(workflow: Workflow, node_id: str) -> Callable[[Any, Any], Any]:
+    """The activity that runs executor `node_id` of `workflow` on one message."""
+    decode = workflow.registry.decode
+
+    def activity(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
+        shared = {k: decode(v) for k, v in payload["shared"].items()}
+        result = invoke_executor(
+            workflow,
+            node_id,
+            decode(payload["message"]),
+            shared,
+            run_id=payload["run_id"],
+            superstep=payload["superstep"],
+        )
+        return encode_result(workflow, node_id, result)
+
+    activity.__name__ = activity_name(workflow.name, node_id)
+    return activity
+
+
+def make_agent_entity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
+    """The entity holding `agent`'s conversation threads, one entity instance per thread."""
+    registry = TypeRegistry([AgentInput, agent.response_type])
+
+    def entity(ctx: Any, payload: Any) -> Any:
+        operation = ctx.operation
+        thread = AgentThreadState.model_validate(ctx.get_state(None) or {})
+        if operation == "run_turn":
+            message = registry.decode(payload["message"])
+            thread, response = agent.run_turn(thread, message, thread_id=payload["thread_id"])
+            ctx.set_state(thread.model_dump(mode="json"))
+            return registry.encode(response)
+        if operation == "get_history":
+            return thread.model_dump(mode="json")
+        if operation == "delete":
+            ctx.set_state(None)
+            return None
+        msg = f"agent {agent.name!r} has no operation {operation!r}"
+        raise WorkflowDefinitionError(msg)
+
+    return entity
+
+
+def event_log_entity(ctx: Any, payload: Any) -> Any:
+    """Appends event batches to one chunk of a run's event log; `get` returns the chunk."""
+    events: list[Any] = ctx.get_state(None) or []
+    if ctx.operation == "append":
+        known = {e["sequence"] for e in events}
+        events += [e for e in payload if e["sequence"] not in known]
+        ctx.set_state(events)
+        return None
+    return events
+
+
+def register(
+    worker: Any, workflows: Iterable[Workflow], agents: Iterable[WorkflowAgent] = ()
+) -> list[str]:
+    """Register everything the workflows and agents need with a durabletask worker."""
+    names: list[str] = []
+    all_agents: dict[str, WorkflowAgent] = {}
+    for agent in agents:
+        all_agents[agent.name] = agent
+    seen_workflows: set[str] = set()
+    for workflow in workflows:
+        if workflow.name in seen_workflows:
+            msg = f"two workflows are named {workflow.name!r}; workflow names must be unique"
+            raise WorkflowDefinitionError(msg)
+        seen_workflows.add(workflow.name)
+        names.append(worker.add_orchestrator(make_orchestrator(workflow)))
+        for node in workflow.nodes.values():
+            if isinstance(node, Executor):
+                names.append(worker.add_activity(make_activity(workflow, node.id)))
+            elif isinstance(node, AgentNode):
+                other = all_agents.setdefault(node.agent.name, node.agent)
+                if other is not node.agent:
+                    msg = f"two different agents are named {node.agent.name!r}; agent names must be unique"
+                    raise WorkflowDefinitionError(msg)
+    lowered: dict[str, str] = {}
+    for name, agent in all_agents.items():
+        clash = lowered.setdefault(name.lower(), name)
+        if clash != name:
+            msg = f"agents {clash!r} and {name!r} differ only in case; entity names ignore case"
+            raise WorkflowDefinitionError(msg)
+        names.append(worker.add_entity(make_agent_entity(agent), name=agent_entity_name(name)))
+    names.append(worker.add_entity(event_log_entity, name=EVENT_LOG_ENTITY))
+    return names

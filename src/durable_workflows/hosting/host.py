@@ -1,0 +1,144 @@
+"""`DurableWorkflowHost`: starts a backend (when embedded) and a worker, and hands out a client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any, Literal
+
+from ..agent_protocol import WorkflowAgent
+from ..client import WorkflowClient
+from ..durable.registration import register
+from ..errors import DurableWorkflowsError
+from ..workflow import Workflow
+from .connection import ConnectionSettings, resolve_connection
+from .embedded import EmbeddedBackend
+from .factories import create_client, create_worker
+
+HostMode = Literal["all", "worker", "client"]
+
+
+class DurableWorkflowHost:
+    """Hosts workflows and agents on a Durable Task backend.
+
+    ```python
+    async with DurableWorkflowHost(workflows=[workflow]) as host:
+        run = await host.client.run(workflow, "order-42")
+        print(await run.wait_for_completion())
+    ```
+    Without a connection string (and without ``DURABLE_TASK_SCHEDULER_CONNECTION_STRING``) an
+    embedded backend runs in this process. ``mode="worker"`` only serves a shared task hub
+    (start many such processes to scale out); ``mode="client"`` only talks to one.
+    """
+
+    def __init__(
+        self,
+        workflows: Iterable[Workflow] = (),
+        agents: Iterable[WorkflowAgent] = (),
+        connection_string: str | None = None,
+        *,
+        mode: HostMode = "all",
+        max_concurrency: int | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if mode not in ("all", "worker", "client"):
+            raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
+        self.workflows = list(workflows)
+        self.agents = list(agents)
+        self.mode = mode
+        self._settings: ConnectionSettings | None = resolve_connection(connection_string)
+        if self._settings is None and mode != "all":
+            msg = f"mode={mode!r} needs a connection string: the embedded backend lives in one process"
+            raise DurableWorkflowsError(msg)
+        self._max_concurrency = max_concurrency
+        self._logger = logger or logging.getLogger("durable_workflows")
+        self._backend: EmbeddedBackend | None = None
+        self._worker: Any = None
+        self._target: ConnectionSettings | str | None = None
+        self._clients: dict[int, WorkflowClient] = {}
+
+    @property
+    def address(self) -> str:
+        """Where workers and clients connect (the embedded backend's ``host:port`` if embedded)."""
+        if self._target is None:
+            raise DurableWorkflowsError("the host is not started")
+        return str(self._target)
+
+    @property
+    def client(self) -> WorkflowClient:
+        """A `WorkflowClient` for the current event loop."""
+        if self._target is None:
+            raise DurableWorkflowsError(
+                "the host is not started; use `async with DurableWorkflowHost(...)`"
+            )
+        if self.mode == "worker":
+            raise DurableWorkflowsError("a host in mode='worker' has no client")
+        loop_id = id(asyncio.get_running_loop())
+        client = self._clients.get(loop_id)
+        if client is None:
+            durable = create_client(self._target, asynchronous=True, logger=self._logger)
+            client = self._clients[loop_id] = WorkflowClient(durable, self.workflows)
+        return client
+
+    def start(self) -> None:
+        """Start the embedded backend (if any) and the worker (unless mode='client')."""
+        if self._target is not None:
+            return
+        if self._settings is None:
+            self._backend = EmbeddedBackend()
+            self._target = self._backend.start()
+        else:
+            self._target = self._settings
+        if self.mode != "client":
+            worker: Any = create_worker(
+                self._target, max_concurrency=self._max_concurrency, logger=self._logger
+            )
+            register(worker, self.workflows, self.agents)
+            worker.start()
+            self._worker = worker
+
+    def stop(self) -> None:
+        """Stop the worker and the embedded backend."""
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        if self._backend is not None:
+            self._backend.stop()
+            self._backend = None
+        self._target = None
+
+    async def aclose(self) -> None:
+        """Close this loop's client, then stop."""
+        for client in self._clients.values():
+            try:
+                await client.close()
+            except Exception:  # a client of another (closed) loop
+                self._logger.debug("could not close a client", exc_info=True)
+        self._clients.clear()
+        await asyncio.to_thread(self.stop)
+
+    async def __aenter__(self) -> DurableWorkflowHost:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> DurableWorkflowHost:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
