@@ -8,6 +8,7 @@ so replay cost, stays bounded.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator
 from datetime import datetime
 from typing import Any, NoReturn
@@ -181,10 +182,8 @@ class OrchestratorDriver:
             else:
                 timer = self.seam.timer(self.seam.now + node.timeout)
                 calls.append((node.id, self.seam.when_any([task, timer]), task))
-        try:
+        with contextlib.suppress(Exception):  # a task failed: the loop below names the first
             yield self.seam.when_all([call for _, call, _ in calls])
-        except Exception:  # noqa: SIM105 - a task failed: the loop below names the first one
-            pass
         results = []
         for node_id, call, inner in calls:
             task = call if inner is None else inner

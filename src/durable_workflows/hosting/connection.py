@@ -16,7 +16,7 @@ import asyncio
 import importlib
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, get_args, overload
 from urllib.parse import urlsplit
 
 from ..errors import DurableWorkflowsError
@@ -40,16 +40,7 @@ Authentication = Literal[
 """How a Durable Task Scheduler client authenticates (the ``Authentication=`` value)."""
 
 _AUTHENTICATIONS: dict[str, Authentication] = {
-    name.lower(): name
-    for name in (
-        "None",
-        "DefaultAzure",
-        "ManagedIdentity",
-        "WorkloadIdentity",
-        "Environment",
-        "AzureCli",
-        "AzurePowerShell",
-    )
+    name.lower(): name for name in get_args(Authentication)
 }
 _CREDENTIAL_CLASSES: dict[Authentication, str] = {
     "DefaultAzure": "DefaultAzureCredential",
