@@ -22,6 +22,7 @@ from ..events import (
     WorkflowFailedEvent,
     WorkflowStartedEvent,
 )
+from ..executors import Executor
 from ..invoke import invoke_agent, invoke_executor
 from ..wire import decode_result, encode_result
 from ..workflow import Workflow
@@ -110,7 +111,23 @@ class InProcessRunner:
                 thread, result = invoke_agent(node, thread, invocation.message, key)
                 self.threads[(node.agent.name, key)] = thread
             else:
-                result = invoke_executor(
+                result = self._invoke_executor(state, invocation, shared)
+            wire = encode_result(self.workflow, node.id, result)
+        except DurableWorkflowsError:
+            raise
+        except Exception as exc:
+            raise ExecutorFailedError(node.id, str(exc), type(exc).__name__) from exc
+        return decode_result(self.workflow, wire)
+
+    def _invoke_executor(
+        self, state: RunState, invocation: Invocation, shared: dict[str, Any]
+    ) -> InvocationResult:
+        node = self.workflow.nodes[invocation.node_id]
+        attempts = node.retry.max_attempts if isinstance(node, Executor) and node.retry else 1
+        attempt = 1
+        while True:
+            try:
+                return invoke_executor(
                     self.workflow,
                     node.id,
                     invocation.message,
@@ -118,12 +135,12 @@ class InProcessRunner:
                     run_id=state.run_id,
                     superstep=state.superstep,
                 )
-            wire = encode_result(self.workflow, node.id, result)
-        except DurableWorkflowsError:
-            raise
-        except Exception as exc:
-            raise ExecutorFailedError(node.id, str(exc), type(exc).__name__) from exc
-        return decode_result(self.workflow, wire)
+            except DurableWorkflowsError:
+                raise
+            except Exception:
+                if attempt >= attempts:
+                    raise
+                attempt += 1
 
     def _answer(self, state: RunState) -> bool:
         if self.responses is None:
