@@ -144,7 +144,9 @@ class _OpenAICompatibleClient(ABC):
             retries = (
                 f" (after {client.max_retries} retries)" if _retryable(exc.status_code) else ""
             )
-            msg = f"{self._describe()} answered HTTP {exc.status_code}{retries}: {exc.message}"
+            body = exc.body if isinstance(exc.body, dict) else {}
+            detail = body.get("message") or exc.message
+            msg = f"{self._describe()} answered HTTP {exc.status_code}{retries}: {detail}"
             raise ChatClientError(
                 msg, status_code=exc.status_code, retryable=_retryable(exc.status_code)
             ) from exc
