@@ -64,6 +64,8 @@ class EntityEngine(Core):
                         self._apply_entity_action(action)
                 self._save_or_forget(entity.entity_id)
                 self._mark_entity(entity.entity_id)
+                if self.lock_requests:
+                    self._grant_locks()
             return True
 
     def clean_storage(self, remove_empty: bool, release_orphaned_locks: bool) -> tuple[int, int]:
@@ -137,16 +139,25 @@ class EntityEngine(Core):
     # -- locks -----------------------------------------------------------------------------
 
     def _request_lock(self, critical_section_id: str, owner: str, lock_set: list[str]) -> None:
-        rowid = self._store.add_lock_request(critical_section_id, owner, lock_set)
-        self.lock_requests.append(LockRequest(rowid, critical_section_id, owner, lock_set))
+        barrier = max((m.rowid for e in lock_set if e in self.entities
+                       for m in self.entities[e].inbox), default=0)
+        rowid = self._store.add_lock_request(critical_section_id, owner, lock_set, barrier)
+        self.lock_requests.append(
+            LockRequest(rowid, critical_section_id, owner, lock_set, barrier))
         self._grant_locks()
 
+    def _lockable(self, entity_id: str, barrier: int) -> bool:
+        """Free, and done with every operation queued before the lock request."""
+        entity = self.entities.get(entity_id)
+        return entity is None or (
+            entity.lock_owner is None
+            and not any(m.rowid <= barrier for m in entity.inbox))
+
     def _grant_locks(self) -> None:
-        """Grant waiting lock requests, oldest first, whose entities are all free."""
+        """Grant waiting lock requests, oldest first, whose entities are all available."""
         waiting: list[LockRequest] = []
         for req in self.lock_requests:
-            if any(self.entities.get(e) is not None and self.entities[e].lock_owner is not None
-                   for e in req.lock_set):
+            if not all(self._lockable(e, req.barrier) for e in req.lock_set):
                 waiting.append(req)
                 continue
             self._store.delete_lock_request(req.rowid)

@@ -107,6 +107,8 @@ class LockRequest:
     critical_section_id: str
     owner: str
     lock_set: list[str]
+    barrier: int
+    """Inbox messages up to this row id must be processed before the lock is granted."""
 
 
 @dataclass

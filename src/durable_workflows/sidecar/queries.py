@@ -104,7 +104,7 @@ def entity_metadata(entity: Entity, include_state: bool) -> Any:
         instanceId=entity.entity_id,
         lastModifiedTime=now_ts(entity.updated_at),
         backlogQueueSize=len(entity.inbox),
-        lockedBy=string_value(entity.locked_by),
+        lockedBy=string_value(entity.lock_owner),
         serializedState=string_value(entity.state) if include_state else None,
     )
 

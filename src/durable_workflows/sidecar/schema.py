@@ -73,7 +73,8 @@ CREATE TABLE lock_requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     critical_section_id TEXT NOT NULL,
     owner TEXT NOT NULL,
-    lock_set TEXT NOT NULL
+    lock_set TEXT NOT NULL,
+    barrier INTEGER NOT NULL
 );
 """
 

@@ -183,11 +183,13 @@ class Store:
         self._conn.execute("DELETE FROM messages WHERE kind = 'e' AND target = ?", (entity_id,))
         self._conn.execute("DELETE FROM delayed WHERE kind = 'e' AND target = ?", (entity_id,))
 
-    def add_lock_request(self, critical_section_id: str, owner: str, lock_set: list[str]) -> int:
+    def add_lock_request(self, critical_section_id: str, owner: str, lock_set: list[str],
+                         barrier: int) -> int:
         """Store a lock request waiting to be granted; returns its id."""
         cur = self._conn.execute(
-            "INSERT INTO lock_requests (critical_section_id, owner, lock_set) VALUES (?,?,?)",
-            (critical_section_id, owner, json.dumps(lock_set)),
+            "INSERT INTO lock_requests (critical_section_id, owner, lock_set, barrier)"
+            " VALUES (?,?,?,?)",
+            (critical_section_id, owner, json.dumps(lock_set), barrier),
         )
         return int(cur.lastrowid or 0)
 
@@ -226,10 +228,11 @@ class Store:
             snap.delayed[rowid] = Delayed(
                 rowid, fire_at, kind, target, execution_id, _parse_event(data)
             )
-        for rowid, cs_id, owner, lock_set in self._conn.execute(
+        for rowid, cs_id, owner, lock_set, barrier in self._conn.execute(
             "SELECT * FROM lock_requests ORDER BY id"
         ):
-            snap.lock_requests.append(LockRequest(rowid, cs_id, owner, json.loads(lock_set)))
+            snap.lock_requests.append(
+                LockRequest(rowid, cs_id, owner, json.loads(lock_set), barrier))
         return snap
 
 
