@@ -76,3 +76,12 @@ class WorkflowAgent(Protocol):
     ) -> tuple[AgentThreadState, AgentResponse[Any]]:
         """Run one turn of the conversation and return the updated thread and the response."""
         ...
+
+
+@runtime_checkable
+class ExpiringAgent(Protocol):
+    """An agent whose idle threads expire (its entity deletes them after `expires_at`)."""
+
+    def expires_at(self, thread: AgentThreadState) -> float | None:
+        """Unix time at which `thread` expires, or None for never."""
+        ...

@@ -69,6 +69,11 @@ class WorkflowClient:
 
         return cls(create_client(connection_string, asynchronous=True), workflows)
 
+    @property
+    def durable_client(self) -> Any:
+        """The underlying durabletask async client."""
+        return self._client
+
     def add_workflow(self, workflow: Workflow) -> None:
         """Make `workflow` known, so runs of it can be looked up by id."""
         self._workflows[workflow.name] = workflow

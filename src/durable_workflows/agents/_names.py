@@ -6,12 +6,14 @@ import re
 import uuid
 from dataclasses import dataclass
 
+from ..durable import names as durable_names
+from ..durable.names import AGENT_ENTITY_PREFIX
 from ..errors import WorkflowDefinitionError
 from ._errors import InvalidThreadIdError
 
 AGENT_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 """Agent names: a letter, then letters, digits, ``_`` or ``-`` (at most 63 characters)."""
-ENTITY_PREFIX = "dafx-"
+ENTITY_PREFIX = AGENT_ENTITY_PREFIX
 _KEY_PATTERN = re.compile(r"^[!-~]{1,256}$")
 
 
@@ -31,7 +33,7 @@ def agent_entity_name(agent_name: str) -> str:
 
     durabletask lower-cases entity names, so agent names that differ only in case share one.
     """
-    return ENTITY_PREFIX + check_agent_name(agent_name).lower()
+    return durable_names.agent_entity_name(check_agent_name(agent_name))
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,21 @@ def activity_name(workflow_name: str, node_id: str) -> str:
     return f"dw.{workflow_name}.{node_id}"
 
 
+AGENT_ENTITY_PREFIX = "dafx-"
+"""Agent entities are ``dafx-<agent>``; a thread id is the entity id ``@dafx-<agent>@<key>``."""
+
+AGENT_TURN_ORCHESTRATOR = "dw.agent_turn"
+"""The orchestrator that runs one agent turn for a client (entities cannot answer clients)."""
+
+
 def agent_entity_name(agent_name: str) -> str:
     """The entity holding an agent's threads (durabletask lower-cases entity names)."""
-    return f"dw_agent_{agent_name.lower()}"
+    return AGENT_ENTITY_PREFIX + agent_name.lower()
+
+
+def thread_id(agent_name: str, key: str) -> str:
+    """The printable thread id of `agent_name`'s thread `key`."""
+    return f"@{agent_entity_name(agent_name)}@{key}"
 
 
 def event_chunk_key(run_id: str, sequence: int) -> str:

@@ -32,7 +32,13 @@ from ..events import (
 from ..executors import Executor
 from ..wire import decode_result, decode_state, encode_message, encode_state
 from ..workflow import Workflow
-from .names import EVENT_LOG_ENTITY, activity_name, agent_entity_name, event_chunk_key
+from .names import (
+    EVENT_LOG_ENTITY,
+    activity_name,
+    agent_entity_name,
+    event_chunk_key,
+    thread_id,
+)
 from .seam import OrchestrationSeam
 
 SUPERSTEPS_PER_GENERATION = 25
@@ -161,7 +167,7 @@ class OrchestratorDriver:
             message = encode_message(self.workflow, node.id, invocation.message)
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or state.run_id
-                payload = {"message": message, "thread_id": key}
+                payload = {"message": message, "thread_id": thread_id(node.agent.name, key)}
                 task = self.seam.call_entity(
                     agent_entity_name(node.agent.name), key, "run_turn", payload
                 )

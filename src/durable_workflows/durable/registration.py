@@ -6,14 +6,19 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..agent_nodes import AgentNode
-from ..agent_protocol import AgentInput, AgentThreadState, WorkflowAgent
+from ..agent_protocol import WorkflowAgent
 from ..errors import WorkflowDefinitionError
 from ..executors import Executor
 from ..invoke import invoke_executor
-from ..serialization import TypeRegistry
 from ..wire import encode_result
 from ..workflow import Workflow
-from .names import EVENT_LOG_ENTITY, activity_name, agent_entity_name, orchestrator_name
+from .agent_entity import agent_turn_orchestrator, make_agent_entity
+from .names import (
+    EVENT_LOG_ENTITY,
+    activity_name,
+    agent_entity_name,
+    orchestrator_name,
+)
 from .orchestrator import OrchestratorDriver
 from .seam import DurableTaskSeam
 
@@ -47,29 +52,6 @@ def make_activity(workflow: Workflow, node_id: str) -> Callable[[Any, Any], Any]
 
     activity.__name__ = activity_name(workflow.name, node_id)
     return activity
-
-
-def make_agent_entity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
-    """The entity holding `agent`'s conversation threads, one entity instance per thread."""
-    registry = TypeRegistry([AgentInput, agent.response_type])
-
-    def entity(ctx: Any, payload: Any) -> Any:
-        operation = ctx.operation
-        thread = AgentThreadState.model_validate(ctx.get_state(None) or {})
-        if operation == "run_turn":
-            message = registry.decode(payload["message"])
-            thread, response = agent.run_turn(thread, message, thread_id=payload["thread_id"])
-            ctx.set_state(thread.model_dump(mode="json"))
-            return registry.encode(response)
-        if operation == "get_history":
-            return thread.model_dump(mode="json")
-        if operation == "delete":
-            ctx.set_state(None)
-            return None
-        msg = f"agent {agent.name!r} has no operation {operation!r}"
-        raise WorkflowDefinitionError(msg)
-
-    return entity
 
 
 def event_log_entity(ctx: Any, payload: Any) -> Any:
@@ -114,4 +96,6 @@ def register(
             raise WorkflowDefinitionError(msg)
         names.append(worker.add_entity(make_agent_entity(agent), name=agent_entity_name(name)))
     names.append(worker.add_entity(event_log_entity, name=EVENT_LOG_ENTITY))
+    if all_agents:
+        names.append(worker.add_orchestrator(agent_turn_orchestrator))
     return names

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Literal
 
+from ..agent_client import AgentClient
+from ..agent_nodes import AgentNode
 from ..agent_protocol import WorkflowAgent
 from ..client import WorkflowClient
 from ..durable.registration import register
@@ -46,18 +48,18 @@ class DurableWorkflowHost:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
         self.workflows = list(workflows)
-        self.agents = list(agents)
         self.mode = mode
         self._settings: ConnectionSettings | None = resolve_connection(connection_string)
         if self._settings is None and mode != "all":
             msg = f"mode={mode!r} needs a connection string: the embedded backend lives in one process"
             raise DurableWorkflowsError(msg)
         self._max_concurrency = max_concurrency
-        self._logger = logger or logging.getLogger("durable_workflows")
+        self._logger = logger or _durabletask_logger()
         self._backend: EmbeddedBackend | None = None
         self._worker: Any = None
         self._target: ConnectionSettings | str | None = None
         self._clients: dict[int, WorkflowClient] = {}
+        self._agents = _all_agents(list(agents), self.workflows)
 
     @property
     def address(self) -> str:
@@ -82,6 +84,11 @@ class DurableWorkflowHost:
             client = self._clients[loop_id] = WorkflowClient(durable, self.workflows)
         return client
 
+    @property
+    def agents(self) -> AgentClient:
+        """The hosted agents for direct use: ``await host.agents.get("Joker").run("Hi")``."""
+        return AgentClient(self.client.durable_client, self._agents)
+
     def start(self) -> None:
         """Start the embedded backend (if any) and the worker (unless mode='client')."""
         if self._target is not None:
@@ -95,7 +102,7 @@ class DurableWorkflowHost:
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )
-            register(worker, self.workflows, self.agents)
+            register(worker, self.workflows, self._agents)
             worker.start()
             self._worker = worker
 
@@ -142,3 +149,28 @@ class DurableWorkflowHost:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _all_agents(agents: list[WorkflowAgent], workflows: list[Workflow]) -> list[WorkflowAgent]:
+    found = {a.name: a for a in agents}
+    for workflow in workflows:
+        for node in workflow.nodes.values():
+            if isinstance(node, AgentNode):
+                found.setdefault(node.agent.name, node.agent)
+    return list(found.values())
+
+
+class _DropShutdownNoise(logging.Filter):
+    """durabletask logs a cancelled work-item stream as an error on every clean stop."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Locally cancelled by application" not in record.getMessage()
+
+
+def _durabletask_logger() -> logging.Logger:
+    logger = logging.getLogger("durable_workflows.durabletask")
+    if not logger.filters:
+        logger.addFilter(_DropShutdownNoise())
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+    return logger

@@ -13,6 +13,7 @@ from typing import Any
 from ..agent_nodes import AgentNode
 from ..agent_protocol import AgentThreadState
 from ..context import InvocationResult
+from ..durable.names import thread_id
 from ..engine import Engine, Invocation, RunState, Superstep
 from ..errors import DurableWorkflowsError, ExecutorFailedError
 from ..events import (
@@ -108,7 +109,9 @@ class InProcessRunner:
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or ""
                 thread = self.threads.get((node.agent.name, key), AgentThreadState())
-                thread, result = invoke_agent(node, thread, invocation.message, key)
+                thread, result = invoke_agent(
+                    node, thread, invocation.message, thread_id(node.agent.name, key)
+                )
                 self.threads[(node.agent.name, key)] = thread
             else:
                 result = self._invoke_executor(state, invocation, shared)
