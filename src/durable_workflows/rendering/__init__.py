@@ -1,0 +1,29 @@
+"""Diagrams of workflows: DOT and Mermaid text, SVG/PNG/PDF via graphviz, run overlays."""
+
+from .model import GraphLike
+from .output import (
+    FORMATS,
+    Format,
+    RenderingError,
+    render,
+    run_dot,
+    workflow_to_dot,
+    workflow_to_mermaid,
+    workflow_to_svg,
+)
+from .overlay import NodeRun, NodeStatus, RunOverlay
+
+__all__ = [
+    "FORMATS",
+    "Format",
+    "GraphLike",
+    "NodeRun",
+    "NodeStatus",
+    "RenderingError",
+    "RunOverlay",
+    "render",
+    "run_dot",
+    "workflow_to_dot",
+    "workflow_to_mermaid",
+    "workflow_to_svg",
+]

@@ -1,0 +1,152 @@
+"""DOT (graphviz) text for a render model, optionally with a run overlay and its legend."""
+
+from __future__ import annotations
+
+from .model import RenderEdge, RenderModel, RenderNode
+from .overlay import STATUSES, NodeStatus, RunOverlay
+
+FONT = "Helvetica"
+TIMES = "\u00d7"
+"""The multiplication sign of run counts (``completed \u00d73``)."""
+
+NODE_ATTRS: dict[str, dict[str, str]] = {
+    "executor": {"shape": "box", "style": "filled", "fillcolor": "#dbe9f6", "color": "#2b5d8a"},
+    "agent": {
+        "shape": "box",
+        "style": "rounded,filled",
+        "fillcolor": "#e6dcf5",
+        "color": "#6a4c93",
+    },
+    "port": {
+        "shape": "parallelogram",
+        "style": "filled",
+        "fillcolor": "#fdf0c8",
+        "color": "#b7950b",
+        "margin": "0.05,0.03",
+    },
+    "unknown": {"shape": "box", "style": "dashed", "color": "#c62828", "fontcolor": "#c62828"},
+    "start": {
+        "shape": "circle",
+        "style": "filled",
+        "fillcolor": "black",
+        "label": "",
+        "width": "0.2",
+        "fixedsize": "true",
+    },
+    "fork": {
+        "shape": "box",
+        "style": "filled",
+        "fillcolor": "#2b5d8a",
+        "color": "#2b5d8a",
+        "label": "",
+        "width": "0.8",
+        "height": "0.06",
+        "fixedsize": "true",
+    },
+    "switch": {
+        "shape": "diamond",
+        "style": "filled",
+        "fillcolor": "#fff3e0",
+        "color": "#e65100",
+        "fontsize": "9",
+    },
+    "barrier": {
+        "shape": "box",
+        "style": "filled",
+        "fillcolor": "black",
+        "fontcolor": "white",
+        "fontsize": "9",
+        "height": "0.2",
+        "margin": "0.05,0.01",
+    },
+}
+
+EDGE_ATTRS: dict[str, dict[str, str]] = {
+    "plain": {},
+    "conditional": {"style": "dashed"},
+    "case": {"color": "#e65100"},
+    "default": {"color": "#e65100", "style": "dashed"},
+    "fan-out": {"color": "#2b5d8a"},
+    "fan-in": {"penwidth": "1.5"},
+    "start": {},
+}
+
+STATUS_ATTRS: dict[NodeStatus, dict[str, str]] = {
+    "completed": {"fillcolor": "#c8e6c9", "color": "#2e7d32"},
+    "failed": {"fillcolor": "#ffcdd2", "color": "#c62828", "penwidth": "2"},
+    "waiting": {"fillcolor": "#ffe0b2", "color": "#ef6c00", "penwidth": "2"},
+    "running": {"fillcolor": "#bbdefb", "color": "#1565c0"},
+    "not-run": {"fillcolor": "#f5f5f5", "color": "#9e9e9e", "fontcolor": "#757575"},
+}
+
+
+def model_to_dot(model: RenderModel, overlay: RunOverlay | None = None) -> str:
+    """DOT source for `model`; with `overlay`, nodes are colored by status with run counts."""
+    title = model.name + (f"\n{model.description}" if model.description else "")
+    lines = [
+        f"digraph {quote(model.name)} {{",
+        f"  graph [label={quote(title)}, labelloc=t, fontname={quote(FONT)}, fontsize=14,"
+        " rankdir=TB, nodesep=0.4, ranksep=0.45];",
+        f"  node [fontname={quote(FONT)}, fontsize=11];",
+        f"  edge [fontname={quote(FONT)}, fontsize=9];",
+    ]
+    lines += [f"  {quote(node.id)} [{_attrs(_node_attrs(node, overlay))}];" for node in model.nodes]
+    lines += [_edge(edge) for edge in model.edges]
+    if overlay is not None:
+        lines += _legend(overlay)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def quote(text: str) -> str:
+    """A DOT double-quoted string."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _attrs(attrs: dict[str, str]) -> str:
+    return ", ".join(f"{key}={quote(value)}" for key, value in attrs.items())
+
+
+def _node_attrs(node: RenderNode, overlay: RunOverlay | None) -> dict[str, str]:
+    attrs = {"label": "\n".join((node.title, *node.details)), **NODE_ATTRS[node.kind]}
+    if node.is_start:
+        attrs.update(peripheries="2", penwidth="2")
+    if overlay is not None and node.kind in ("executor", "agent", "port"):
+        run = overlay.node(node.id)
+        attrs.update(STATUS_ATTRS[run.status])
+        status = "not run" if run.status == "not-run" else run.status
+        attrs["label"] += f"\n{status}" + (f" {TIMES}{run.count}" if run.count else "")
+        if run.status == "not-run":
+            attrs["style"] += ",dashed"
+    return attrs
+
+
+def _edge(edge: RenderEdge) -> str:
+    attrs = dict(EDGE_ATTRS[edge.kind])
+    if edge.label:
+        attrs["label"] = edge.label
+    if not edge.arrow:
+        attrs["arrowhead"] = "none"
+    if edge.back:
+        attrs["constraint"] = "false"
+    suffix = f" [{_attrs(attrs)}]" if attrs else ""
+    return f"  {quote(edge.source)} -> {quote(edge.target)}{suffix};"
+
+
+def _legend(overlay: RunOverlay) -> list[str]:
+    title = " ".join(
+        part for part in ("run", overlay.run_id and repr(overlay.run_id), overlay.status) if part
+    )
+    lines = [
+        "  subgraph cluster_legend {",
+        f"    label={quote(title)}; fontsize=10; style=rounded; color={quote('#bbbbbb')};",
+        "    { rank=same;",
+    ]
+    for status in STATUSES:
+        attrs = {"label": status, "shape": "box", "style": "filled", "fontsize": "9"}
+        attrs.update(STATUS_ATTRS[status])
+        lines.append(f"      {quote('legend:' + status)} [{_attrs(attrs)}];")
+    chain = " -> ".join(quote("legend:" + status) for status in STATUSES)
+    lines += ["    }", f"    {chain} [style=invis];", "  }"]
+    return lines
