@@ -25,6 +25,11 @@ class Dispatcher(Engine):
         super().__init__(store, max_history=max_history, lease_seconds=lease_seconds)
         self.ping_interval = ping_interval
         self._stream_ids = itertools.count(1)
+        self._streams: set[int] = set()
+        self._timer_wakeup = 0.0
+        """Monotonic time the timer thread sleeps until."""
+        self._avoid: dict[tuple[Kind, str | int], int] = {}
+        """Items whose lease expired, and the stream that let it expire (tried last)."""
         self._timer_thread = threading.Thread(
             target=self._run_timers, name="sidecar-timers", daemon=True)
         self._timer_thread.start()
@@ -54,7 +59,9 @@ class Dispatcher(Engine):
             filters["activity"] = _filter_map(wf.activities)
             filters["entity"] = {f.name: frozenset() for f in wf.entities}
         with self._lock:
-            return Stream(next(self._stream_ids), limits, filters)
+            stream = Stream(next(self._stream_ids), limits, filters)
+            self._streams.add(stream.stream_id)
+            return stream
 
     def close_stream(self, stream: Stream) -> None:
         """The worker went away: its leased items become available to other workers."""
@@ -62,6 +69,9 @@ class Dispatcher(Engine):
             if stream.closed:
                 return
             stream.closed = True
+            self._streams.discard(stream.stream_id)
+            for item in [k for k, sid in self._avoid.items() if sid == stream.stream_id]:
+                del self._avoid[item]
             released = self.leases.of_stream(stream)
             for lease in released:
                 self._release(lease)
@@ -84,6 +94,18 @@ class Dispatcher(Engine):
                 self._work_cv.wait(stream.last_sent + self.ping_interval - now)
             return None
 
+    def _skip(self, stream: Stream, kind: Kind, key: str | int) -> bool:
+        """Whether to leave an item for another stream (this one let its lease expire)."""
+        return self._avoid.get((kind, key)) == stream.stream_id and len(self._streams) > 1
+
+    def _grant(self, kind: Kind, key: str | int, stream: Stream,
+               token: str | None = None) -> Lease:
+        self._avoid.pop((kind, key), None)
+        lease = self.leases.grant(kind, key, stream, token)
+        if lease.expires_at < self._timer_wakeup:
+            self._sched_cv.notify()
+        return lease
+
     def _take(self, stream: Stream) -> Any:
         if stream.has_room("orchestration"):
             item = self._take_orchestration(stream)
@@ -103,7 +125,8 @@ class Dispatcher(Engine):
             if (inst is None or not self._dispatchable(inst)
                     or self.leases.holder("orchestration", instance_id) is not None):
                 stale.append(instance_id)
-            elif stream.accepts("orchestration", inst.name, inst.version):
+            elif (stream.accepts("orchestration", inst.name, inst.version)
+                  and not self._skip(stream, "orchestration", instance_id)):
                 chosen = inst
                 break
         for instance_id in stale:
@@ -111,7 +134,7 @@ class Dispatcher(Engine):
         if chosen is None:
             return None
         self.ready_orchestrations.discard(chosen.instance_id)
-        lease = self.leases.grant("orchestration", chosen.instance_id, stream)
+        lease = self._grant("orchestration", chosen.instance_id, stream)
         lease.rowids = [m.rowid for m in chosen.inbox]
         new_events = [m.event for m in chosen.inbox]
         if chosen.history_len and not new_events[0].HasField("orchestratorStarted"):
@@ -133,7 +156,8 @@ class Dispatcher(Engine):
             act = self.activities.get(activity_id)
             if act is None or self.leases.holder("activity", activity_id) is not None:
                 stale.append(activity_id)
-            elif stream.accepts("activity", act.name, act.version):
+            elif (stream.accepts("activity", act.name, act.version)
+                  and not self._skip(stream, "activity", activity_id)):
                 chosen = act
                 break
         for activity_id in stale:
@@ -142,7 +166,7 @@ class Dispatcher(Engine):
             return None
         self.ready_activities.discard(chosen.activity_id)
         token = str(chosen.activity_id)
-        self.leases.grant("activity", chosen.activity_id, stream, token)
+        self._grant("activity", chosen.activity_id, stream, token)
         return pb.WorkItem(
             completionToken=token,
             activityRequest=pb.ActivityRequest(
@@ -166,7 +190,8 @@ class Dispatcher(Engine):
             ops = self._runnable_ops(entity)[:_ENTITY_BATCH] if entity is not None else []
             if not ops or self.leases.holder("entity", entity_id) is not None:
                 stale.append(entity_id)
-            elif stream.accepts("entity", _entity_name(entity_id), None):
+            elif (stream.accepts("entity", _entity_name(entity_id), None)
+                  and not self._skip(stream, "entity", entity_id)):
                 chosen = entity
                 break
         for entity_id in stale:
@@ -174,7 +199,7 @@ class Dispatcher(Engine):
         if chosen is None:
             return None
         self.ready_entities.discard(chosen.entity_id)
-        lease = self.leases.grant("entity", chosen.entity_id, stream)
+        lease = self._grant("entity", chosen.entity_id, stream)
         lease.rowids = [m.rowid for m in ops]
         return pb.WorkItem(
             completionToken=lease.token,
@@ -209,10 +234,14 @@ class Dispatcher(Engine):
                 expired = self.leases.pop_expired(time.monotonic())
                 for lease in expired:
                     log.warning("lease on %s %s expired; redelivering", lease.kind, lease.key)
+                    self._avoid[(lease.kind, lease.key)] = lease.stream.stream_id
                     self._release(lease)
                 if expired:
                     self._work_cv.notify_all()
-                self._sched_cv.wait(self._timer_wait())
+                wait = self._timer_wait()
+                self._timer_wakeup = time.monotonic() + wait
+                self._sched_cv.wait(wait)
+                self._timer_wakeup = 0.0
 
     def _timer_wait(self) -> float:
         wait = 30.0
