@@ -7,6 +7,7 @@ order, to `finish_superstep`. docs/semantics.md states the rules this module imp
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -150,9 +151,13 @@ class Engine:
                 "max_supersteps in WorkflowBuilder, or end the loop with an edge condition"
             )
             raise MaxSuperstepsExceededError(msg)
-        state.superstep += 1
         index = self.workflow.node_index
         deliveries = sorted(state.pending, key=lambda d: index[d.target])
+        for delivery in deliveries:
+            node = self.workflow.nodes[delivery.target]
+            if isinstance(node, RequestPort):
+                delivery.message = self._coerce_request(node, delivery)
+        state.superstep += 1
         state.pending = []
         step = Superstep(state.superstep, [], [], [])
         port_counts: dict[str, int] = {}
@@ -181,6 +186,19 @@ class Engine:
                 step.events.append(ExecutorInvokedEvent(executor_id=node.id, superstep=step.number))
         return step
 
+    def _coerce_request(self, port: RequestPort, delivery: Delivery) -> Any:
+        """The message arriving at `port`, validated against its request type."""
+        if matches(delivery.message, port.request_type):
+            return delivery.message
+        try:
+            return from_json(delivery.message, port.request_type)
+        except SerializationError as exc:
+            msg = (
+                f"{delivery.source!r} sent a {type(delivery.message).__qualname__} to request "
+                f"port {port.id!r}, which asks for {short_name(port.request_type)}: {exc}"
+            )
+            raise WorkflowRuntimeError(msg) from exc
+
     def finish_superstep(
         self, state: RunState, step: Superstep, results: list[InvocationResult]
     ) -> list[WorkflowEvent]:
@@ -202,6 +220,7 @@ class Engine:
         self._fire_barriers(state)
         if state.halted:
             state.pending = []
+            state.requests = {}
         return events
 
     def submit_response(
@@ -294,9 +313,9 @@ class Engine:
 
     def _check_sent_type(self, source: str, value: Any) -> None:
         declared = self.workflow.nodes[source].output_types
-        if not declared or any(matches(value, t) for t in declared):
+        if any(matches(value, t) for t in declared):
             return
-        names = " | ".join(short_name(t) for t in declared)
+        names = " | ".join(short_name(t) for t in declared) or "nothing (it returns None)"
         msg = (
             f"{source!r} sent a {type(value).__qualname__}, but it declares that it sends "
             f"{names}; fix the return annotation / WorkflowContext[...] or the value"
@@ -330,7 +349,13 @@ def _wanted(target_id: str | None, target: str) -> bool:
 
 def _evaluate(condition: Any, value: Any, where: str) -> bool:
     try:
-        return bool(condition(value))
+        outcome = condition(value)
     except Exception as exc:
         msg = f"{where} raised {type(exc).__name__}: {exc}"
         raise WorkflowRuntimeError(msg) from exc
+    if inspect.isawaitable(outcome):
+        if inspect.iscoroutine(outcome):
+            outcome.close()
+        msg = f"{where} returned an awaitable; conditions must be plain, synchronous functions"
+        raise WorkflowRuntimeError(msg)
+    return bool(outcome)

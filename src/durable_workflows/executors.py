@@ -10,7 +10,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, ClassVar, TypeVar, get_args, get_origin, overload
+from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin, overload
 
 from .context import InvocationResult, SentMessage, WorkflowContext
 from .errors import SerializationError, WorkflowDefinitionError, WorkflowRuntimeError
@@ -104,12 +104,26 @@ def handler(func: Any = None, *, name: str | None = None) -> Any:
     return mark(func) if func is not None else mark
 
 
-def _specificity(spec: HandlerSpec) -> tuple[int, int]:
-    tp = get_origin(spec.input_type) or spec.input_type
-    if is_any(tp):
-        return (1, 0)
-    depth = len(tp.__mro__) if isinstance(tp, type) else 1
-    return (0, -depth)
+def _depth(tp: Any) -> int:
+    """How deep a type sits in the class hierarchy (a Literal sits below its values' types)."""
+    origin = get_origin(tp)
+    if origin is Literal:
+        return 1 + max(_depth(type(value)) for value in get_args(tp))
+    base = origin or tp
+    return len(base.__mro__) if isinstance(base, type) else 1
+
+
+def _specificity(spec: HandlerSpec) -> tuple[int, int, int, int]:
+    """Sort key of handlers, most specific message type first; ties keep declaration order.
+
+    A subclass before its base, a Literal before its values' type, a type before a union that
+    contains it, a parametrised generic (``list[int]``) before the bare one, `Any` last.
+    """
+    members = union_members(spec.input_type)
+    if any(is_any(member) for member in members):
+        return (1, 0, 0, 0)
+    parametrised = len(members) == 1 and get_origin(spec.input_type) is not None
+    return (0, -min(_depth(m) for m in members), len(members), 0 if parametrised else 1)
 
 
 def run_callable(func: Callable[..., Any], *args: Any) -> Any:

@@ -203,7 +203,9 @@ def _check_types(builder: WorkflowBuilder) -> list[ValidationIssue]:
 def _type_issue(
     group: EdgeGroup, source: str, target: str, sent: tuple[Any, ...], accepted: tuple[Any, ...]
 ) -> ValidationIssue:
-    sent_names = " | ".join(short_name(t) for t in sent)
+    sent_names = " | ".join(short_name(t) for t in sent) or (
+        "nothing (it returns None and takes no WorkflowContext[...])"
+    )
     accepted_names = " | ".join(short_name(t) for t in accepted)
     extra = ""
     if isinstance(group, FanInEdge):

@@ -25,7 +25,7 @@ from ..events import (
 )
 from ..executors import Executor
 from ..invoke import invoke_agent, invoke_executor
-from ..wire import decode_result, encode_result
+from ..wire import decode_result, encode_message, encode_result
 from ..workflow import Workflow
 
 ResponseProvider = Callable[[WaitingForInputEvent], Any]
@@ -106,19 +106,27 @@ class InProcessRunner:
     ) -> InvocationResult:
         node = self.workflow.nodes[invocation.node_id]
         try:
+            # Like a durable activity or entity call, every invocation gets its own JSON copy of
+            # its message and of the shared state, so a handler that mutates them in place
+            # cannot change what another invocation sees.
+            registry = self.workflow.registry
+            message = registry.decode(encode_message(self.workflow, node.id, invocation.message))
+            own = Invocation(invocation.node_id, message, invocation.source, invocation.branch)
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or ""
                 thread = self.threads.get((node.agent.name, key), AgentThreadState())
-                thread, result = invoke_agent(
-                    node, thread, invocation.message, thread_id(node.agent.name, key)
-                )
+                thread, result = invoke_agent(node, thread, message, thread_id(node.agent.name, key))
                 self.threads[(node.agent.name, key)] = thread
             else:
-                result = self._invoke_executor(state, invocation, shared)
+                copied = {k: registry.decode(registry.encode(v)) for k, v in shared.items()}
+                result = self._invoke_executor(state, own, copied)
             wire = encode_result(self.workflow, node.id, result)
-        except DurableWorkflowsError:
+        except ExecutorFailedError:
             raise
         except Exception as exc:
+            # Whatever goes wrong while a node handles its message (no matching handler, a
+            # value that cannot be serialised, the handler raising) fails that node, as a
+            # failed durable activity does.
             raise ExecutorFailedError(node.id, str(exc), type(exc).__name__) from exc
         return decode_result(self.workflow, wire)
 
