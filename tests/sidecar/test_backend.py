@@ -43,7 +43,7 @@ def chain(ctx: task.OrchestrationContext, n: int) -> Any:
 
 
 def timer_then_event(ctx: task.OrchestrationContext, _: Any) -> Any:
-    yield ctx.create_timer(ctx.current_utc_datetime + timedelta(seconds=1))
+    yield ctx.create_timer(ctx.current_utc_datetime + timedelta(seconds=2.5))
     got = yield ctx.wait_for_external_event("answer")
     return got
 
@@ -99,12 +99,15 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         w = start_worker(sc.address, orchestrators=[timer_then_event])
         c = dt_client.TaskHubGrpcClient(host_address=sc.address, logger=QUIET)
         iid = c.schedule_new_orchestration(timer_then_event, instance_id="survivor")
-        c.wait_for_orchestration_start(iid, timeout=10)
+        wait_until(lambda: any(type(e).__name__ == "TimerCreatedEvent"
+                               for e in c.get_orchestration_history(iid)), timeout=10)
         w.stop()
     with SqliteSidecar(db, port=port) as sc:
         w = start_worker(sc.address, orchestrators=[timer_then_event])
         try:
             c = dt_client.TaskHubGrpcClient(host_address=sc.address, logger=QUIET)
+            assert not any(type(e).__name__ == "TimerFiredEvent"
+                           for e in c.get_orchestration_history(iid))
             wait_until(lambda: any(type(e).__name__ == "TimerFiredEvent"
                                    for e in c.get_orchestration_history(iid)), timeout=10)
             c.raise_orchestration_event(iid, "answer", data=42)
@@ -280,3 +283,42 @@ def test_idle_stream_is_woken_without_polling_delay() -> None:
         assert got and got[0] - t0 < 0.05
         stream.cancel()
         channel.close()
+
+
+def test_cli_rejects_newer_schema(tmp_path: Path, capsys: Any) -> None:
+    from durable_workflows.sidecar.__main__ import main
+
+    db = tmp_path / "future.db"
+    SqliteSidecar(str(db)).start().stop()
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    assert main(["--db", str(db), "--port", "0"]) == 2
+    assert "upgrade durable_workflows" in capsys.readouterr().err
+
+
+def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "durable_workflows.sidecar", "--db",
+         str(tmp_path / "cli.db"), "--port", "0", "--log-level", "WARNING"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        address = line.split()[3]
+        assert address.startswith("localhost:") and not address.endswith(":0")
+        c = dt_client.TaskHubGrpcClient(host_address=address, logger=QUIET)
+        assert c.get_orchestration_state("missing") is None
+        c.close()
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()

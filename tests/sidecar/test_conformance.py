@@ -327,3 +327,37 @@ def test_restart(client: Any, make_worker: Any) -> None:
     new_id = client.restart_orchestration(iid, restart_with_new_instance_id=True)
     assert new_id != iid
     assert client.wait_for_orchestration_completion(new_id, timeout=10).get_output() == 2
+
+
+_rewind_ok: set[str] = set()
+
+
+def fails_once(ctx: task.ActivityContext, key: str) -> str:
+    if key not in _rewind_ok:
+        raise RuntimeError("first attempt fails")
+    return "fixed"
+
+
+def rewindable(ctx: task.OrchestrationContext, key: str) -> Any:
+    return (yield ctx.call_activity(fails_once, input=key))
+
+
+def test_rewind_failed_instance(client: Any, make_worker: Any) -> None:
+    make_worker(orchestrators=[rewindable], activities=[fails_once])
+    iid = client.schedule_new_orchestration(rewindable, input="rw")
+    assert client.wait_for_orchestration_completion(iid, timeout=10).runtime_status == \
+        Status.FAILED
+    _rewind_ok.add("rw")
+    client.rewind_orchestration(iid, reason="fixed the bug")
+    state = client.wait_for_orchestration_completion(iid, timeout=10)
+    assert state.runtime_status == Status.COMPLETED and state.get_output() == "fixed"
+
+
+def test_delayed_entity_signal(client: Any, make_worker: Any) -> None:
+    make_worker(entities=[Counter])
+    eid = EntityInstanceId("Counter", "later")
+    client.signal_entity(eid, "add", input=3,
+                         signal_time=datetime.now(timezone.utc) + timedelta(seconds=0.5))
+    threading.Event().wait(0.2)
+    assert client.get_entity(eid) is None
+    wait_until(lambda: (m := client.get_entity(eid)) is not None and m.get_state(int) == 3)

@@ -16,7 +16,6 @@ from typing import Any
 import grpc
 import pytest
 from durabletask import client as dt_client
-
 from tests.sidecar.conftest import QUIET, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -176,6 +176,9 @@ class Core:
     def _dispatchable(self, inst: Instance) -> bool:
         if not inst.inbox or inst.terminal:
             return False
+        if inst.history_len == 0 and not any(
+                m.event.HasField("executionStarted") for m in inst.inbox):
+            return False  # events raised before a scheduled start wait for it
         if inst.status != SUSPENDED:
             return True
         return any(

@@ -126,10 +126,16 @@ class EntityEngine(Core):
         """Delete an instance and everything it owns."""
         self.instances.pop(instance_id, None)
         self.ready_orchestrations.discard(instance_id)
+        lease = self.leases.holder("orchestration", instance_id)
+        if lease is not None:
+            self.leases.drop(lease)
         for activity_id in [a for a, act in self.activities.items()
                             if act.instance_id == instance_id]:
             del self.activities[activity_id]
             self.ready_activities.discard(activity_id)
+            lease = self.leases.holder("activity", activity_id)
+            if lease is not None:
+                self.leases.drop(lease)
         for rowid in [r for r, d in self.delayed.items() if d.kind == "o"
                       and d.target == instance_id]:
             del self.delayed[rowid]

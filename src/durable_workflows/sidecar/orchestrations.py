@@ -143,7 +143,10 @@ class Engine(EntityEngine):
             if lease is None or lease.kind != "orchestration" or lease.key != res.instanceId:
                 log.info("ignoring stale orchestration completion for %s", res.instanceId)
                 return False
-            inst = self.instances[res.instanceId]
+            inst = self.instances.get(res.instanceId)
+            if inst is None:
+                self.leases.drop(lease)
+                return False
             with self._tx():
                 self.leases.drop(lease)
                 consumed = set(lease.rowids)

@@ -1,0 +1,164 @@
+"""Benchmark: the SQLite sidecar against durabletask's in-memory backend.
+
+Same worker, client and orchestrations on both backends; prints medians and ratios.
+
+    .venv/bin/python bench/sidecar_vs_memory.py [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import socket
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from durabletask import client as dt_client
+from durabletask import task
+from durabletask import worker as dt_worker
+from durabletask.testing import InMemoryOrchestrationBackend
+
+from durable_workflows.sidecar import SqliteSidecar
+
+QUIET = logging.getLogger("bench.quiet")
+QUIET.setLevel(logging.ERROR)
+logging.getLogger("durable_workflows.sidecar").setLevel(logging.ERROR)
+logging.getLogger("durabletask.testing.in_memory_backend").setLevel(logging.ERROR)
+
+
+def add_one(ctx: task.ActivityContext, x: int) -> int:
+    return x + 1
+
+
+def chain(ctx: task.OrchestrationContext, n: int) -> Any:
+    value = 0
+    for _ in range(n):
+        value = yield ctx.call_activity(add_one, input=value)
+    return value
+
+
+def fan_out(ctx: task.OrchestrationContext, n: int) -> Any:
+    return sum((yield task.when_all([ctx.call_activity(add_one, input=i) for i in range(n)])))
+
+
+def echo(ctx: task.OrchestrationContext, _: Any) -> Any:
+    return (yield ctx.wait_for_external_event("ping"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def memory_backend() -> Iterator[str]:
+    port = _free_port()
+    backend = InMemoryOrchestrationBackend(port=port)
+    backend.start()
+    try:
+        yield f"localhost:{port}"
+    finally:
+        backend.stop()
+
+
+@contextmanager
+def sqlite_file_backend() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as tmp, \
+            SqliteSidecar(os.path.join(tmp, "bench.db")) as sc:
+        yield sc.address
+
+
+@contextmanager
+def sqlite_memory_backend() -> Iterator[str]:
+    with SqliteSidecar(":memory:") as sc:
+        yield sc.address
+
+
+def run_chain(client: Any) -> float:
+    t0 = time.perf_counter()
+    iid = client.schedule_new_orchestration(chain, input=50)
+    assert client.wait_for_orchestration_completion(iid, timeout=120).get_output() == 50
+    return time.perf_counter() - t0
+
+
+def run_fan_out(client: Any) -> float:
+    t0 = time.perf_counter()
+    iid = client.schedule_new_orchestration(fan_out, input=100)
+    assert client.wait_for_orchestration_completion(iid, timeout=120).get_output() == 5050
+    return time.perf_counter() - t0
+
+
+def run_event(client: Any) -> float:
+    """Median of 10 raise-event -> completion-visible round trips."""
+    trips = []
+    for _ in range(10):
+        iid = client.schedule_new_orchestration(echo)
+        client.wait_for_orchestration_start(iid, timeout=30)
+        time.sleep(0.02)
+        t0 = time.perf_counter()
+        client.raise_orchestration_event(iid, "ping", data=1)
+        client.wait_for_orchestration_completion(iid, timeout=30)
+        trips.append(time.perf_counter() - t0)
+    return statistics.median(trips)
+
+
+SCENARIOS: dict[str, Callable[[Any], float]] = {
+    "chain of 50 activities": run_chain,
+    "fan-out of 100 activities": run_fan_out,
+    "external-event round trip": run_event,
+}
+BACKENDS = {
+    "in-memory": memory_backend,
+    "sqlite file": sqlite_file_backend,
+    "sqlite :memory:": sqlite_memory_backend,
+}
+
+
+def measure(backend: Callable[[], Any], repeat: int) -> dict[str, float]:
+    with backend() as address:
+        w = dt_worker.TaskHubGrpcWorker(
+            host_address=address, logger=QUIET,
+            concurrency_options=dt_worker.ConcurrencyOptions(maximum_thread_pool_workers=16))
+        for orch in (chain, fan_out, echo):
+            w.add_orchestrator(orch)
+        w.add_activity(add_one)
+        w.start()
+        client = dt_client.TaskHubGrpcClient(host_address=address, logger=QUIET)
+        try:
+            results = {}
+            for name, scenario in SCENARIOS.items():
+                scenario(client)  # warm-up
+                results[name] = statistics.median(scenario(client) for _ in range(repeat))
+            return results
+        finally:
+            client.close()
+            w.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, median of {args.repeat} runs\n")
+    table = {name: measure(factory, args.repeat) for name, factory in BACKENDS.items()}
+    base = table["in-memory"]
+    header = "| scenario | " + " | ".join(BACKENDS) + " | file / in-memory | :memory: / in-memory |"
+    print(header)
+    print("|" + "---|" * (len(BACKENDS) + 3))
+    for scenario in SCENARIOS:
+        cells = " | ".join(f"{table[b][scenario] * 1000:.1f} ms" for b in BACKENDS)
+        file_ratio = table["sqlite file"][scenario] / base[scenario]
+        mem_ratio = table["sqlite :memory:"][scenario] / base[scenario]
+        print(f"| {scenario} | {cells} | {file_ratio:.2f}x | {mem_ratio:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
