@@ -322,3 +322,11 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_one_sidecar_per_database(tmp_path: Path) -> None:
+    db = str(tmp_path / "shared.db")
+    with SqliteSidecar(db):
+        with pytest.raises(SidecarError, match="in use by another running sidecar"):
+            SqliteSidecar(db).start()
+    SqliteSidecar(db).start().stop()

@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="localhost", help="interface to bind (default localhost)")
     p.add_argument("--max-history", type=int, default=10_000,
                    help="history events per instance before it is failed")
-    p.add_argument("--lease-seconds", type=float, default=300.0,
+    p.add_argument("--lease-seconds", type=float, default=600.0,
                    help="how long a worker may hold a work item before it is redelivered")
     p.add_argument("--ping-interval", type=float, default=30.0,
                    help="seconds between health pings to idle workers")

@@ -32,7 +32,7 @@ class SqliteSidecar:
         port: int = 0,
         host: str = "localhost",
         max_history: int = 10_000,
-        lease_seconds: float = 300.0,
+        lease_seconds: float = 600.0,
         ping_interval: float = 30.0,
         max_threads: int = 128,
         synchronous: str = "NORMAL",
@@ -67,28 +67,38 @@ class SqliteSidecar:
         if self._server is not None:
             raise SidecarError("the sidecar is already running")
         store = Store(self.db, synchronous=self.synchronous)
-        engine = Dispatcher(store, max_history=self.max_history,
-                            lease_seconds=self.lease_seconds, ping_interval=self.ping_interval)
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=self.max_threads,
-                                       thread_name_prefix="sidecar-rpc"),
-            options=[("grpc.so_reuseport", 0)],
-        )
-        add_servicer: Any = stubs.add_TaskHubSidecarServiceServicer_to_server
-        add_servicer(Servicer(engine), server)
+        engine: Dispatcher | None = None
         try:
-            port = server.add_insecure_port(f"{self.host}:{self._requested_port}")
-        except RuntimeError as exc:
-            port = 0
-            log.debug("bind failed: %s", exc)
-        if port == 0:
-            engine.close()
+            engine = Dispatcher(store, max_history=self.max_history,
+                                lease_seconds=self.lease_seconds,
+                                ping_interval=self.ping_interval)
+            server = grpc.server(
+                futures.ThreadPoolExecutor(max_workers=self.max_threads,
+                                           thread_name_prefix="sidecar-rpc"),
+                options=[("grpc.so_reuseport", 0), ("grpc.max_send_message_length", -1),
+                         ("grpc.max_receive_message_length", -1)],
+            )
+            add_servicer: Any = stubs.add_TaskHubSidecarServiceServicer_to_server
+            add_servicer(Servicer(engine), server)
+            port = self._bind(server)
+        except BaseException:
+            if engine is not None:
+                engine.close()
             store.close()
-            raise SidecarError(f"could not bind {self.host}:{self._requested_port}")
+            raise
         server.start()
         self._server, self._engine, self._store, self._port = server, engine, store, port
         log.info("sidecar serving %s on %s", self.db, self.address)
         return self
+
+    def _bind(self, server: Any) -> int:
+        try:
+            port = int(server.add_insecure_port(f"{self.host}:{self._requested_port}"))
+        except RuntimeError:
+            port = 0
+        if port == 0:
+            raise SidecarError(f"could not bind {self.host}:{self._requested_port}")
+        return port
 
     def stop(self, grace: float | None = 1.0) -> None:
         """Stop serving and close the database (idempotent)."""

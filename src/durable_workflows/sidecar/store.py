@@ -6,8 +6,9 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
+from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.model import (
     Activity,
     Delayed,
@@ -57,11 +58,19 @@ class Store:
 
     def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
         self.path = path
-        self._conn = open_database(path, synchronous=synchronous)
+        self._lock_file = None if path == ":memory:" else _lock_exclusively(path + ".lock")
+        try:
+            self._conn = open_database(path, synchronous=synchronous)
+        except BaseException:
+            if self._lock_file is not None:
+                self._lock_file.close()
+            raise
 
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Close the connection (checkpointing the WAL) and release the file lock."""
         self._conn.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -234,6 +243,22 @@ class Store:
             snap.lock_requests.append(
                 LockRequest(rowid, cs_id, owner, json.loads(lock_set), barrier))
         return snap
+
+
+def _lock_exclusively(path: str) -> IO[str]:
+    """Hold an exclusive lock on ``path`` so only one sidecar serves a database at a time."""
+    handle = open(path, "a+")  # noqa: SIM115 - kept open for the sidecar's lifetime
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no protection
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise SidecarError(
+            f"database {path[:-5]!r} is in use by another running sidecar") from None
+    return handle
 
 
 def _instance_from_row(row: Any) -> Instance:
