@@ -1,0 +1,86 @@
+"""Workflows shared by the durable tests (module-level so worker subprocesses can import them)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from durable_workflows import RequestPort, WorkflowBuilder, WorkflowContext, executor
+from durable_workflows.workflow import Workflow
+
+
+def chain(name: str) -> Workflow:
+    @executor(id="double")
+    def double(x: int) -> int:
+        return x * 2
+
+    @executor(id="inc")
+    def inc(x: int) -> int:
+        return x + 1
+
+    @executor(id="fmt")
+    def fmt(x: int) -> str:
+        return f"v={x}"
+
+    return WorkflowBuilder(double, name=name).add_chain([double, inc, fmt]).build()
+
+
+def loop(name: str, limit: int, max_supersteps: int = 1000) -> Workflow:
+    """A self-edge loop: one superstep per value 1..limit; outputs every 10th value and the sum."""
+
+    @executor(id="step")
+    def step(x: int, ctx: WorkflowContext[int, int]) -> None:
+        total = (ctx.get_state("total") or 0) + x
+        ctx.set_state("total", total)
+        if x % 10 == 0:
+            ctx.yield_output(x)
+        if x < limit:
+            ctx.send_message(x + 1)
+        else:
+            ctx.yield_output(total)
+
+    return (
+        WorkflowBuilder(step, name=name, max_supersteps=max_supersteps)
+        .add_edge(step, step, lambda x: x <= limit)
+        .build()
+    )
+
+
+def _count(kind: str) -> None:
+    directory = os.environ.get("DW_CRASH_COUNT_DIR")
+    if directory:
+        with (Path(directory) / kind).open("a") as f:
+            f.write("x\n")
+
+
+def crash_workflow(name: str = "CrashFlow", with_port: bool = False) -> Workflow:
+    """step1 -> [approve port] -> step2 (slow) -> step3; steps count executions in files."""
+
+    @executor(id="step1")
+    def step1(x: int) -> int:
+        _count("step1")
+        return x + 1
+
+    @executor(id="step2")
+    def step2(x: int) -> int:
+        _count("step2")
+        time.sleep(float(os.environ.get("DW_CRASH_STEP2_SLEEP", "2")))
+        return x * 10
+
+    @executor(id="step3")
+    def step3(x: int) -> str:
+        _count("step3")
+        return f"done {x}"
+
+    @executor(id="gate")
+    def gate(ok: bool) -> int:
+        return 1 if ok else 0
+
+    builder = WorkflowBuilder(step1, name=name)
+    if with_port:
+        port = RequestPort("approve", request_type=int, response_type=bool)
+        builder.add_chain([step1, port, gate, step2, step3])
+    else:
+        builder.add_chain([step1, step2, step3])
+    return builder.build()
