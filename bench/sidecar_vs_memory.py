@@ -1,6 +1,8 @@
 """Benchmark: the SQLite sidecar against durabletask's in-memory backend.
 
-Same worker, client and orchestrations on both backends; prints medians and ratios.
+Same worker, client and orchestrations on every backend; the backends run side by side in
+this process and take turns run by run, so host noise hits them alike. Prints medians and
+ratios.
 
     .venv/bin/python bench/sidecar_vs_memory.py [--repeat 7]
 """
@@ -16,7 +18,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from durabletask import client as dt_client
@@ -121,7 +123,9 @@ BACKENDS = {
 }
 
 
-def measure(backend: Callable[[], Any], repeat: int) -> dict[str, float]:
+@contextmanager
+def connected(backend: Callable[[], Any]) -> Iterator[Any]:
+    """A running backend with a worker, yielding a client."""
     with backend() as address:
         w = dt_worker.TaskHubGrpcWorker(
             host_address=address, logger=QUIET,
@@ -132,14 +136,26 @@ def measure(backend: Callable[[], Any], repeat: int) -> dict[str, float]:
         w.start()
         client = dt_client.TaskHubGrpcClient(host_address=address, logger=QUIET)
         try:
-            results = {}
-            for name, scenario in SCENARIOS.items():
+            for scenario in SCENARIOS.values():
                 scenario(client)  # warm-up
-                results[name] = statistics.median(scenario(client) for _ in range(repeat))
-            return results
+            yield client
         finally:
             client.close()
             w.stop()
+
+
+def measure(repeat: int) -> dict[str, dict[str, float]]:
+    """Medians per backend and scenario; backends alternate run by run to share the noise."""
+    samples: dict[str, dict[str, list[float]]] = {
+        b: {s: [] for s in SCENARIOS} for b in BACKENDS}
+    with ExitStack() as stack:
+        clients = {name: stack.enter_context(connected(factory))
+                   for name, factory in BACKENDS.items()}
+        for _ in range(repeat):
+            for scenario_name, scenario in SCENARIOS.items():
+                for name, client in clients.items():
+                    samples[name][scenario_name].append(scenario(client))
+    return {b: {s: statistics.median(v) for s, v in per.items()} for b, per in samples.items()}
 
 
 def main() -> None:
@@ -148,7 +164,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, median of {args.repeat} runs\n")
-    table = {name: measure(factory, args.repeat) for name, factory in BACKENDS.items()}
+    table = measure(args.repeat)
     base = table["in-memory"]
     header = "| scenario | " + " | ".join(BACKENDS) + " | file / in-memory | :memory: / in-memory |"
     print(header)
