@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -64,6 +64,15 @@ def _first_line(exc: ValidationError) -> str:
     return f"{where}: {first.get('msg', '')} (got {first.get('input')!r})"
 
 
+def _contained_types(tp: Any) -> tuple[Any, ...]:
+    """The type arguments of a generic annotation (``list[A]`` -> ``(A,)``), else ``()``."""
+    if get_origin(tp) is Literal:
+        return ()
+    metadata = getattr(tp, "__pydantic_generic_metadata__", None) or {}
+    args = get_args(tp) or tuple(metadata.get("args") or ())
+    return tuple(arg for arg in args if isinstance(arg, type) or get_origin(arg) is not None)
+
+
 class TypeRegistry:
     """The annotations a workflow declares, by `type_key`, for encoding and decoding."""
 
@@ -74,14 +83,22 @@ class TypeRegistry:
             self.add(annotation)
 
     def add(self, annotation: Any) -> None:
-        """Register an annotation (and the members of a union)."""
+        """Register an annotation, the members of a union, and the types a generic contains.
+
+        Declaring ``list[Order]`` (or ``AgentResponse[Order]``) declares ``Order`` too, so an
+        ``Order`` can also travel on its own (as shared state, say).
+        """
         for member in union_members(annotation):
             if is_any(member) or member is type(None):
                 continue
             key = type_key(member)
-            self._by_key.setdefault(key, member)
+            if key in self._by_key:
+                continue
+            self._by_key[key] = member
             if isinstance(member, type):
                 self._classes.setdefault(member, key)
+            for arg in _contained_types(member):
+                self.add(arg)
 
     def keys(self) -> list[str]:
         """The registered keys, sorted."""
