@@ -326,7 +326,60 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
 
 def test_one_sidecar_per_database(tmp_path: Path) -> None:
     db = str(tmp_path / "shared.db")
-    with SqliteSidecar(db):
-        with pytest.raises(SidecarError, match="in use by another running sidecar"):
-            SqliteSidecar(db).start()
+    with SqliteSidecar(db), pytest.raises(SidecarError, match="in use by another sidecar"):
+        SqliteSidecar(db).start()
     SqliteSidecar(db).start().stop()
+
+
+def long_loop(ctx: task.OrchestrationContext, state: list[int]) -> Any:
+    done, total = state
+    for _ in range(5):
+        yield ctx.call_activity(add_one, input=0)
+        done += 1
+    if done < total:
+        ctx.continue_as_new([done, total])
+        return None
+    return done
+
+
+def test_continue_as_new_near_history_limit(tmp_path: Path) -> None:
+    """Each execution stays under the limit, so continue-as-new keeps the run alive."""
+    with SqliteSidecar(str(tmp_path / "can.db"), max_history=25) as sc:
+        w = start_worker(sc.address, orchestrators=[long_loop], activities=[add_one])
+        try:
+            c = dt_client.TaskHubGrpcClient(host_address=sc.address, logger=QUIET)
+            iid = c.schedule_new_orchestration(long_loop, input=[0, 20])
+            state = c.wait_for_orchestration_completion(iid, timeout=20)
+            assert state.runtime_status == Status.COMPLETED, state.failure_details
+            assert state.get_output() == 20
+        finally:
+            w.stop()
+
+
+def test_stream_limits_are_respected() -> None:
+    """A worker declaring one concurrent activity gets the next only after completing one."""
+    with SqliteSidecar(":memory:") as sc:
+        channel, stub = _stub(sc.address)
+        c = dt_client.TaskHubGrpcClient(host_address=sc.address, logger=QUIET)
+        stream = stub.GetWorkItems(pb.GetWorkItemsRequest(maxConcurrentActivityWorkItems=1,
+                                                          maxConcurrentOrchestrationWorkItems=1))
+        iid = c.schedule_new_orchestration("fan")
+        orch = _next_real_item(stream)
+        stub.CompleteOrchestratorTask(pb.OrchestratorResponse(
+            instanceId=iid, completionToken=orch.completionToken,
+            actions=[pb.OrchestratorAction(id=i, scheduleTask=pb.ScheduleTaskAction(
+                name="add_one")) for i in (1, 2)]))
+        first = _next_real_item(stream)
+        assert first.HasField("activityRequest")
+        got: list[Any] = []
+        reader = threading.Thread(target=lambda: got.append(_next_real_item(stream)))
+        reader.start()
+        reader.join(0.5)
+        assert not got  # at its limit: nothing more is sent
+        stub.CompleteActivityTask(pb.ActivityResponse(
+            instanceId=iid, taskId=first.activityRequest.taskId,
+            completionToken=first.completionToken))
+        reader.join(5)
+        assert got and got[0].WhichOneof("request") in {"activityRequest", "orchestratorRequest"}
+        stream.cancel()
+        channel.close()

@@ -44,9 +44,10 @@ class EntityEngine(Core):
             if lease is None or lease.kind != "entity":
                 log.info("ignoring stale entity completion %s", result.completionToken)
                 return False
-            entity = self._entity(str(lease.key))
             with self._tx():
+                entity = self._entity(str(lease.key))
                 self.leases.drop(lease)
+                self._work_added = True  # the stream has room again
                 done = set(lease.rowids)
                 entity.inbox = [m for m in entity.inbox if m.rowid not in done]
                 self._store.delete_messages(lease.rowids)

@@ -149,12 +149,14 @@ class Engine(EntityEngine):
                 return False
             with self._tx():
                 self.leases.drop(lease)
+                self._work_added = True  # the stream has room again
                 consumed = set(lease.rowids)
                 events = lease.extra + [m.event for m in inst.inbox if m.rowid in consumed]
                 inst.inbox = [m for m in inst.inbox if m.rowid not in consumed]
                 self._store.delete_messages(lease.rowids)
                 projected = inst.history_len + len(events) + len(res.actions) + 2
-                if projected > self.max_history:
+                finishing = any(a.HasField("completeOrchestration") for a in res.actions)
+                if projected > self.max_history and not finishing:
                     inst.status = FAILED
                     inst.failure = failure_details(
                         "HistoryLimitExceeded",
@@ -213,6 +215,7 @@ class Engine(EntityEngine):
         lease = self.leases.holder("activity", act.activity_id)
         if lease is not None:
             self.leases.drop(lease)
+            self._work_added = True  # the stream has room again
         self._store.delete_activity(act.activity_id)
 
     def _apply_step(self, inst: Instance, res: Any, events: list[HistoryEvent]) -> None:

@@ -257,7 +257,7 @@ def _lock_exclusively(path: str) -> IO[str]:
     except OSError:
         handle.close()
         raise SidecarError(
-            f"database {path[:-5]!r} is in use by another running sidecar") from None
+            f"database {path[:-5]!r} is in use by another sidecar") from None
     return handle
 
 
