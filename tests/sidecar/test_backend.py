@@ -383,3 +383,20 @@ def test_stream_limits_are_respected() -> None:
         assert got and got[0].WhichOneof("request") in {"activityRequest", "orchestratorRequest"}
         stream.cancel()
         channel.close()
+
+
+def test_unappliable_step_fails_instance_instead_of_looping() -> None:
+    with SqliteSidecar(":memory:") as sc:
+        channel, stub = _stub(sc.address)
+        c = dt_client.TaskHubGrpcClient(host_address=sc.address, logger=QUIET)
+        stream = stub.GetWorkItems(pb.GetWorkItemsRequest())
+        iid = c.schedule_new_orchestration("broken")
+        orch = _next_real_item(stream)
+        stub.CompleteOrchestratorTask(pb.OrchestratorResponse(
+            instanceId=iid, completionToken=orch.completionToken,
+            actions=[pb.OrchestratorAction(id=1, sendEntityMessage=pb.SendEntityMessageAction())]))
+        state = c.get_orchestration_state(iid)
+        assert state.runtime_status == Status.FAILED
+        assert "could not apply an orchestrator step" in state.failure_details.message
+        stream.cancel()
+        channel.close()

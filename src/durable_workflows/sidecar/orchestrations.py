@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from durable_workflows.sidecar.errors import (
     InstanceNotFoundError,
     InstanceStateError,
 )
+from durable_workflows.sidecar.leases import Lease
 from durable_workflows.sidecar.model import (
     COMPLETED,
     CONTINUED_AS_NEW,
@@ -147,28 +149,48 @@ class Engine(EntityEngine):
             if inst is None:
                 self.leases.drop(lease)
                 return False
-            with self._tx():
-                self.leases.drop(lease)
-                self._work_added = True  # the stream has room again
-                consumed = set(lease.rowids)
-                events = lease.extra + [m.event for m in inst.inbox if m.rowid in consumed]
-                inst.inbox = [m for m in inst.inbox if m.rowid not in consumed]
-                self._store.delete_messages(lease.rowids)
-                projected = inst.history_len + len(events) + len(res.actions) + 2
-                finishing = any(a.HasField("completeOrchestration") for a in res.actions)
-                if projected > self.max_history and not finishing:
-                    inst.status = FAILED
-                    inst.failure = failure_details(
-                        "HistoryLimitExceeded",
-                        f"orchestration {inst.instance_id!r} would have {projected} history "
-                        f"events, more than the limit of {self.max_history}; use "
-                        f"continue_as_new or sub-orchestrations to keep histories short")
-                    self._finish(inst)
-                else:
-                    self._append_history(inst, events)
-                    self._apply_step(inst, res, events)
-                self._mark_orchestration(inst.instance_id)
+            try:
+                self._apply_completion(inst, lease, res)
+            except sqlite3.Error:
+                raise
+            except Exception as exc:  # a step the engine cannot apply must not loop forever
+                log.exception("cannot apply orchestrator step of %s", res.instanceId)
+                self._fail_instance(res.instanceId, exc)
             return True
+
+    def _fail_instance(self, instance_id: str, exc: Exception) -> None:
+        inst = self.instances.get(instance_id)
+        if inst is None or inst.terminal:
+            return
+        with self._tx():
+            inst.status = FAILED
+            inst.failure = failure_details(
+                type(exc).__name__, f"the sidecar could not apply an orchestrator step: {exc}")
+            self._finish(inst)
+
+    def _apply_completion(self, inst: Instance, lease: Lease, res: Any) -> None:
+        """Apply a validated orchestrator step in one transaction."""
+        with self._tx():
+            self.leases.drop(lease)
+            self._work_added = True  # the stream has room again
+            consumed = set(lease.rowids)
+            events = lease.extra + [m.event for m in inst.inbox if m.rowid in consumed]
+            inst.inbox = [m for m in inst.inbox if m.rowid not in consumed]
+            self._store.delete_messages(lease.rowids)
+            projected = inst.history_len + len(events) + len(res.actions) + 2
+            finishing = any(a.HasField("completeOrchestration") for a in res.actions)
+            if projected > self.max_history and not finishing:
+                inst.status = FAILED
+                inst.failure = failure_details(
+                    "HistoryLimitExceeded",
+                    f"orchestration {inst.instance_id!r} would have {projected} history "
+                    f"events, more than the limit of {self.max_history}; use "
+                    f"continue_as_new or sub-orchestrations to keep histories short")
+                self._finish(inst)
+            else:
+                self._append_history(inst, events)
+                self._apply_step(inst, res, events)
+            self._mark_orchestration(inst.instance_id)
 
     def complete_activity(self, res: Any) -> bool:
         """Record an activity result; False for a duplicate or stale completion."""
