@@ -257,7 +257,9 @@ class WorkflowRun:
         if metadata is None:
             return []
         raw = metadata.get_state()
-        data = json.loads(raw) if isinstance(raw, str) else raw or []
+        if not raw:
+            return []  # the entity exists but has not processed its first append yet
+        data = json.loads(raw) if isinstance(raw, str) else raw
         registry = self.workflow.registry
         return sorted((event_from_dict(e, registry) for e in data), key=lambda e: e.sequence)
 

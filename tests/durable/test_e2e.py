@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from durable_workflows import (
     WorkflowEvent,
     WorkflowFailedError,
     WorkflowFailedEvent,
+    WorkflowNotFoundError,
     WorkflowStartedEvent,
     executor,
 )
@@ -157,7 +159,36 @@ def _twin(name: str, suffix: str) -> Workflow:
 TWIN_A = _twin("E2ETwinA", "-A")
 TWIN_B = _twin("E2ETwinB", "-B")
 
-ALL = [CHAIN, PORTS, TIMEOUT, FAILING, FLAKY, ENDLESS, LOOP, MANY, TWIN_A, TWIN_B]
+
+def _slow() -> Workflow:
+    @executor(id="slow", timeout=timedelta(seconds=1))
+    def slow(x: int) -> int:
+        time.sleep(3)
+        return x
+
+    return WorkflowBuilder(slow, name="E2ESlow").build()
+
+
+SLOW = _slow()
+
+
+def _approval() -> Workflow:
+    @executor(id="ask")
+    def ask(x: int) -> int:
+        return x
+
+    port = RequestPort("approve", request_type=int, response_type=bool)
+
+    @executor(id="decide")
+    def decide(ok: bool) -> str:
+        return f"approved={ok}"
+
+    return WorkflowBuilder(ask, name="E2EApproval").add_chain([ask, port, decide]).build()
+
+
+APPROVAL = _approval()
+
+ALL = [SLOW, APPROVAL, CHAIN, PORTS, TIMEOUT, FAILING, FLAKY, ENDLESS, LOOP, MANY, TWIN_A, TWIN_B]
 
 
 # -- fixtures ----------------------------------------------------------------------------
@@ -398,6 +429,58 @@ def test_client_only_and_worker_only_hosts_share_a_backend() -> None:
             worker.stop()
 
 
+def test_executor_timeout_fails_run_naming_executor(host: DurableWorkflowHost) -> None:
+    async def body(client: WorkflowClient) -> WorkflowFailedError:
+        run = await client.run(SLOW, 1)
+        with pytest.raises(WorkflowFailedError) as info:
+            await run.wait_for_completion(timeout=30)
+        return info.value
+
+    error = drive(host, body)
+    assert error.executor_id == "slow"
+    assert "timed out" in str(error)
+
+
+def test_raw_bad_payload_refused_run_keeps_waiting_then_cancel(host: DurableWorkflowHost) -> None:
+    async def body(client: WorkflowClient) -> tuple[str, int, str, list[WorkflowEvent]]:
+        run = await client.stream(APPROVAL, 1)
+        pending = await wait_for_requests(run, 1)
+        # bypass the client's validation: the orchestrator itself must refuse it
+        await client.durable_client.raise_orchestration_event(
+            run.run_id, pending[0].request_id, data={"response": {"bogus": 1}}
+        )
+        await asyncio.sleep(0.5)
+        status = await run.get_status()
+        await run.cancel()
+        with pytest.raises(WorkflowFailedError) as info:
+            await run.wait_for_completion(timeout=30)
+        events = await collect(run)
+        with pytest.raises(WorkflowNotFoundError):
+            await client.get_run("no-such-run")
+        return status.status, len(status.pending_requests), str(info.value), events
+
+    status, pending, error, events = drive(host, body)
+    assert status == "RUNNING"
+    assert pending == 1
+    assert "TERMINATED" in error
+    assert isinstance(events[-1], WorkflowFailedEvent)
+    assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+
+
+def test_raw_bad_payload_then_valid_response_completes(host: DurableWorkflowHost) -> None:
+    async def body(client: WorkflowClient) -> Any:
+        run = await client.run(APPROVAL, 1)
+        pending = await wait_for_requests(run, 1)
+        await client.durable_client.raise_orchestration_event(
+            run.run_id, pending[0].request_id, data="not an envelope"
+        )
+        await asyncio.sleep(0.3)
+        await run.send_response(pending[0], True)
+        return await run.wait_for_completion(timeout=30)
+
+    assert drive(host, body) == "approved=True"
+
+
 class _EmptyEntity:
     def get_state(self) -> str:
         return ""
@@ -411,11 +494,6 @@ class _DurableStub:
         return _EmptyEntity()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG client.py:260 _read_chunk: json.loads('') when the event-log entity exists "
-    "but has no state yet (status sequence published before the signal is processed)",
-)
 def test_read_chunk_tolerates_empty_entity_state() -> None:
     from durable_workflows.client import WorkflowRun
 

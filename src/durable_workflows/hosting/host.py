@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Literal
@@ -58,7 +59,9 @@ class DurableWorkflowHost:
         self._backend: EmbeddedBackend | None = None
         self._worker: Any = None
         self._target: ConnectionSettings | str | None = None
-        self._clients: dict[int, WorkflowClient] = {}
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WorkflowClient] = (
+            weakref.WeakKeyDictionary()
+        )
         self._agents = _all_agents(list(agents), self.workflows)
 
     @property
@@ -77,11 +80,11 @@ class DurableWorkflowHost:
             )
         if self.mode == "worker":
             raise DurableWorkflowsError("a host in mode='worker' has no client")
-        loop_id = id(asyncio.get_running_loop())
-        client = self._clients.get(loop_id)
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
         if client is None:
             durable = create_client(self._target, asynchronous=True, logger=self._logger)
-            client = self._clients[loop_id] = WorkflowClient(durable, self.workflows)
+            client = self._clients[loop] = WorkflowClient(durable, self.workflows)
         return client
 
     @property
@@ -118,7 +121,7 @@ class DurableWorkflowHost:
 
     async def aclose(self) -> None:
         """Close this loop's client, then stop."""
-        for client in self._clients.values():
+        for client in list(self._clients.values()):
             try:
                 await client.close()
             except Exception:  # a client of another (closed) loop
