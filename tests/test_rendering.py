@@ -150,7 +150,7 @@ def test_dot_shapes_distinguish_executors_agents_and_ports() -> None:
     assert 'style="rounded,filled"' in node_line(dot, "review")
     assert "agent · session: node" in node_line(dot, "review")
     port = node_line(dot, "Ask")
-    assert 'shape="parallelogram"' in port
+    assert 'shape="cds"' in port
     assert "Expense → str" in port
     assert "timeout 2h" in port
 

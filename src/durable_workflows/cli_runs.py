@@ -32,7 +32,7 @@ from .events import (
     WorkflowOutputEvent,
     WorkflowStartedEvent,
 )
-from .hosting.connection import ENV_VAR
+from .hosting.connection import ENV_VAR, resolve_connection
 from .hosting.factories import create_client
 from .rendering import RunOverlay, render
 from .serialization import to_json
@@ -91,7 +91,9 @@ async def run_command(args: argparse.Namespace) -> int:
 
     workflow = load_workflow(args.target)
     value = parse_json(args.input, "--input")
-    answers = Answers(parse_json(args.responses, "--responses") if args.responses else None)
+    prepared = parse_json(args.responses, "--responses") if args.responses else None
+    shared = resolve_connection(args.connection_string) is not None
+    answers = Answers(prepared, shared_backend=shared)
     printer = EventPrinter(workflow, json_lines=args.json)
     host = DurableWorkflowHost(workflows=[workflow], connection_string=args.connection_string)
     async with host:
@@ -122,12 +124,16 @@ def events_of(run: WorkflowRun) -> aclosing[AsyncGenerator[WorkflowEvent, None]]
 
 
 class Answers:
-    """Prepared responses: by request id or port id (an object), or in order (a list)."""
+    """Prepared responses: by request id or port id (an object), or in order (a list).
 
-    def __init__(self, data: Any) -> None:
+    `shared_backend` tells whether the run outlives the command (so `respond` can answer it).
+    """
+
+    def __init__(self, data: Any, *, shared_backend: bool = False) -> None:
         if data is not None and not isinstance(data, (dict, list)):
             raise UsageError("--responses must be a JSON object or list")
         self.data = data
+        self.shared_backend = shared_backend
 
     def take(self, event: WaitingForInputEvent) -> Any:
         """The prepared response to `event`, or `MISSING`."""
@@ -149,13 +155,17 @@ async def answer(run: WorkflowRun, event: WaitingForInputEvent, answers: Answers
             return False
         return True
     if not sys.stdin.isatty():
-        print(
+        message = (
             f"error: run {run.run_id!r} waits for input on port {event.port_id!r} (request "
             f"{event.request_id!r}) and stdin is not a terminal; pass --responses "
-            f"'{{\"{event.port_id}\": ...}}' or answer from another shell with "
-            f"`durable-workflows respond {run.run_id} {event.request_id} JSON`",
-            file=sys.stderr,
+            f"'{{\"{event.port_id}\": ...}}'"
         )
+        if answers.shared_backend:
+            message += (
+                f", or answer the waiting run with `durable-workflows respond {run.run_id} "
+                f"{event.request_id} JSON -w TARGET`"
+            )
+        print(message, file=sys.stderr)
         return False
     prompt = f"response to {event.port_id} ({event.response_type}), as JSON> "
     while True:

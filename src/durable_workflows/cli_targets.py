@@ -23,16 +23,14 @@ class UsageError(DurableWorkflowsError):
     """The command line is wrong: the target cannot be found or an argument is malformed."""
 
 
-# -- targets ---------------------------------------------------------------------------------
-
-
 def load_module(spec: str) -> ModuleType:
     """Import a dotted module name, or a ``.py`` file by path (its folder goes on sys.path)."""
     if spec.endswith(".py") or os.sep in spec or "/" in spec:
         path = Path(spec).resolve()
         if not path.is_file():
             raise UsageError(f"no such file: {spec}")
-        sys.path.insert(0, str(path.parent))
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
         if module_spec is None or module_spec.loader is None:
             raise UsageError(f"cannot import {spec} as a Python module")

@@ -18,11 +18,11 @@ NODE_ATTRS: dict[str, dict[str, str]] = {
         "color": "#6a4c93",
     },
     "port": {
-        "shape": "parallelogram",
+        "shape": "cds",
         "style": "filled",
         "fillcolor": "#fdf0c8",
         "color": "#b7950b",
-        "margin": "0.05,0.03",
+        "margin": "0.2,0.08",
     },
     "unknown": {"shape": "box", "style": "dashed", "color": "#c62828", "fontcolor": "#c62828"},
     "start": {
