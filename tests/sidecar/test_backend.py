@@ -271,16 +271,20 @@ def test_idle_stream_is_woken_without_polling_delay() -> None:
     with SqliteSidecar(":memory:") as sc:
         channel, stub = _stub(sc.address)
         stream = stub.GetWorkItems(pb.GetWorkItemsRequest())
-        got: list[float] = []
-        reader = threading.Thread(target=lambda: (_next_real_item(stream),
-                                                  got.append(time.perf_counter())))
-        reader.start()
-        time.sleep(0.3)
         c = dt_client.TaskHubGrpcClient(host_address=sc.address, logger=QUIET)
-        t0 = time.perf_counter()
-        c.schedule_new_orchestration("anything")
-        reader.join(5)
-        assert got and got[0] - t0 < 0.05
+        delays = []
+        for _ in range(7):
+            got: list[float] = []
+            reader = threading.Thread(target=lambda: (_next_real_item(stream),
+                                                      got.append(time.perf_counter())))
+            reader.start()
+            time.sleep(0.1)
+            t0 = time.perf_counter()
+            c.schedule_new_orchestration("anything")
+            reader.join(5)
+            assert got
+            delays.append(got[0] - t0)
+        assert statistics.median(delays) < 0.03
         stream.cancel()
         channel.close()
 
