@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import json
+import math
 import resource
 import socket
 import statistics
@@ -189,7 +190,7 @@ class System:
 def _percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -282,7 +283,6 @@ def main(name: str, factory: type[System] | None, unavailable: str | None = None
         result = asyncio.run(measure(system, spec))
         result["backend"] = {**info, **system.details.pop("backend", {})}
         result["worker"] = system.details.pop("worker", spec.worker_settings() if address else None)
-        result["details"] = system.details
     except Unsupported as error:
         result = {"status": f"n/a: {error}"}
     except Exception as error:
