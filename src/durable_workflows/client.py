@@ -193,7 +193,8 @@ class WorkflowRun:
                 if state.failure_details
                 else state.runtime_status.name
             )
-            raise WorkflowFailedError(self.run_id, error, _failed_executor(error))
+            executor_id, error = _split_failure(error)
+            raise WorkflowFailedError(self.run_id, error, executor_id)
 
     async def send_response(self, request: WaitingForInputEvent | str, response: Any) -> None:
         """Answer a pending request. Refused with `InvalidResponseError` when the request is
@@ -264,8 +265,10 @@ class WorkflowRun:
         return sorted((event_from_dict(e, registry) for e in data), key=lambda e: e.sequence)
 
 
-def _failed_executor(error: str) -> str | None:
+def _split_failure(error: str) -> tuple[str | None, str]:
+    """(failing executor, rest of the message) from the orchestrator's failure message."""
     prefix = "executor '"
-    if error.startswith(prefix):
-        return error[len(prefix) :].split("'", 1)[0]
-    return None
+    if error.startswith(prefix) and "' failed: " in error:
+        executor_id, rest = error[len(prefix) :].split("' failed: ", 1)
+        return executor_id, rest
+    return None, error
