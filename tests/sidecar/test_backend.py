@@ -18,7 +18,6 @@ from durabletask import task
 from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from google.protobuf import wrappers_pb2
-from tests.sidecar.conftest import QUIET, start_worker, wait_until
 
 from durable_workflows.errors import DurableWorkflowsError
 from durable_workflows.sidecar import (
@@ -27,6 +26,8 @@ from durable_workflows.sidecar import (
     SidecarError,
     SqliteSidecar,
 )
+
+from .helpers import QUIET, start_worker, wait_until
 
 Status = dt_client.OrchestrationStatus
 
@@ -275,8 +276,8 @@ def test_idle_stream_is_woken_without_polling_delay() -> None:
         delays = []
         for _ in range(7):
             got: list[float] = []
-            reader = threading.Thread(target=lambda: (_next_real_item(stream),
-                                                      got.append(time.perf_counter())))
+            reader = threading.Thread(target=lambda got=got: (  # type: ignore[misc]
+                _next_real_item(stream), got.append(time.perf_counter())))
             reader.start()
             time.sleep(0.1)
             t0 = time.perf_counter()

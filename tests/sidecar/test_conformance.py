@@ -11,7 +11,8 @@ import pytest
 from durabletask import client as dt_client
 from durabletask import task
 from durabletask.entities import DurableEntity, EntityInstanceId
-from tests.sidecar.conftest import wait_until
+
+from .helpers import wait_until
 
 Status = dt_client.OrchestrationStatus
 

@@ -16,7 +16,8 @@ from typing import Any
 import grpc
 import pytest
 from durabletask import client as dt_client
-from tests.sidecar.conftest import QUIET, wait_until
+
+from .helpers import QUIET, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCS = Path(__file__).with_name("procs.py")
