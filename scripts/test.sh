@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the whole test suite: lint, type check, then pytest. Installs what it needs first.
 . "$(dirname "$0")/_bootstrap.sh"
-.venv/bin/ruff check src tests examples bench
+.venv/bin/ruff check src tests examples bench scripts
 .venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"

@@ -13,7 +13,7 @@ import threading
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from .builder import WorkflowBuilder
 from .cli_targets import UsageError, load_target, load_workflow, parse_json
@@ -120,7 +120,7 @@ async def follow(run: WorkflowRun, printer: EventPrinter, answers: Answers) -> i
 
 def events_of(run: WorkflowRun) -> aclosing[AsyncGenerator[WorkflowEvent, None]]:
     """The run's event stream, closed when the ``async with`` block is left."""
-    return aclosing(cast(AsyncGenerator[WorkflowEvent, None], run.watch_stream()))
+    return aclosing(run.watch_stream())
 
 
 class Answers:

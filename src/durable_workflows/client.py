@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,12 +63,17 @@ class WorkflowClient:
 
     @classmethod
     def from_connection_string(
-        cls, connection_string: str, workflows: Iterable[Workflow] = ()
+        cls,
+        connection_string: str,
+        workflows: Iterable[Workflow] = (),
+        *,
+        logger: logging.Logger | None = None,
     ) -> WorkflowClient:
         """A client for a Durable Task Scheduler connection string or a sidecar address."""
         from .hosting.factories import create_client
 
-        return cls(create_client(connection_string, asynchronous=True), workflows)
+        durable = create_client(connection_string, asynchronous=True, logger=logger)
+        return cls(durable, workflows)
 
     @property
     def durable_client(self) -> Any:
@@ -219,7 +225,7 @@ class WorkflowRun:
         """Terminate the run."""
         await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=False)
 
-    async def watch_stream(self, from_sequence: int = 0) -> AsyncIterator[WorkflowEvent]:
+    async def watch_stream(self, from_sequence: int = 0) -> AsyncGenerator[WorkflowEvent, None]:
         """Every event after `from_sequence`, exactly once and in order, until the run ends.
 
         Only runs started with `client.stream()` record their events.

@@ -248,7 +248,7 @@ class Engine:
         if is_any(port.response_type) or matches(response, port.response_type):
             return response
         try:
-            return from_json(response, port.response_type)
+            return from_json(response, port.response_type, strict=True)
         except SerializationError as exc:
             msg = f"response to port {port.id!r} refused: {exc}"
             raise InvalidResponseError(msg) from exc

@@ -8,6 +8,7 @@ same Python type (pydantic models, dataclasses, primitives, containers of those)
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable
 from typing import Any, Literal, get_args, get_origin
 
@@ -44,13 +45,22 @@ def to_json(value: Any, tp: Any = Any) -> Any:
         raise SerializationError(msg) from exc
 
 
-def from_json(data: Any, tp: Any) -> Any:
-    """Validate JSON data `data` into annotation `tp`; raises `SerializationError`."""
+def from_json(data: Any, tp: Any, *, strict: bool = False) -> Any:
+    """Validate JSON data `data` into annotation `tp`; raises `SerializationError`.
+
+    `strict` refuses conversions JSON would not make (``"yes"`` for a bool, ``1`` for a str)
+    while still reading JSON's own spellings (an ISO string for a datetime).
+    """
     if is_any(tp):
         return data
     try:
+        if strict:
+            return adapter(tp).validate_json(json.dumps(data), strict=True)
         return adapter(tp).validate_python(data)
-    except ValidationError as exc:
+    except (ValidationError, TypeError, ValueError) as exc:
+        if not isinstance(exc, ValidationError):
+            msg = f"value is not JSON: {exc}"
+            raise SerializationError(msg) from exc
         msg = f"value does not match {short_name(tp)}: {_first_line(exc)}"
         raise SerializationError(msg) from exc
 

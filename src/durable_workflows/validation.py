@@ -22,7 +22,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
 def validate(builder: WorkflowBuilder) -> None:
     """Raise `WorkflowValidationError` listing every problem of the builder's graph."""
-    issues = collect_issues(builder)
+    issues = list(dict.fromkeys(collect_issues(builder)))
     if issues:
         raise WorkflowValidationError(builder.name, issues)
 

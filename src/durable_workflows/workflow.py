@@ -13,7 +13,10 @@ from .ports import RequestPort
 from .serialization import TypeRegistry
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .builder import WorkflowBuilder
+    from .rendering import Format, RunOverlay
 
 
 class Workflow:
@@ -81,6 +84,35 @@ class Workflow:
     def input_types(self) -> tuple[Any, ...]:
         """What the start node accepts (the workflow's input)."""
         return self.start.input_types
+
+    def to_dot(self, overlay: RunOverlay | None = None) -> str:
+        """The graph as graphviz DOT text (with a run's state drawn over it, given `overlay`)."""
+        from .rendering import workflow_to_dot
+
+        return workflow_to_dot(self, overlay=overlay)
+
+    def to_mermaid(self) -> str:
+        """The graph as Mermaid flowchart text."""
+        from .rendering import workflow_to_mermaid
+
+        return workflow_to_mermaid(self)
+
+    def render(
+        self, path: str | Path, format: Format = "svg", *, overlay: RunOverlay | None = None
+    ) -> Path:
+        """Write the diagram to `path` (svg, png and pdf need graphviz's `dot`)."""
+        from .rendering import render
+
+        return render(self, path, format, overlay=overlay)
+
+    def _repr_svg_(self) -> str | None:
+        """Inline SVG in Jupyter (None, so the text repr shows, when `dot` is missing)."""
+        from .rendering import RenderingError, workflow_to_svg
+
+        try:
+            return workflow_to_svg(self)
+        except RenderingError:
+            return None
 
     def __repr__(self) -> str:
         return f"Workflow(name={self.name!r}, nodes={len(self.nodes)}, hash={self.graph_hash})"

@@ -59,14 +59,14 @@ def create_worker(
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
             concurrency_options=concurrency,
-            logger=logger,
+            logger=logger or durabletask_logger(),
         )
     return TaskHubGrpcWorker(
         host_address=settings.host_address,
         secure_channel=settings.secure,
         concurrency_options=concurrency,
         resiliency_options=GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0),
-        logger=logger,
+        logger=logger or durabletask_logger(),
     )
 
 
@@ -98,7 +98,9 @@ def create_client(
     if settings.taskhub is None:
         client_class = AsyncTaskHubGrpcClient if asynchronous else TaskHubGrpcClient
         return client_class(
-            host_address=settings.host_address, secure_channel=settings.secure, logger=logger
+            host_address=settings.host_address,
+            secure_channel=settings.secure,
+            logger=logger or durabletask_logger(),
         )
     if asynchronous:
         return AsyncDurableTaskSchedulerClient(
@@ -107,7 +109,7 @@ def create_client(
             token_credential=create_credential(settings, asynchronous=True),
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
-            logger=logger,
+            logger=logger or durabletask_logger(),
         )
     return DurableTaskSchedulerClient(
         host_address=settings.host_address,
@@ -115,9 +117,26 @@ def create_client(
         token_credential=create_credential(settings),
         resource_id=settings.resource_id,
         secure_channel=settings.secure,
-        logger=logger,
+        logger=logger or durabletask_logger(),
     )
 
 
 def _settings(target: ConnectionSettings | str) -> ConnectionSettings:
     return target if isinstance(target, ConnectionSettings) else parse_connection_string(target)
+
+
+class _DropShutdownNoise(logging.Filter):
+    """durabletask logs a cancelled work-item stream as an error on every clean stop."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Locally cancelled by application" not in record.getMessage()
+
+
+def durabletask_logger() -> logging.Logger:
+    """The logger given to durabletask by default: warnings and up, no shutdown noise."""
+    logger = logging.getLogger("durable_workflows.durabletask")
+    if not logger.filters:
+        logger.addFilter(_DropShutdownNoise())
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+    return logger

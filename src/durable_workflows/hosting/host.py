@@ -18,7 +18,7 @@ from ..errors import DurableWorkflowsError
 from ..workflow import Workflow
 from .connection import ConnectionSettings, resolve_connection
 from .embedded import EmbeddedBackend
-from .factories import create_client, create_worker
+from .factories import create_client, create_worker, durabletask_logger
 
 HostMode = Literal["all", "worker", "client"]
 
@@ -55,7 +55,7 @@ class DurableWorkflowHost:
             msg = f"mode={mode!r} needs a connection string: the embedded backend lives in one process"
             raise DurableWorkflowsError(msg)
         self._max_concurrency = max_concurrency
-        self._logger = logger or _durabletask_logger()
+        self._logger = logger or durabletask_logger()
         self._backend: EmbeddedBackend | None = None
         self._worker: Any = None
         self._target: ConnectionSettings | str | None = None
@@ -161,19 +161,3 @@ def _all_agents(agents: list[WorkflowAgent], workflows: list[Workflow]) -> list[
             if isinstance(node, AgentNode):
                 found.setdefault(node.agent.name, node.agent)
     return list(found.values())
-
-
-class _DropShutdownNoise(logging.Filter):
-    """durabletask logs a cancelled work-item stream as an error on every clean stop."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Locally cancelled by application" not in record.getMessage()
-
-
-def _durabletask_logger() -> logging.Logger:
-    logger = logging.getLogger("durable_workflows.durabletask")
-    if not logger.filters:
-        logger.addFilter(_DropShutdownNoise())
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.WARNING)
-    return logger
