@@ -39,12 +39,15 @@ class FakeSeam:
         *,
         responder: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         fire_timers: bool = True,
+        hang: frozenset[str] = frozenset(),
     ) -> None:
         self.workflow = workflow
         self._instance_id = instance_id
         self.clock = datetime(2026, 1, 1, tzinfo=UTC)
         self.responder = responder
         self.fire_timers = fire_timers
+        self.hang = hang
+        """Node ids whose activities never complete (to exercise executor timeouts)."""
         self.activities = {
             activity_name(workflow.name, node_id): make_activity(workflow, node_id)
             for node_id in workflow.nodes
@@ -67,6 +70,8 @@ class FakeSeam:
 
     def call_activity(self, name: str, payload: Any, retry: RetryPolicy | None) -> FakeTask:
         self.activity_calls.append(name)
+        if name.rsplit(".", 1)[-1] in self.hang:
+            return FakeTask("activity", name)
         task = FakeTask("activity", name, complete=True)
         attempts = retry.max_attempts if retry else 1
         for attempt in range(attempts):

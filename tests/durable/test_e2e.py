@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -220,26 +219,7 @@ def drive(
 
 
 async def collect(run: Any, from_sequence: int = 0) -> list[WorkflowEvent]:
-    events: list[WorkflowEvent] = []
-    async for event in resilient_stream(run, from_sequence):
-        events.append(event)
-    return events
-
-
-async def resilient_stream(run: Any, from_sequence: int = 0) -> AsyncIterator[WorkflowEvent]:
-    """watch_stream, resumed from the last seen sequence when a chunk read hits the
-    empty-entity-state race (client.py `_read_chunk` json.loads(''), see
-    test_read_chunk_tolerates_empty_entity_state)."""
-    cursor = from_sequence
-    for _ in range(100):
-        try:
-            async for event in run.watch_stream(from_sequence=cursor):
-                cursor = event.sequence
-                yield event
-            return
-        except json.JSONDecodeError:
-            await asyncio.sleep(0.02)
-    raise AssertionError("watch_stream kept failing")
+    return [event async for event in run.watch_stream(from_sequence=from_sequence)]
 
 
 async def wait_for_requests(run: Any, count: int) -> list[WaitingForInputEvent]:
@@ -290,7 +270,7 @@ def test_parallel_requests_answered_in_reverse_and_refusals(host: DurableWorkflo
     async def body(client: WorkflowClient) -> tuple[Any, list[str]]:
         run = await client.stream(PORTS, 7)
         waiting: list[WaitingForInputEvent] = []
-        async for event in resilient_stream(run):
+        async for event in run.watch_stream():
             if isinstance(event, WaitingForInputEvent):
                 waiting.append(event)
                 if len(waiting) == 2:
