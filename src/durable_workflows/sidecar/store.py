@@ -217,6 +217,7 @@ class Store:
         for inst in snap.instances.values():
             if not inst.terminal:
                 inst.history = self.load_history(inst.instance_id)
+                inst.history_len = len(inst.history)
         for row in self._conn.execute("SELECT * FROM entities"):
             snap.entities[row[0]] = Entity(row[0], row[1], row[2], row[3], row[4])
         for rowid, kind, target, data in self._conn.execute(
