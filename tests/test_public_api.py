@@ -33,6 +33,7 @@ EXPECTED = [
     "RetryPolicy",
     "RunStatus",
     "SerializationError",
+    "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",
     "WaitingForInputEvent",

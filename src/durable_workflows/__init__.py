@@ -3,7 +3,7 @@
 from .agent_nodes import AgentNode
 from .agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
 from .builder import WorkflowBuilder
-from .client import RunStatus, WorkflowClient, WorkflowRun
+from .client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from .context import WorkflowContext
 from .edges import Case, Default
 from .errors import (
@@ -64,6 +64,7 @@ __all__ = [
     "RetryPolicy",
     "RunStatus",
     "SerializationError",
+    "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",
     "WaitingForInputEvent",

@@ -17,7 +17,7 @@ from typing import Any
 
 from .builder import WorkflowBuilder
 from .cli_targets import UsageError, load_target, load_workflow, parse_json
-from .client import WorkflowClient, WorkflowRun
+from .client import StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from .errors import InvalidResponseError, WorkflowNotFoundError
 from .events import (
     CustomEvent,
@@ -104,7 +104,7 @@ async def run_command(args: argparse.Namespace) -> int:
     return code
 
 
-async def follow(run: WorkflowRun, printer: EventPrinter, answers: Answers) -> int:
+async def follow(run: StreamingWorkflowRun, printer: EventPrinter, answers: Answers) -> int:
     """Print a run's events until it ends (0 completed, 1 failed or left waiting)."""
     async with events_of(run) as stream:
         async for event in stream:
@@ -118,7 +118,7 @@ async def follow(run: WorkflowRun, printer: EventPrinter, answers: Answers) -> i
     return 1
 
 
-def events_of(run: WorkflowRun) -> aclosing[AsyncGenerator[WorkflowEvent, None]]:
+def events_of(run: StreamingWorkflowRun) -> aclosing[AsyncGenerator[WorkflowEvent, None]]:
     """The run's event stream, closed when the ``async with`` block is left."""
     return aclosing(run.watch_stream())
 
@@ -333,7 +333,7 @@ async def status_command(args: argparse.Namespace) -> int:
                 f"waiting: request {request.request_id} on port {request.port_id}: "
                 f"{show_value(request.request)}"
             )
-        if args.render:
+        if args.render and isinstance(run, StreamingWorkflowRun):
             events = await read_events(run, status.last_sequence)
             print(render(run.workflow, args.render, overlay=RunOverlay.from_events(events)))
         return 0
@@ -341,7 +341,7 @@ async def status_command(args: argparse.Namespace) -> int:
         await client.close()
 
 
-async def read_events(run: WorkflowRun, last: int, timeout: float = 10.0) -> list[WorkflowEvent]:
+async def read_events(run: StreamingWorkflowRun, last: int, timeout: float = 10.0) -> list[WorkflowEvent]:
     """The run's recorded events up to sequence `last` (what arrives within `timeout`)."""
     events: list[WorkflowEvent] = []
 

@@ -90,18 +90,24 @@ class WorkflowClient:
 
     async def stream(
         self, workflow: Workflow, input: Any, run_id: str | None = None
-    ) -> WorkflowRun:
+    ) -> StreamingWorkflowRun:
         """Start a run whose events can be watched with `run.watch_stream()`."""
-        return await self._start(workflow, input, run_id, stream=True)
+        run = await self._start(workflow, input, run_id, stream=True)
+        return StreamingWorkflowRun(self, workflow, run.run_id)
 
     async def get_run(self, run_id: str) -> WorkflowRun:
-        """A handle on an existing run (of a workflow this client knows)."""
-        state = await self._client.get_orchestration_state(run_id, fetch_payloads=False)
+        """A handle on an existing run of a workflow this client knows.
+
+        Runs started with `stream()` come back as a `StreamingWorkflowRun`.
+        """
+        state = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {run_id!r}")
+        custom = json.loads(state.serialized_custom_status or "{}")
         for workflow in self._workflows.values():
             if orchestrator_name(workflow.name) == state.name:
-                return WorkflowRun(self, workflow, run_id)
+                run_class = StreamingWorkflowRun if custom.get("stream") else WorkflowRun
+                return run_class(self, workflow, run_id)
         known = sorted(self._workflows)
         msg = f"run {run_id!r} is of {state.name!r}, which is not one of this client's workflows {known}"
         raise WorkflowNotFoundError(msg)
@@ -225,11 +231,12 @@ class WorkflowRun:
         """Terminate the run."""
         await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=False)
 
-    async def watch_stream(self, from_sequence: int = 0) -> AsyncGenerator[WorkflowEvent, None]:
-        """Every event after `from_sequence`, exactly once and in order, until the run ends.
 
-        Only runs started with `client.stream()` record their events.
-        """
+class StreamingWorkflowRun(WorkflowRun):
+    """A run started with `client.stream()`: its events are recorded and can be watched."""
+
+    async def watch_stream(self, from_sequence: int = 0) -> AsyncGenerator[WorkflowEvent, None]:
+        """Every event after `from_sequence`, exactly once and in order, until the run ends."""
         cursor = from_sequence
         delay = _POLL_MIN
         while True:

@@ -22,7 +22,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
 def validate(builder: WorkflowBuilder) -> None:
     """Raise `WorkflowValidationError` listing every problem of the builder's graph."""
-    issues = list(dict.fromkeys(collect_issues(builder)))
+    issues = collect_issues(builder)
     if issues:
         raise WorkflowValidationError(builder.name, issues)
 
@@ -37,7 +37,7 @@ def collect_issues(builder: WorkflowBuilder) -> list[ValidationIssue]:
     issues += _check_reachability(builder, graph)
     issues += _check_types(builder)
     issues += _check_fan_in_can_fire(builder, graph)
-    return issues
+    return list(dict.fromkeys(issues))
 
 
 def to_networkx(builder: WorkflowBuilder) -> nx.MultiDiGraph:

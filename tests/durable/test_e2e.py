@@ -475,7 +475,7 @@ class _DurableStub:
 
 
 def test_read_chunk_tolerates_empty_entity_state() -> None:
-    from durable_workflows.client import WorkflowRun
+    from durable_workflows.client import StreamingWorkflowRun
 
-    run = WorkflowRun(WorkflowClient(_DurableStub(), [CHAIN]), CHAIN, "r1")
+    run = StreamingWorkflowRun(WorkflowClient(_DurableStub(), [CHAIN]), CHAIN, "r1")
     assert asyncio.run(run._read_chunk(1)) == []

@@ -292,7 +292,12 @@ class OrchestratorDriver:
         )
         superstep = 0 if state is None else state.superstep
         self.seam.set_status(
-            {"sequence": self.sequence, "superstep": superstep, "requests": requests}
+            {
+                "sequence": self.sequence,
+                "superstep": superstep,
+                "stream": self.stream,
+                "requests": requests,
+            }
         )
 
     def _fail(self, error: str, error_type: str, executor_id: str | None) -> NoReturn:
