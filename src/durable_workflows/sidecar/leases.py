@@ -148,6 +148,3 @@ class ReadyQueue(Generic[K]):
     def clear(self) -> None:
         """Empty the queue."""
         self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)

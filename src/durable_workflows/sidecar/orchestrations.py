@@ -98,19 +98,19 @@ class Engine(EntityEngine):
                 if inst is None or not inst.terminal:
                     continue
                 if recursive:
-                    count += self.purge_children(instance_id)
+                    count += self._purge_children(instance_id)
                 self._purge(instance_id)
                 count += 1
             return count
 
-    def purge_children(self, instance_id: str) -> int:
+    def _purge_children(self, instance_id: str) -> int:
         """Purge the finished sub-orchestrations of an instance, recursively."""
         children = [i for i, inst in self.instances.items()
                     if inst.parent is not None and inst.parent.instance_id == instance_id
                     and inst.terminal]
         count = 0
         for child in children:
-            count += self.purge_children(child) + 1
+            count += self._purge_children(child) + 1
             self._purge(child)
         return count
 

@@ -45,8 +45,8 @@ def _rpc(method: F) -> F:
 
 
 def _timestamp(message: Any, name: str) -> float | None:
-    return message.__getattribute__(name).ToNanoseconds() / 1e9 if message.HasField(name) \
-        else None
+    """Seconds since the epoch in timestamp field ``name``, if set."""
+    return getattr(message, name).ToNanoseconds() / 1e9 if message.HasField(name) else None
 
 
 class Servicer(stubs.TaskHubSidecarServiceServicer):
@@ -56,12 +56,14 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
         self.engine = engine
 
     def Hello(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Connection check."""
         return empty_pb2.Empty()
 
     # -- orchestration client ----------------------------------------------------------------
 
     @_rpc
     def StartInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Create an orchestration instance."""
         replaceable = list(request.orchestrationIdReusePolicy.replaceableStatus) \
             if request.HasField("orchestrationIdReusePolicy") else []
         instance_id = self.engine.start_instance(
@@ -71,14 +73,17 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
         return pb.CreateInstanceResponse(instanceId=instance_id)
 
     def GetInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """The instance's current state."""
         with self.engine.lock:
             inst = self.engine.instances.get(request.instanceId)
             return self._instance_response(inst, request.getInputsAndOutputs)
 
     def WaitForInstanceStart(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Long-poll until the instance leaves PENDING."""
         return self._wait(request, context, lambda i: i.status != PENDING, "start")
 
     def WaitForInstanceCompletion(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Long-poll until the instance finishes."""
         return self._wait(request, context, lambda i: i.terminal, "complete")
 
     def _wait(self, request: Any, context: grpc.ServicerContext,
@@ -100,37 +105,44 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
 
     @_rpc
     def RaiseEvent(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Deliver an external event."""
         self.engine.raise_event(request.instanceId, request.name,
                                 request.input if request.HasField("input") else None)
         return pb.RaiseEventResponse()
 
     @_rpc
     def TerminateInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Terminate an instance."""
         self.engine.terminate(request.instanceId, optional_str(request, "output"),
                               request.recursive)
         return pb.TerminateResponse()
 
     @_rpc
     def SuspendInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Suspend an instance."""
         self.engine.suspend(request.instanceId, optional_str(request, "reason"))
         return pb.SuspendResponse()
 
     @_rpc
     def ResumeInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Resume a suspended instance."""
         self.engine.resume(request.instanceId, optional_str(request, "reason"))
         return pb.ResumeResponse()
 
     @_rpc
     def RestartInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Start a finished instance again."""
         new_id = self.engine.restart(request.instanceId, request.restartWithNewInstanceId)
         return pb.RestartInstanceResponse(instanceId=new_id)
 
     @_rpc
     def RewindInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Retry a failed instance's failed work."""
         self.engine.rewind(request.instanceId, optional_str(request, "reason"))
         return pb.RewindInstanceResponse()
 
     def PurgeInstances(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Delete finished instances by id, batch or filter."""
         with self.engine.lock:
             targets = queries.purge_targets(self.engine.instances.values(), request)
         count = self.engine.purge(targets, request.recursive)
@@ -138,14 +150,17 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
             deletedInstanceCount=count, isComplete=wrappers_pb2.BoolValue(value=True))
 
     def QueryInstances(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Instances matching a query, paged."""
         with self.engine.lock:
             return queries.query_instances(self.engine.instances.values(), request.query)
 
     def ListInstanceIds(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Ids of finished instances, paged by completion time."""
         with self.engine.lock:
             return queries.list_instance_ids(self.engine.instances.values(), request)
 
     def StreamInstanceHistory(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        """The instance's history, in chunks."""
         history = self.engine.history(request.instanceId)
         if history is None:
             context.abort(grpc.StatusCode.NOT_FOUND,
@@ -155,20 +170,24 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
             yield pb.HistoryChunk(events=history[start:start + _HISTORY_CHUNK])
 
     def CreateTaskHub(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """No-op: the database is the task hub."""
         return pb.CreateTaskHubResponse()
 
     def DeleteTaskHub(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """No-op: delete the database file instead."""
         return pb.DeleteTaskHubResponse()
 
     # -- entity client -----------------------------------------------------------------------
 
     def SignalEntity(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Queue a one-way entity operation."""
         self.engine.signal_entity(request.instanceId, request.name,
                                   request.input if request.HasField("input") else None,
                                   request.requestId, _timestamp(request, "scheduledTime"))
         return pb.SignalEntityResponse()
 
     def GetEntity(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """An entity's metadata and state; it exists while it has state."""
         with self.engine.lock:
             entity = self.engine.entities.get(request.instanceId)
             if entity is None or entity.state is None:
@@ -177,10 +196,12 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
                 exists=True, entity=queries.entity_metadata(entity, request.includeState))
 
     def QueryEntities(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Entities matching a query, paged."""
         with self.engine.lock:
             return queries.query_entities(self.engine.entities.values(), request.query)
 
     def CleanEntityStorage(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Remove empty entities and release orphaned locks."""
         removed, released = self.engine.clean_storage(request.removeEmptyEntities,
                                                       request.releaseOrphanedLocks)
         return pb.CleanEntityStorageResponse(emptyEntitiesRemoved=removed,
@@ -189,6 +210,7 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
     # -- worker ------------------------------------------------------------------------------
 
     def GetWorkItems(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        """Stream leased work items (and health pings) to a worker."""
         stream = self.engine.open_stream(request)
         context.add_callback(lambda: self.engine.close_stream(stream))
         log.info("worker stream %d connected", stream.stream_id)
@@ -202,27 +224,33 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
             self.engine.close_stream(stream)
 
     def CompleteOrchestratorTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Apply an orchestrator step."""
         self.engine.complete_orchestration(request)
         return pb.CompleteTaskResponse()
 
     def CompleteActivityTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Record an activity result."""
         self.engine.complete_activity(request)
         return pb.CompleteTaskResponse()
 
     def CompleteEntityTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Apply an entity batch."""
         self.engine.complete_entity(request)
         return pb.CompleteTaskResponse()
 
     def AbandonTaskOrchestratorWorkItem(self, request: Any,
                                         context: grpc.ServicerContext) -> Any:
+        """Redeliver an orchestrator step shortly."""
         self.engine.abandon(request.completionToken)
         return pb.AbandonOrchestrationTaskResponse()
 
     def AbandonTaskActivityWorkItem(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Redeliver an activity shortly."""
         self.engine.abandon(request.completionToken)
         return pb.AbandonActivityTaskResponse()
 
     def AbandonTaskEntityWorkItem(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Redeliver an entity batch shortly."""
         self.engine.abandon(request.completionToken)
         return pb.AbandonEntityTaskResponse()
 
