@@ -211,7 +211,7 @@ def _hold_activity(address: str, client: Any) -> tuple[grpc.Channel, Any, Any, s
     return channel, stream, act, iid
 
 
-def test_expired_lease_is_redelivered(client: Any) -> None:
+def test_expired_lease_is_redelivered() -> None:
     with SqliteSidecar(":memory:", lease_seconds=1.0) as sc:
         c = dt_client.TaskHubGrpcClient(host_address=sc.address, logger=QUIET)
         channel, stream, _, iid = _hold_activity(sc.address, c)
@@ -403,5 +403,20 @@ def test_unappliable_step_fails_instance_instead_of_looping() -> None:
         state = c.get_orchestration_state(iid)
         assert state.runtime_status == Status.FAILED
         assert "could not apply an orchestrator step" in state.failure_details.message
+        stream.cancel()
+        channel.close()
+
+
+def test_abandoned_activity_is_redelivered() -> None:
+    with SqliteSidecar(":memory:") as sc:
+        c = dt_client.TaskHubGrpcClient(host_address=sc.address, logger=QUIET)
+        channel, stream, act, _ = _hold_activity(sc.address, c)
+        _, stub = _stub(sc.address)
+        t0 = time.monotonic()
+        stub.AbandonTaskActivityWorkItem(
+            pb.AbandonActivityTaskRequest(completionToken=act.completionToken))
+        again = _next_real_item(stream)
+        assert again.activityRequest.taskId == act.activityRequest.taskId
+        assert 0.5 <= time.monotonic() - t0 < 5
         stream.cancel()
         channel.close()
