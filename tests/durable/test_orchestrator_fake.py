@@ -298,12 +298,6 @@ def test_invalid_response_is_refused_and_run_keeps_waiting() -> None:
     assert _refusals(wf, bad) == [1, 1, 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="BUG orchestrator.py _accept: payload['response'] on a dict without a 'response' "
-    "key raises KeyError (not DurableWorkflowsError), failing the run instead of refusing",
-)
 def test_dict_without_response_key_is_refused() -> None:
     wf = _approval_workflow("FakeNoResponseKey")
     assert _refusals(wf, [{"no": "envelope"}]) == [1, 1]

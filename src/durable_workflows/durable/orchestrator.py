@@ -247,7 +247,7 @@ class OrchestratorDriver:
 
     def _accept(self, state: RunState, request_id: str, payload: Any) -> None:
         try:
-            envelope = payload["response"] if isinstance(payload, dict) else None
+            envelope = payload.get("response") if isinstance(payload, dict) else None
             if envelope is None:
                 raise InvalidResponseError("a response must be sent with WorkflowRun.send_response")
             response = self.workflow.registry.decode(envelope)
