@@ -829,7 +829,9 @@ def test_responses_are_validated() -> None:
     assert list(state.requests) == ["Approve:2:0"]
     with pytest.raises(InvalidResponseError, match="no pending request 'Approve:9:0'"):
         engine.submit_response(state, "Approve:9:0", True)
-    events = engine.submit_response(state, "Approve:2:0", "true")  # JSON-convertible
+    with pytest.raises(InvalidResponseError, match="'Approve' refused"):
+        engine.submit_response(state, "Approve:2:0", "true")  # a str is not a JSON bool
+    events = engine.submit_response(state, "Approve:2:0", True)
     assert [e.type for e in events] == ["response_received"]
     assert state.requests == {}
     assert engine.status(state) == "running"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import cached_property
 from datetime import timedelta
 from typing import Any
 
@@ -56,15 +57,40 @@ class ExecutionPlan:
     edge_groups: tuple[EdgeGroupPlan, ...]
     version: int = PLAN_VERSION
 
-    @property
+    @cached_property
     def graph_hash(self) -> str:
         """A stable hash of everything in the plan (hex, 16 characters)."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        """The plan as plain JSON data."""
-        return asdict(self)
+        """The plan as plain JSON data (lists, dicts, strings and numbers)."""
+        return {
+            "name": self.name,
+            "start": self.start,
+            "max_supersteps": self.max_supersteps,
+            "nodes": [
+                {
+                    "id": n.id,
+                    "kind": n.kind,
+                    "input_types": list(n.input_types),
+                    "output_types": list(n.output_types),
+                    "timeout_seconds": n.timeout_seconds,
+                }
+                for n in self.nodes
+            ],
+            "edge_groups": [
+                {
+                    "id": g.id,
+                    "kind": g.kind,
+                    "sources": list(g.sources),
+                    "targets": list(g.targets),
+                    "conditions": list(g.conditions),
+                }
+                for g in self.edge_groups
+            ],
+            "version": self.version,
+        }
 
     def to_json(self) -> str:
         """The plan as a JSON string (with its hash)."""

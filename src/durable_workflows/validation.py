@@ -42,13 +42,16 @@ def collect_issues(builder: WorkflowBuilder) -> list[ValidationIssue]:
 
 def to_networkx(builder: WorkflowBuilder) -> nx.MultiDiGraph:
     """A multigraph of the declared nodes; one edge per (group, source, target)."""
+    nodes = builder.nodes
     graph = nx.MultiDiGraph()
-    graph.add_nodes_from(builder.nodes)
-    for group in builder.groups:
-        for source in sources_of(group):
-            for target in group_targets(group):
-                if source in builder.nodes and target in builder.nodes:
-                    graph.add_edge(source, target, key=group.id)
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from(
+        (source, target, group.id)
+        for group in builder.groups
+        for source in sources_of(group)
+        for target in group_targets(group)
+        if source in nodes and target in nodes
+    )
     return graph
 
 

@@ -40,8 +40,12 @@ class Workflow:
         self.groups = groups
         self.plan: ExecutionPlan = compile_plan(name, start, max_supersteps, nodes, groups)
         self.graph_hash = self.plan.graph_hash
+        outgoing: dict[str, list[EdgeGroup]] = {node_id: [] for node_id in nodes}
+        for group in groups:
+            for source in dict.fromkeys(sources_of(group)):
+                outgoing[source].append(group)
         self.outgoing: dict[str, tuple[EdgeGroup, ...]] = {
-            node_id: tuple(g for g in groups if node_id in sources_of(g)) for node_id in nodes
+            node_id: tuple(found) for node_id, found in outgoing.items()
         }
         self.successors: dict[str, frozenset[str]] = {
             node_id: frozenset(t for g in self.outgoing[node_id] for t in group_targets(g))
