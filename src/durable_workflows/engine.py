@@ -8,6 +8,7 @@ order, to `finish_superstep`. docs/semantics.md states the rules this module imp
 from __future__ import annotations
 
 import inspect
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -95,11 +96,19 @@ class RunState:
     halted: bool = False
 
 
+_OUTPUT_TYPES: weakref.WeakKeyDictionary[Workflow, dict[str, tuple[Any, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per workflow, each node's declared output types (`Node.output_types` is rebuilt on every
+access, and a durable orchestrator builds a new `Engine` on every replay)."""
+
+
 class Engine:
     """Applies the workflow's semantics to a `RunState`."""
 
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
+        self._output_types = _OUTPUT_TYPES.setdefault(workflow, {})
 
     # -- starting ------------------------------------------------------------------------
 
@@ -152,18 +161,22 @@ class Engine:
             )
             raise MaxSuperstepsExceededError(msg)
         index = self.workflow.node_index
+        nodes = self.workflow.nodes
         deliveries = sorted(state.pending, key=lambda d: index[d.target])
-        for delivery in deliveries:
-            node = self.workflow.nodes[delivery.target]
-            if isinstance(node, RequestPort):
-                delivery.message = self._coerce_request(node, delivery)
+        ports = [isinstance(nodes[d.target], RequestPort) for d in deliveries]
+        for delivery, is_port in zip(deliveries, ports, strict=True):
+            if is_port:
+                port = nodes[delivery.target]
+                assert isinstance(port, RequestPort)
+                delivery.message = self._coerce_request(port, delivery)
         state.superstep += 1
         state.pending = []
         step = Superstep(state.superstep, [], [], [])
         port_counts: dict[str, int] = {}
-        for delivery in deliveries:
-            node = self.workflow.nodes[delivery.target]
-            if isinstance(node, RequestPort):
+        for delivery, is_port in zip(deliveries, ports, strict=True):
+            node = nodes[delivery.target]
+            if is_port:
+                assert isinstance(node, RequestPort)
                 count = port_counts.get(node.id, 0)
                 port_counts[node.id] = count + 1
                 request = PendingRequest(
@@ -181,9 +194,10 @@ class Engine:
                 )
             else:
                 branch = len(step.invocations)
-                invocation = Invocation(node.id, delivery.message, delivery.source, branch)
+                target = delivery.target
+                invocation = Invocation(target, delivery.message, delivery.source, branch)
                 step.invocations.append(invocation)
-                step.events.append(ExecutorInvokedEvent(executor_id=node.id, superstep=step.number))
+                step.events.append(ExecutorInvokedEvent(executor_id=target, superstep=step.number))
         return step
 
     def _coerce_request(self, port: RequestPort, delivery: Delivery) -> Any:
@@ -301,9 +315,12 @@ class Engine:
                 if _wanted(target_id, group.target) and self._passes(group, source, value):
                     state.pending.append(Delivery(group.target, value, source))
             elif isinstance(group, FanOutEdge):
-                state.pending += [
-                    Delivery(t, value, source) for t in group.targets if _wanted(target_id, t)
-                ]
+                targets = (
+                    group.targets
+                    if target_id is None
+                    else [t for t in group.targets if t == target_id]
+                )
+                state.pending += [Delivery(t, value, source) for t in targets]
             elif isinstance(group, SwitchCaseEdge):
                 selected = self._select_case(group, value)
                 if selected is not None and _wanted(target_id, selected):
@@ -312,9 +329,11 @@ class Engine:
                 state.barriers[group.id][source].append(value)
 
     def _check_sent_type(self, source: str, value: Any) -> None:
-        declared = self.workflow.nodes[source].output_types
-        if any(matches(value, t) for t in declared):
-            return
+        declared = self._output_types.get(source)
+        if declared is None:
+            declared = self._output_types[source] = self.workflow.nodes[source].output_types
+        if type(value) in declared or any(matches(value, t) for t in declared):
+            return  # (a value whose exact class is declared matches it: the cheap check first)
         names = " | ".join(short_name(t) for t in declared) or "nothing (it returns None)"
         msg = (
             f"{source!r} sent a {type(value).__qualname__}, but it declares that it sends "

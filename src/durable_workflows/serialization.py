@@ -22,6 +22,10 @@ JSON_KEY = "json"
 
 Envelope = dict[str, Any]
 
+_PLAIN: frozenset[type] = frozenset({int, str, bool})
+"""Exact types whose JSON form is the value itself: encoded and decoded without pydantic
+(the result is what `to_json` / `from_json` would give, at a fraction of the cost)."""
+
 
 @functools.lru_cache(maxsize=1024)
 def _adapter(tp: Any) -> TypeAdapter[Any]:
@@ -118,9 +122,12 @@ class TypeRegistry:
         """Encode `value`; `hints` are the annotations the sender declared, most precise first."""
         if value is None:
             return {"type": "None", "data": None}
-        key = self._classes.get(type(value))
+        cls = type(value)
+        key = self._classes.get(cls)
         if key is not None:
-            return {"type": key, "data": to_json(value, type(value))}
+            if cls in _PLAIN:
+                return {"type": key, "data": value}
+            return {"type": key, "data": to_json(value, cls)}
         for hint in hints:
             for member in union_members(hint):
                 if is_any(member) or not matches(value, member):
@@ -158,4 +165,6 @@ class TypeRegistry:
                 "the workflow definition may have changed while the run was in flight"
             )
             raise SerializationError(msg)
+        if type(data) is tp and tp in _PLAIN:
+            return data
         return from_json(data, tp)

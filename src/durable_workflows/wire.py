@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from .context import InvocationResult, SentMessage
@@ -10,41 +11,60 @@ from .serialization import Envelope
 from .workflow import Workflow
 
 
+def _declared(workflow: Workflow, node_id: str, kind: str) -> Iterator[Any]:
+    """A node's declared `input_types` / `output_types` / `yield_types`, computed only if read.
+
+    `TypeRegistry.encode` reads its hints only for a value whose exact class is not registered,
+    and these properties are rebuilt on every access: an orchestrator replay encodes every
+    message of its generation again, so the laziness is worth having.
+    """
+    yield from getattr(workflow.nodes[node_id], kind)
+
+
 def encode_result(workflow: Workflow, node_id: str, result: InvocationResult) -> dict[str, Any]:
-    """An invocation's result as JSON, typed by the node's declared output types."""
-    node = workflow.nodes[node_id]
+    """An invocation's result as JSON, typed by the node's declared output types.
+
+    Empty fields are left out (the orchestrator reads this JSON again on every replay);
+    `decode_result` reads a missing field as empty.
+    """
     encode = workflow.registry.encode
-    return {
+    data: dict[str, Any] = {
         "sent": [
             {
-                "value": encode(m.value, node.output_types),
+                "value": encode(m.value, _declared(workflow, node_id, "output_types")),
                 "target_id": m.target_id,
                 "returned": m.returned,
             }
             for m in result.sent
         ],
-        "outputs": [encode(v, node.yield_types) for v in result.outputs],
-        "events": [encode(v) for v in result.events],
-        "state_updates": {k: encode(v) for k, v in result.state_updates.items()},
-        "halt": result.halt,
     }
+    if result.outputs:
+        hints = [*_declared(workflow, node_id, "yield_types")]
+        data["outputs"] = [encode(v, hints) for v in result.outputs]
+    if result.events:
+        data["events"] = [encode(v) for v in result.events]
+    if result.state_updates:
+        data["state_updates"] = {k: encode(v) for k, v in result.state_updates.items()}
+    if result.halt:
+        data["halt"] = True
+    return data
 
 
 def decode_result(workflow: Workflow, data: dict[str, Any]) -> InvocationResult:
-    """Rebuild an `InvocationResult` from `encode_result` data."""
+    """Rebuild an `InvocationResult` from `encode_result` data (missing fields are empty)."""
     decode = workflow.registry.decode
     return InvocationResult(
         sent=[SentMessage(decode(m["value"]), m["target_id"], m["returned"]) for m in data["sent"]],
-        outputs=[decode(v) for v in data["outputs"]],
-        events=[decode(v) for v in data["events"]],
-        state_updates={k: decode(v) for k, v in data["state_updates"].items()},
-        halt=bool(data["halt"]),
+        outputs=[decode(v) for v in data.get("outputs", ())],
+        events=[decode(v) for v in data.get("events", ())],
+        state_updates={k: decode(v) for k, v in data.get("state_updates", {}).items()},
+        halt=bool(data.get("halt", False)),
     )
 
 
 def encode_message(workflow: Workflow, target: str, value: Any) -> Envelope:
     """A message for `target`, typed by the target's input types."""
-    return workflow.registry.encode(value, workflow.nodes[target].input_types)
+    return workflow.registry.encode(value, _declared(workflow, target, "input_types"))
 
 
 def encode_state(workflow: Workflow, state: RunState) -> dict[str, Any]:
@@ -64,7 +84,7 @@ def encode_state(workflow: Workflow, state: RunState) -> dict[str, Any]:
         ],
         "barriers": {
             group: {
-                src: [encode(v, nodes[src].output_types) for v in queue]
+                src: [encode(v, _declared(workflow, src, "output_types")) for v in queue]
                 for src, queue in queues.items()
             }
             for group, queues in state.barriers.items()

@@ -174,12 +174,9 @@ class OrchestratorDriver:
                 calls.append((node.id, task, None))
                 continue
             assert isinstance(node, Executor)
-            payload = {
-                "message": message,
-                "shared": shared,
-                "run_id": state.run_id,
-                "superstep": state.superstep,
-            }
+            payload = {"message": message, "run_id": state.run_id, "superstep": state.superstep}
+            if shared:  # left out when empty: durabletask serializes every payload on every replay
+                payload["shared"] = shared
             task = self.seam.call_activity(
                 activity_name(self.workflow.name, node.id), payload, node.retry
             )

@@ -39,7 +39,7 @@ def make_activity(workflow: Workflow, node_id: str) -> Callable[[Any, Any], Any]
     decode = workflow.registry.decode
 
     def activity(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
-        shared = {k: decode(v) for k, v in payload["shared"].items()}
+        shared = {k: decode(v) for k, v in payload.get("shared", {}).items()}
         result = invoke_executor(
             workflow,
             node_id,
