@@ -1,24 +1,28 @@
 """Benchmark: the SQLite sidecar against durabletask's in-memory backend.
 
-Same worker, client and orchestrations on every backend; the backends run side by side in
-this process and take turns run by run, so host noise hits them alike. Prints medians and
-ratios.
+Same worker, client and orchestrations on every backend. Each backend is measured in a fresh
+process together with its worker and client (the last one runs the sidecar as a process of
+its own), and rounds alternate the backends so that host noise hits them alike. Prints
+medians and ratios.
 
-    .venv/bin/python bench/sidecar_vs_memory.py [--repeat 7]
+    .venv/bin/python bench/sidecar_vs_memory.py [--rounds 5] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from durabletask import client as dt_client
@@ -78,6 +82,26 @@ def sqlite_file_backend() -> Iterator[str]:
 
 
 @contextmanager
+def sqlite_process_backend() -> Iterator[str]:
+    """The sidecar as its own process (``python -m durable_workflows.sidecar``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "durable_workflows.sidecar", "--db",
+             os.path.join(tmp, "bench.db"), "--port", str(port), "--log-level", "ERROR"],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            proc.stdout.readline()  # "sidecar listening on ..."
+            yield f"localhost:{port}"
+        finally:
+            proc.terminate()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+@contextmanager
 def sqlite_memory_backend() -> Iterator[str]:
     with SqliteSidecar(":memory:") as sc:
         yield sc.address
@@ -120,6 +144,7 @@ BACKENDS = {
     "in-memory": memory_backend,
     "sqlite file": sqlite_file_backend,
     "sqlite :memory:": sqlite_memory_backend,
+    "sqlite file, own process": sqlite_process_backend,
 }
 
 
@@ -144,36 +169,56 @@ def connected(backend: Callable[[], Any]) -> Iterator[Any]:
             w.stop()
 
 
-def measure(repeat: int) -> dict[str, dict[str, float]]:
-    """Medians per backend and scenario; backends alternate run by run to share the noise."""
+def run_child(backend: str, repeat: int) -> dict[str, list[float]]:
+    """Measure one backend in this process: ``repeat`` samples per scenario."""
+    samples: dict[str, list[float]] = {s: [] for s in SCENARIOS}
+    with connected(BACKENDS[backend]) as client:
+        for _ in range(repeat):
+            for name, scenario in SCENARIOS.items():
+                samples[name].append(scenario(client))
+    return samples
+
+
+def measure(rounds: int, repeat: int) -> dict[str, dict[str, float]]:
+    """Medians per backend and scenario.
+
+    Each backend runs in a fresh process, so backends never share a GIL; rounds alternate
+    the backends so that host noise hits them alike.
+    """
     samples: dict[str, dict[str, list[float]]] = {
         b: {s: [] for s in SCENARIOS} for b in BACKENDS}
-    with ExitStack() as stack:
-        clients = {name: stack.enter_context(connected(factory))
-                   for name, factory in BACKENDS.items()}
-        for _ in range(repeat):
-            for scenario_name, scenario in SCENARIOS.items():
-                for name, client in clients.items():
-                    samples[name][scenario_name].append(scenario(client))
+    for _ in range(rounds):
+        for backend in BACKENDS:
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", backend, "--repeat", str(repeat)],
+                check=True, capture_output=True, text=True).stdout
+            for scenario, values in json.loads(out).items():
+                samples[backend][scenario].extend(values)
     return {b: {s: statistics.median(v) for s, v in per.items()} for b, per in samples.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3, help="samples per round")
+    parser.add_argument("--child", choices=list(BACKENDS), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_child(args.child, args.repeat)))
+        return
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, median of {args.repeat} runs\n")
-    table = measure(args.repeat)
+          f"Python {platform.python_version()}, median of {args.rounds * args.repeat} runs "
+          f"({args.rounds} alternating rounds of {args.repeat})\n")
+    table = measure(args.rounds, args.repeat)
     base = table["in-memory"]
-    header = "| scenario | " + " | ".join(BACKENDS) + " | file / in-memory | :memory: / in-memory |"
-    print(header)
-    print("|" + "---|" * (len(BACKENDS) + 3))
+    others = [b for b in BACKENDS if b != "in-memory"]
+    print("| scenario | " + " | ".join(BACKENDS) + " | "
+          + " | ".join(f"{b} / in-memory" for b in others) + " |")
+    print("|" + "---|" * (1 + len(BACKENDS) + len(others)))
     for scenario in SCENARIOS:
         cells = " | ".join(f"{table[b][scenario] * 1000:.1f} ms" for b in BACKENDS)
-        file_ratio = table["sqlite file"][scenario] / base[scenario]
-        mem_ratio = table["sqlite :memory:"][scenario] / base[scenario]
-        print(f"| {scenario} | {cells} | {file_ratio:.2f}x | {mem_ratio:.2f}x |")
+        ratios = " | ".join(f"{table[b][scenario] / base[scenario]:.2f}x" for b in others)
+        print(f"| {scenario} | {cells} | {ratios} |")
 
 
 if __name__ == "__main__":
