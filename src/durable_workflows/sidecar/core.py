@@ -26,6 +26,7 @@ from durable_workflows.sidecar.model import (
     orchestrator_started,
 )
 from durable_workflows.sidecar.store import Store
+from durable_workflows.sidecar.writer import TransactionFailedError
 
 log = logging.getLogger("durable_workflows.sidecar")
 
@@ -75,21 +76,44 @@ class Core:
 
     @contextmanager
     def _tx(self) -> Iterator[None]:
-        """One database transaction; on failure memory is rebuilt from the database."""
+        """Stage one transaction; it is committed by `sync` (or the next read or timer).
+
+        If the body raises, its staged statements are dropped and memory is rebuilt from the
+        database. Memory changes are visible at once; the state waiters are released, and
+        RPCs answer (`sync`), only once the transaction is durable. A transaction staged
+        after a failed commit fails too, until the engine has reloaded.
+        """
         try:
-            with self._store.transaction():
-                yield
+            yield
         except BaseException:
+            self._store.discard()
             log.exception("sidecar transaction failed; reloading state from the database")
             self._reload()
             raise
-        self._after_commit()
-
-    def _after_commit(self) -> None:
-        for instance_id in self._touched:
-            for event in self._waiters.pop(instance_id, ()):
-                event.set()
+        wake = [event for instance_id in self._touched
+                for event in self._waiters.pop(instance_id, ())]
         self._touched.clear()
+        self._store.submit(wake)
+        self._notify()
+
+    def sync(self) -> None:
+        """Wait until every change submitted so far is durable (call without the lock).
+
+        Raises `TransactionFailedError` if it was rolled back; the engine then reloads.
+        """
+        ticket = self._store.last_ticket
+        if ticket is None:
+            return
+        try:
+            self._store.commit(ticket)
+        except TransactionFailedError:
+            with self._lock:
+                if self._store.broken:
+                    self._reload()
+            raise
+
+    def _notify(self) -> None:
+        """Wake worker streams and the timer thread if there is new work or a new timer."""
         if self._work_added:
             self._work_added = False
             self._work_cv.notify_all()
@@ -115,12 +139,18 @@ class Core:
         self._timer_added = True
 
     def _reload(self) -> None:
+        """Rebuild memory from the database (after a failed transaction)."""
+        self._store.recover()
         self.leases.clear()
         for queue in (self.ready_orchestrations, self.ready_activities, self.ready_entities):
             queue.clear()
-        self._touched.update(self.instances)
+        self._touched.clear()
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
+        self._waiters.clear()
         self._load()
-        self._after_commit()
+        self._notify()
 
     # -- instances -------------------------------------------------------------------------
 
@@ -242,7 +272,10 @@ class Core:
         self._timer_added = True
 
     def _fire_due(self, now: float) -> None:
-        """Deliver every delayed message whose time has come (one transaction)."""
+        """Deliver every delayed message whose time has come (one transaction, committed
+        before returning)."""
+        if self._store.broken:
+            self._reload()
         due: list[Delayed] = []
         while self._delayed_heap and self._delayed_heap[0][0] <= now:
             _, rowid = heapq.heappop(self._delayed_heap)
@@ -260,6 +293,9 @@ class Core:
                 inst = self.instances.get(item.target)
                 if inst is not None and inst.execution_id == item.execution_id:
                     self._deliver(item.target, item.event)
+        self._store.flush()
+        if self._store.broken:
+            self._reload()
 
     def _next_timer(self) -> float | None:
         while self._delayed_heap and self._delayed_heap[0][1] not in self.delayed:

@@ -197,7 +197,7 @@ class Engine(EntityEngine):
         with self._lock:
             activity_id = int(res.completionToken) if res.completionToken.isdigit() else -1
             act = self.activities.get(activity_id)
-            if act is None:
+            if act is None or (act.instance_id, act.task_id) != (res.instanceId, res.taskId):
                 log.info("ignoring stale activity completion %s", res.completionToken)
                 return False
             with self._tx():
@@ -221,7 +221,7 @@ class Engine(EntityEngine):
             if lease is not None:
                 self.leases.expire_in(lease, retry_after)
                 self._timer_added = True
-                self._after_commit()
+                self._notify()
 
     # -- internals -------------------------------------------------------------------------
 

@@ -20,26 +20,48 @@ from durable_workflows.sidecar.errors import (
     InstanceStateError,
 )
 from durable_workflows.sidecar.model import PENDING, Instance, optional_str, pb
+from durable_workflows.sidecar.writer import TransactionFailedError
 
 F = TypeVar("F", bound=Callable[..., Any])
 _HISTORY_CHUNK = 200
+_READ_ATTEMPTS = 3
 
 _ERROR_CODES: dict[type[Exception], grpc.StatusCode] = {
     InstanceNotFoundError: grpc.StatusCode.NOT_FOUND,
     InstanceExistsError: grpc.StatusCode.ALREADY_EXISTS,
     InstanceStateError: grpc.StatusCode.FAILED_PRECONDITION,
+    TransactionFailedError: grpc.StatusCode.UNAVAILABLE,
 }
 
 
 def _rpc(method: F) -> F:
-    """Map engine errors to gRPC status codes."""
+    """Answer only once the state the answer reflects is durable; map engine errors."""
 
     @functools.wraps(method)
     def wrapper(self: Servicer, request: Any, context: grpc.ServicerContext) -> Any:
         try:
-            return method(self, request, context)
+            response = method(self, request, context)
+            self.engine.sync()
         except tuple(_ERROR_CODES) as exc:
             context.abort(_ERROR_CODES[type(exc)], str(exc))
+        return response
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _read(method: F) -> F:
+    """Answer reads from durable state: if a pending change fails, read again."""
+
+    @functools.wraps(method)
+    def wrapper(self: Servicer, request: Any, context: grpc.ServicerContext) -> Any:
+        for _ in range(_READ_ATTEMPTS - 1):
+            response = method(self, request, context)
+            try:
+                self.engine.sync()
+            except TransactionFailedError:
+                continue
+            return response
+        return _rpc(method)(self, request, context)
 
     return wrapper  # type: ignore[return-value]
 
@@ -72,16 +94,19 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
             dict(request.tags), _timestamp(request, "scheduledStartTimestamp"), replaceable)
         return pb.CreateInstanceResponse(instanceId=instance_id)
 
+    @_read
     def GetInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
         """The instance's current state."""
         with self.engine.lock:
             inst = self.engine.instances.get(request.instanceId)
             return self._instance_response(inst, request.getInputsAndOutputs)
 
+    @_read
     def WaitForInstanceStart(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Long-poll until the instance leaves PENDING."""
         return self._wait(request, context, lambda i: i.status != PENDING, "start")
 
+    @_read
     def WaitForInstanceCompletion(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Long-poll until the instance finishes."""
         return self._wait(request, context, lambda i: i.terminal, "complete")
@@ -141,6 +166,7 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
         self.engine.rewind(request.instanceId, optional_str(request, "reason"))
         return pb.RewindInstanceResponse()
 
+    @_rpc
     def PurgeInstances(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Delete finished instances by id, batch or filter."""
         with self.engine.lock:
@@ -149,11 +175,13 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
         return pb.PurgeInstancesResponse(
             deletedInstanceCount=count, isComplete=wrappers_pb2.BoolValue(value=True))
 
+    @_read
     def QueryInstances(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Instances matching a query, paged."""
         with self.engine.lock:
             return queries.query_instances(self.engine.instances.values(), request.query)
 
+    @_read
     def ListInstanceIds(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Ids of finished instances, paged by completion time."""
         with self.engine.lock:
@@ -161,13 +189,25 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
 
     def StreamInstanceHistory(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         """The instance's history, in chunks."""
-        history = self.engine.history(request.instanceId)
+        history = self._durable_history(request.instanceId)
         if history is None:
             context.abort(grpc.StatusCode.NOT_FOUND,
                           f"orchestration instance {request.instanceId!r} not found")
             return
         for start in range(0, len(history), _HISTORY_CHUNK):
             yield pb.HistoryChunk(events=history[start:start + _HISTORY_CHUNK])
+
+    def _durable_history(self, instance_id: str) -> list[Any] | None:
+        for attempt in range(_READ_ATTEMPTS):
+            history = self.engine.history(instance_id)
+            try:
+                self.engine.sync()
+            except TransactionFailedError:
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
+                continue
+            return history
+        return None
 
     def CreateTaskHub(self, request: Any, context: grpc.ServicerContext) -> Any:
         """No-op: the database is the task hub."""
@@ -179,6 +219,7 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
 
     # -- entity client -----------------------------------------------------------------------
 
+    @_rpc
     def SignalEntity(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Queue a one-way entity operation."""
         self.engine.signal_entity(request.instanceId, request.name,
@@ -186,6 +227,7 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
                                   request.requestId, _timestamp(request, "scheduledTime"))
         return pb.SignalEntityResponse()
 
+    @_read
     def GetEntity(self, request: Any, context: grpc.ServicerContext) -> Any:
         """An entity's metadata and state; it exists while it has state."""
         with self.engine.lock:
@@ -195,11 +237,13 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
             return pb.GetEntityResponse(
                 exists=True, entity=queries.entity_metadata(entity, request.includeState))
 
+    @_read
     def QueryEntities(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Entities matching a query, paged."""
         with self.engine.lock:
             return queries.query_entities(self.engine.entities.values(), request.query)
 
+    @_rpc
     def CleanEntityStorage(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Remove empty entities and release orphaned locks."""
         removed, released = self.engine.clean_storage(request.removeEmptyEntities,
@@ -223,32 +267,38 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
         finally:
             self.engine.close_stream(stream)
 
+    @_rpc
     def CompleteOrchestratorTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Apply an orchestrator step."""
         self.engine.complete_orchestration(request)
         return pb.CompleteTaskResponse()
 
+    @_rpc
     def CompleteActivityTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Record an activity result."""
         self.engine.complete_activity(request)
         return pb.CompleteTaskResponse()
 
+    @_rpc
     def CompleteEntityTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Apply an entity batch."""
         self.engine.complete_entity(request)
         return pb.CompleteTaskResponse()
 
+    @_rpc
     def AbandonTaskOrchestratorWorkItem(self, request: Any,
                                         context: grpc.ServicerContext) -> Any:
         """Redeliver an orchestrator step shortly."""
         self.engine.abandon(request.completionToken)
         return pb.AbandonOrchestrationTaskResponse()
 
+    @_rpc
     def AbandonTaskActivityWorkItem(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Redeliver an activity shortly."""
         self.engine.abandon(request.completionToken)
         return pb.AbandonActivityTaskResponse()
 
+    @_rpc
     def AbandonTaskEntityWorkItem(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Redeliver an entity batch shortly."""
         self.engine.abandon(request.completionToken)

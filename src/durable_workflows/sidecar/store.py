@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -21,6 +21,9 @@ from durable_workflows.sidecar.model import (
     pb,
 )
 from durable_workflows.sidecar.schema import open_database
+from durable_workflows.sidecar.writer import Op, Ticket, Writer
+
+_ID_TABLES = ("messages", "delayed", "activities", "lock_requests")
 
 
 def _event_bytes(event: HistoryEvent) -> bytes:
@@ -54,7 +57,8 @@ class Snapshot:
 
 
 class Store:
-    """The SQLite database: one connection, used only while the engine lock is held."""
+    """The SQLite database. Writes are staged under the engine lock and committed through
+    the `Writer`; reads commit what is queued first."""
 
     def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
         self.path = path
@@ -65,30 +69,68 @@ class Store:
             if self._lock_file is not None:
                 self._lock_file.close()
             raise
+        self._ids = {table: self._max_id(table) for table in _ID_TABLES}
+        self._ops: list[Op] = []
+        self._writer = Writer(self._conn)
 
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL) and release the file lock."""
+        """Write what is queued, close the connection and release the file lock."""
+        self._writer.flush()
         self._conn.close()
         if self._lock_file is not None:
             self._lock_file.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Run the body as one write transaction: committed on success, rolled back on error."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    def _max_id(self, table: str) -> int:
+        row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?",
+                                 (table,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _new_id(self, table: str) -> int:
+        """Allocate a row id; ids only grow, even when a transaction fails."""
+        self._ids[table] += 1
+        return self._ids[table]
+
+    def _stage(self, sql: str, params: Sequence[Any] = (), many: bool = False) -> None:
+        self._ops.append((sql, params, many))
+
+    def submit(self, wake: list[threading.Event]) -> Ticket:
+        """Queue the staged statements as one transaction; ``wake`` is set once durable."""
+        ops, self._ops = self._ops, []
+        return self._writer.submit(ops, wake)
+
+    def discard(self) -> None:
+        """Drop the statements staged by a transaction that failed in the engine."""
+        self._ops = []
+
+    @property
+    def broken(self) -> bool:
+        """Whether a commit failed and the engine must reload before changing anything."""
+        return self._writer.broken
+
+    @property
+    def last_ticket(self) -> Ticket | None:
+        """The most recently submitted transaction."""
+        return self._writer.last
+
+    def commit(self, ticket: Ticket) -> None:
+        """Make ``ticket`` durable (committing the queue if nobody else is); see `Writer`."""
+        self._writer.commit(ticket)
+        ticket.raise_if_failed()
+
+    def flush(self) -> None:
+        """Commit everything submitted so far."""
+        self._writer.flush()
+
+    def recover(self) -> None:
+        """Fail queued transactions after a failed commit, then accept new ones."""
+        self._writer.recover()
 
     # -- instances and history -------------------------------------------------------------
 
     def save_instance(self, inst: Instance) -> None:
         """Insert or replace the instance's row (not its history or inbox)."""
         parent = inst.parent
-        self._conn.execute(
+        self._stage(
             "INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 inst.instance_id, inst.name, inst.version, inst.status, inst.execution_id,
@@ -112,22 +154,24 @@ class Store:
             "DELETE FROM delayed WHERE kind = 'o' AND target = ?",
             "DELETE FROM activities WHERE instance_id = ?",
         ):
-            self._conn.execute(sql, (instance_id,))
+            self._stage(sql, (instance_id,))
 
     def append_history(self, instance_id: str, start: int, events: list[HistoryEvent]) -> None:
         """Store ``events`` at positions ``start``, ``start + 1``, ..."""
-        self._conn.executemany(
+        self._stage(
             "INSERT INTO history VALUES (?,?,?)",
             [(instance_id, start + i, _event_bytes(e)) for i, e in enumerate(events)],
+            many=True,
         )
 
     def replace_history(self, instance_id: str, events: list[HistoryEvent]) -> None:
         """Replace the whole stored history (continue-as-new, rewind)."""
-        self._conn.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
+        self._stage("DELETE FROM history WHERE instance_id = ?", (instance_id,))
         self.append_history(instance_id, 0, events)
 
     def load_history(self, instance_id: str) -> list[HistoryEvent]:
         """Read the stored history in order."""
+        self._writer.flush()
         rows = self._conn.execute(
             "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
         )
@@ -137,50 +181,47 @@ class Store:
 
     def add_message(self, kind: str, target: str, event: HistoryEvent) -> int:
         """Append an event to an inbox; returns its row id (the inbox order)."""
-        cur = self._conn.execute(
-            "INSERT INTO messages (kind, target, event) VALUES (?,?,?)",
-            (kind, target, _event_bytes(event)),
-        )
-        return int(cur.lastrowid or 0)
+        rowid = self._new_id("messages")
+        self._stage("INSERT INTO messages VALUES (?,?,?,?)",
+                    (rowid, kind, target, _event_bytes(event)))
+        return rowid
 
     def delete_messages(self, rowids: Iterable[int]) -> None:
         """Remove consumed inbox messages."""
-        self._conn.executemany("DELETE FROM messages WHERE id = ?", [(r,) for r in rowids])
+        self._stage("DELETE FROM messages WHERE id = ?", [(r,) for r in rowids], many=True)
 
     def add_delayed(self, fire_at: float, kind: str, target: str, execution_id: str | None,
                     event: HistoryEvent) -> int:
         """Store an event to deliver at ``fire_at``; returns its row id."""
-        cur = self._conn.execute(
-            "INSERT INTO delayed (fire_at, kind, target, execution_id, event) VALUES (?,?,?,?,?)",
-            (fire_at, kind, target, execution_id, _event_bytes(event)),
-        )
-        return int(cur.lastrowid or 0)
+        rowid = self._new_id("delayed")
+        self._stage("INSERT INTO delayed VALUES (?,?,?,?,?,?)",
+                    (rowid, fire_at, kind, target, execution_id, _event_bytes(event)))
+        return rowid
 
     def delete_delayed(self, rowid: int) -> None:
         """Remove a delivered or cancelled delayed message."""
-        self._conn.execute("DELETE FROM delayed WHERE id = ?", (rowid,))
+        self._stage("DELETE FROM delayed WHERE id = ?", (rowid,))
 
     # -- activities ------------------------------------------------------------------------
 
     def add_activity(self, instance_id: str, execution_id: str, name: str, task_id: int,
                      input: str | None, version: str | None, tags: dict[str, str]) -> int:
         """Store a scheduled activity; returns its id."""
-        cur = self._conn.execute(
-            "INSERT INTO activities (instance_id, execution_id, name, task_id, input, version,"
-            " tags) VALUES (?,?,?,?,?,?,?)",
-            (instance_id, execution_id, name, task_id, input, version, _tags_json(tags)),
-        )
-        return int(cur.lastrowid or 0)
+        activity_id = self._new_id("activities")
+        self._stage("INSERT INTO activities VALUES (?,?,?,?,?,?,?,?)",
+                    (activity_id, instance_id, execution_id, name, task_id, input, version,
+                     _tags_json(tags)))
+        return activity_id
 
     def delete_activity(self, activity_id: int) -> None:
         """Remove a finished or abandoned activity."""
-        self._conn.execute("DELETE FROM activities WHERE id = ?", (activity_id,))
+        self._stage("DELETE FROM activities WHERE id = ?", (activity_id,))
 
     # -- entities and locks ----------------------------------------------------------------
 
     def save_entity(self, entity: Entity) -> None:
         """Insert or replace the entity's row."""
-        self._conn.execute(
+        self._stage(
             "INSERT OR REPLACE INTO entities VALUES (?,?,?,?,?)",
             (entity.entity_id, entity.state, entity.updated_at, entity.locked_by,
              entity.lock_owner),
@@ -188,28 +229,27 @@ class Store:
 
     def delete_entity(self, entity_id: str) -> None:
         """Remove an entity and its inbox."""
-        self._conn.execute("DELETE FROM entities WHERE entity_id = ?", (entity_id,))
-        self._conn.execute("DELETE FROM messages WHERE kind = 'e' AND target = ?", (entity_id,))
-        self._conn.execute("DELETE FROM delayed WHERE kind = 'e' AND target = ?", (entity_id,))
+        self._stage("DELETE FROM entities WHERE entity_id = ?", (entity_id,))
+        self._stage("DELETE FROM messages WHERE kind = 'e' AND target = ?", (entity_id,))
+        self._stage("DELETE FROM delayed WHERE kind = 'e' AND target = ?", (entity_id,))
 
     def add_lock_request(self, critical_section_id: str, owner: str, lock_set: list[str],
                          barrier: int) -> int:
         """Store a lock request waiting to be granted; returns its id."""
-        cur = self._conn.execute(
-            "INSERT INTO lock_requests (critical_section_id, owner, lock_set, barrier)"
-            " VALUES (?,?,?,?)",
-            (critical_section_id, owner, json.dumps(lock_set), barrier),
-        )
-        return int(cur.lastrowid or 0)
+        rowid = self._new_id("lock_requests")
+        self._stage("INSERT INTO lock_requests VALUES (?,?,?,?,?)",
+                    (rowid, critical_section_id, owner, json.dumps(lock_set), barrier))
+        return rowid
 
     def delete_lock_request(self, rowid: int) -> None:
         """Remove a granted or cancelled lock request."""
-        self._conn.execute("DELETE FROM lock_requests WHERE id = ?", (rowid,))
+        self._stage("DELETE FROM lock_requests WHERE id = ?", (rowid,))
 
     # -- loading ---------------------------------------------------------------------------
 
     def load(self) -> Snapshot:
         """Read the whole state; histories are loaded only for non-terminal instances."""
+        self._writer.flush()
         snap = Snapshot()
         for row in self._conn.execute("SELECT * FROM instances"):
             inst = _instance_from_row(row)

@@ -1,0 +1,133 @@
+"""Group commit: engine transactions are written to SQLite outside the engine lock.
+
+The engine stages each transaction's statements under its lock and queues them in the
+`Writer`; an RPC then waits for its `Ticket` before answering. The first waiter commits
+everything queued (it becomes the leader), others wait for it. Transactions that queue up
+during a commit share the next SQLite transaction, and disk I/O never holds the engine lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from durable_workflows.sidecar.errors import SidecarError
+
+log = logging.getLogger("durable_workflows.sidecar")
+
+Op = tuple[str, Sequence[Any], bool]
+"""A staged statement: SQL, parameters (a list of parameter rows if ``many``), ``many``."""
+
+
+class TransactionFailedError(SidecarError):
+    """A state change could not be written; it was rolled back and may be retried."""
+
+
+class Ticket:
+    """The outcome of one staged transaction."""
+
+    __slots__ = ("_done", "error", "wake")
+
+    def __init__(self, wake: list[threading.Event]) -> None:
+        self._done = threading.Event()
+        self.error: BaseException | None = None
+        self.wake = wake
+        """Events to set once the transaction is durable (state waiters)."""
+
+    def done(self) -> bool:
+        """Whether the outcome is known."""
+        return self._done.is_set()
+
+    def raise_if_failed(self) -> None:
+        """Raise `TransactionFailedError` if the transaction was rolled back."""
+        if self.error is not None:
+            raise TransactionFailedError(f"the change was not saved: {self.error}")
+
+    def finish(self, error: BaseException | None) -> None:
+        """Record the outcome and release waiters."""
+        self.error = error
+        self._done.set()
+        if error is None:
+            for event in self.wake:
+                event.set()
+
+
+class Writer:
+    """Commits queued transactions in order, grouping those that wait together."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._cv = threading.Condition()
+        self._queue: list[tuple[list[Op], Ticket]] = []
+        self._busy = False
+        self.broken = False
+        """Set when a commit failed; later transactions fail until `recover`."""
+        self.last: Ticket | None = None
+        """The most recently submitted transaction."""
+
+    def submit(self, ops: list[Op], wake: list[threading.Event]) -> Ticket:
+        """Queue one transaction's statements."""
+        ticket = Ticket(wake)
+        with self._cv:
+            self._queue.append((ops, ticket))
+            self.last = ticket
+        return ticket
+
+    def commit(self, ticket: Ticket) -> None:
+        """Make ``ticket`` durable: commit the queue ourselves, or wait for the committer."""
+        self._drain(ticket.done)
+
+    def flush(self) -> None:
+        """Commit everything submitted so far."""
+        self._drain(lambda: False)
+
+    def recover(self) -> None:
+        """After a failure: fail what is queued, then accept new transactions again."""
+        self.flush()
+        self.broken = False
+
+    def _drain(self, done: Callable[[], bool]) -> None:
+        while True:
+            with self._cv:
+                while self._busy:
+                    self._cv.wait()
+                if done() or not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+                self._busy = True
+            error: BaseException | None
+            if self.broken:
+                error = TransactionFailedError("an earlier change failed to be saved")
+            else:
+                error = self._commit(batch)
+            for _, ticket in batch:
+                ticket.finish(error)
+            with self._cv:
+                self._busy = False
+                self._cv.notify_all()
+
+    def _commit(self, batch: list[tuple[list[Op], Ticket]]) -> BaseException | None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for ops, _ in batch:
+                    self._apply(ops)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        except Exception as exc:
+            log.exception("failed to write %d transaction(s); rolled back", len(batch))
+            self.broken = True
+            return exc
+        return None
+
+    def _apply(self, ops: list[Op]) -> None:
+        for sql, params, many in ops:
+            if many:
+                self._conn.executemany(sql, params)
+            else:
+                self._conn.execute(sql, params)
