@@ -98,16 +98,18 @@ class Writer:
                     return
                 batch, self._queue = self._queue, []
                 self._busy = True
-            error: BaseException | None
-            if self.broken:
-                error = TransactionFailedError("an earlier change failed to be saved")
-            else:
-                error = self._commit(batch)
-            for _, ticket in batch:
-                ticket.finish(error)
-            with self._cv:
-                self._busy = False
-                self._cv.notify_all()
+            error: BaseException | None = TransactionFailedError("the commit was interrupted")
+            try:
+                if self.broken:
+                    error = TransactionFailedError("an earlier change failed to be saved")
+                else:
+                    error = self._commit(batch)
+            finally:
+                for _, ticket in batch:
+                    ticket.finish(error)
+                with self._cv:
+                    self._busy = False
+                    self._cv.notify_all()
 
     def _commit(self, batch: list[tuple[list[Op], Ticket]]) -> BaseException | None:
         try:
