@@ -420,3 +420,10 @@ def test_abandoned_activity_is_redelivered() -> None:
         assert 0.5 <= time.monotonic() - t0 < 5
         stream.cancel()
         channel.close()
+
+
+def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
+    db = tmp_path / "garbage.db"
+    db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(SidecarError, match="cannot open database"):
+        SqliteSidecar(str(db)).start()

@@ -89,13 +89,19 @@ def open_database(path: str, *, synchronous: str = "NORMAL") -> sqlite3.Connecti
     """
     if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise SidecarError(f"invalid synchronous mode {synchronous!r}")
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise SidecarError(f"cannot open database {path!r}: {exc}") from exc
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys=OFF")
         conn.execute("PRAGMA busy_timeout=5000")
         _migrate(conn, path)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise SidecarError(f"cannot open database {path!r}: {exc}") from exc
     except BaseException:
         conn.close()
         raise
