@@ -362,3 +362,21 @@ def test_delayed_entity_signal(client: Any, make_worker: Any) -> None:
     threading.Event().wait(0.2)
     assert client.get_entity(eid) is None
     wait_until(lambda: (m := client.get_entity(eid)) is not None and m.get_state(int) == 3)
+
+
+def relay(ctx: Any, payload: Any) -> Any:
+    """Function entity: `forward` signals another entity, now and (optionally) later."""
+    if ctx.operation == "forward":
+        target = EntityInstanceId("Counter", payload["key"])
+        ctx.signal_entity(target, "add", payload["n"])
+        later = datetime.now(timezone.utc) + timedelta(seconds=0.5)
+        ctx.signal_entity(target, "add", payload["n"], signal_time=later)
+    return None
+
+
+def test_entity_signals_other_entities_now_and_later(client: Any, make_worker: Any) -> None:
+    make_worker(entities=[Counter, relay])
+    target = EntityInstanceId("Counter", "relayed")
+    client.signal_entity(EntityInstanceId("relay", "r"), "forward", input={"key": "relayed", "n": 3})
+    wait_until(lambda: (m := client.get_entity(target)) is not None and m.get_state(int) == 3)
+    wait_until(lambda: client.get_entity(target).get_state(int) == 6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import weakref
 from collections.abc import Iterable
 from types import TracebackType
@@ -15,9 +16,9 @@ from ..agent_protocol import WorkflowAgent
 from ..client import WorkflowClient
 from ..durable.registration import register
 from ..errors import DurableWorkflowsError
+from ..sidecar import SqliteSidecar
 from ..workflow import Workflow
 from .connection import ConnectionSettings, resolve_connection
-from .embedded import EmbeddedBackend
 from .factories import create_client, create_worker, durabletask_logger
 
 HostMode = Literal["all", "worker", "client"]
@@ -32,8 +33,10 @@ class DurableWorkflowHost:
         print(await run.wait_for_completion())
     ```
     Without a connection string (and without ``DURABLE_TASK_SCHEDULER_CONNECTION_STRING``) an
-    embedded backend runs in this process. ``mode="worker"`` only serves a shared task hub
-    (start many such processes to scale out); ``mode="client"`` only talks to one.
+    embedded backend (the SQLite sidecar) runs in this process: in memory by default, durable
+    across crashes and restarts with ``database="runs.db"``. ``mode="worker"`` only serves a
+    shared task hub (start many such processes to scale out); ``mode="client"`` only talks to
+    one.
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class DurableWorkflowHost:
         connection_string: str | None = None,
         *,
         mode: HostMode = "all",
+        database: str | os.PathLike[str] | None = None,
         max_concurrency: int | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
@@ -54,9 +58,13 @@ class DurableWorkflowHost:
         if self._settings is None and mode != "all":
             msg = f"mode={mode!r} needs a connection string: the embedded backend lives in one process"
             raise DurableWorkflowsError(msg)
+        if database is not None and self._settings is not None:
+            msg = "database= is for the embedded backend; it cannot be combined with a connection string"
+            raise DurableWorkflowsError(msg)
+        self._database = ":memory:" if database is None else os.fspath(database)
         self._max_concurrency = max_concurrency
         self._logger = logger or durabletask_logger()
-        self._backend: EmbeddedBackend | None = None
+        self._backend: SqliteSidecar | None = None
         self._worker: Any = None
         self._target: ConnectionSettings | str | None = None
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WorkflowClient] = (
@@ -97,8 +105,8 @@ class DurableWorkflowHost:
         if self._target is not None:
             return
         if self._settings is None:
-            self._backend = EmbeddedBackend()
-            self._target = self._backend.start()
+            self._backend = SqliteSidecar(self._database).start()
+            self._target = self._backend.address
         else:
             self._target = self._settings
         if self.mode != "client":

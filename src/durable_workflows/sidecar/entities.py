@@ -89,7 +89,7 @@ class EntityEngine(Core):
         if action.HasField("sendSignal"):
             sig = action.sendSignal
             event = new_event(entityOperationSignaled=pb.EntityOperationSignaledEvent(
-                requestId=sig.requestId or uuid.uuid4().hex, operation=sig.name,
+                requestId=uuid.uuid4().hex, operation=sig.name,
                 input=sig.input if sig.HasField("input") else None,
                 targetInstanceId=string_value(sig.instanceId),
             ))
