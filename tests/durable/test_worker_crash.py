@@ -20,9 +20,9 @@ from .workflows import crash_workflow
 HERE = Path(__file__).resolve().parent
 BACKEND = (
     "import time\n"
-    "from durable_workflows.hosting.embedded import EmbeddedBackend\n"
-    "backend = EmbeddedBackend()\n"
-    "print(backend.start(), flush=True)\n"
+    "from durable_workflows.sidecar import SqliteSidecar\n"
+    "backend = SqliteSidecar().start()\n"
+    "print(backend.address, flush=True)\n"
     "while True:\n"
     "    time.sleep(1)\n"
 )
@@ -106,10 +106,6 @@ def test_worker_killed_while_waiting_for_input(backend_address: str, tmp_path: P
         workers.kill_all()
 
 
-@pytest.mark.skip(
-    reason="durabletask's in-memory backend never redelivers an activity whose worker died "
-    "(documented defect); runs on the SQLite sidecar instead (issue 7)"
-)
 def test_worker_killed_during_activity(backend_address: str, tmp_path: Path) -> None:
     workflow = crash_workflow("CrashActivity")
     workers = Workers(backend_address, tmp_path)
@@ -131,7 +127,8 @@ def test_worker_killed_during_activity(backend_address: str, tmp_path: Path) -> 
                 return await asyncio.wait_for(run.wait_for_completion(), 30)
 
         assert asyncio.run(main()) == "done 20"
-        assert _count(tmp_path, "step1") == 1
+        assert _count(tmp_path, "step1") == 1  # completed before the crash: not run again
+        assert _count(tmp_path, "step2") == 2  # interrupted by the crash: run again
         assert _count(tmp_path, "step3") == 1
     finally:
         workers.kill_all()
