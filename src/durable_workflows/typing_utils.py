@@ -8,7 +8,6 @@ match a type, and can values of one type be delivered where another is expected.
 from __future__ import annotations
 
 import collections.abc
-import dataclasses
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
@@ -163,8 +162,3 @@ def is_json_like(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and is_json_like(v) for k, v in value.items())
     return False
-
-
-def is_structured_class(tp: Any) -> bool:
-    """Pydantic models and dataclasses: the classes messages are usually made of."""
-    return isinstance(tp, type) and (issubclass(tp, BaseModel) or dataclasses.is_dataclass(tp))

@@ -191,11 +191,8 @@ class OrchestratorDriver:
         for node_id, call, inner in calls:
             task = call if inner is None else inner
             if inner is not None and not self.seam.is_complete(inner):
-                timeout = self.workflow.nodes[node_id]
-                assert isinstance(timeout, Executor)
-                raise ExecutorFailedError(
-                    node_id, f"timed out after {timeout.timeout}", "TimeoutError"
-                )
+                limit = getattr(self.workflow.nodes[node_id], "timeout", None)
+                raise ExecutorFailedError(node_id, f"timed out after {limit}", "TimeoutError")
             failure = self.seam.failure(task)
             if failure is not None:
                 raise ExecutorFailedError(node_id, failure[0], failure[1])
