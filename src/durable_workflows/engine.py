@@ -8,7 +8,6 @@ order, to `finish_superstep`. docs/semantics.md states the rules this module imp
 from __future__ import annotations
 
 import inspect
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -96,19 +95,11 @@ class RunState:
     halted: bool = False
 
 
-_OUTPUT_TYPES: weakref.WeakKeyDictionary[Workflow, dict[str, tuple[Any, ...]]] = (
-    weakref.WeakKeyDictionary()
-)
-"""Per workflow, each node's declared output types (`Node.output_types` is rebuilt on every
-access, and a durable orchestrator builds a new `Engine` on every replay)."""
-
-
 class Engine:
     """Applies the workflow's semantics to a `RunState`."""
 
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
-        self._output_types = _OUTPUT_TYPES.setdefault(workflow, {})
 
     # -- starting ------------------------------------------------------------------------
 
@@ -329,9 +320,7 @@ class Engine:
                 state.barriers[group.id][source].append(value)
 
     def _check_sent_type(self, source: str, value: Any) -> None:
-        declared = self._output_types.get(source)
-        if declared is None:
-            declared = self._output_types[source] = self.workflow.nodes[source].output_types
+        declared = self.workflow.nodes[source].output_types
         if type(value) in declared or any(matches(value, t) for t in declared):
             return  # (a value whose exact class is declared matches it: the cheap check first)
         names = " | ".join(short_name(t) for t in declared) or "nothing (it returns None)"

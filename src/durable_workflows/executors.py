@@ -177,6 +177,10 @@ class Executor(Node):
     ) -> None:
         self._id = check_id(id if id is not None else type(self).__name__)
         self._handlers = self._collect_handlers()
+        specs = self._handlers
+        self._input_types = tuple(spec.input_type for spec in specs)
+        self._output_types = tuple(dict.fromkeys(t for spec in specs for t in spec.output_types))
+        self._yield_types = tuple(dict.fromkeys(t for spec in specs for t in spec.yield_types))
         if timeout is not None and timeout <= timedelta(0):
             msg = f"Executor {self._id!r}: timeout must be positive, got {timeout}"
             raise WorkflowDefinitionError(msg)
@@ -215,15 +219,15 @@ class Executor(Node):
 
     @property
     def input_types(self) -> tuple[Any, ...]:
-        return tuple(spec.input_type for spec in self._handlers)
+        return self._input_types
 
     @property
     def output_types(self) -> tuple[Any, ...]:
-        return tuple(dict.fromkeys(t for spec in self._handlers for t in spec.output_types))
+        return self._output_types
 
     @property
     def yield_types(self) -> tuple[Any, ...]:
-        return tuple(dict.fromkeys(t for spec in self._handlers for t in spec.yield_types))
+        return self._yield_types
 
     def select_handler(self, message: Any) -> tuple[HandlerSpec, Any]:
         """The handler for `message` (most specific match first) and the message to pass it."""

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from .context import InvocationResult, SentMessage
 from .engine import Delivery, PendingRequest, RunState
 from .serialization import Envelope
 from .workflow import Workflow
-
-
-def _declared(workflow: Workflow, node_id: str, kind: str) -> Iterator[Any]:
-    """A node's declared `input_types` / `output_types` / `yield_types`, computed only if read.
-
-    `TypeRegistry.encode` reads its hints only for a value whose exact class is not registered,
-    and these properties are rebuilt on every access: an orchestrator replay encodes every
-    message of its generation again, so the laziness is worth having.
-    """
-    yield from getattr(workflow.nodes[node_id], kind)
 
 
 def encode_result(workflow: Workflow, node_id: str, result: InvocationResult) -> dict[str, Any]:
@@ -31,7 +20,7 @@ def encode_result(workflow: Workflow, node_id: str, result: InvocationResult) ->
     data: dict[str, Any] = {
         "sent": [
             {
-                "value": encode(m.value, _declared(workflow, node_id, "output_types")),
+                "value": encode(m.value, workflow.nodes[node_id].output_types),
                 "target_id": m.target_id,
                 "returned": m.returned,
             }
@@ -39,7 +28,7 @@ def encode_result(workflow: Workflow, node_id: str, result: InvocationResult) ->
         ],
     }
     if result.outputs:
-        hints = [*_declared(workflow, node_id, "yield_types")]
+        hints = workflow.nodes[node_id].yield_types
         data["outputs"] = [encode(v, hints) for v in result.outputs]
     if result.events:
         data["events"] = [encode(v) for v in result.events]
@@ -64,7 +53,7 @@ def decode_result(workflow: Workflow, data: dict[str, Any]) -> InvocationResult:
 
 def encode_message(workflow: Workflow, target: str, value: Any) -> Envelope:
     """A message for `target`, typed by the target's input types."""
-    return workflow.registry.encode(value, _declared(workflow, target, "input_types"))
+    return workflow.registry.encode(value, workflow.nodes[target].input_types)
 
 
 def encode_state(workflow: Workflow, state: RunState) -> dict[str, Any]:
@@ -84,7 +73,7 @@ def encode_state(workflow: Workflow, state: RunState) -> dict[str, Any]:
         ],
         "barriers": {
             group: {
-                src: [encode(v, _declared(workflow, src, "output_types")) for v in queue]
+                src: [encode(v, nodes[src].output_types) for v in queue]
                 for src, queue in queues.items()
             }
             for group, queues in state.barriers.items()
