@@ -20,6 +20,7 @@ from durable_workflows import (
     WaitingForInputEvent,
     Workflow,
     WorkflowBuilder,
+    WorkflowCompletedEvent,
     WorkflowContext,
     WorkflowRuntimeError,
     executor,
@@ -698,6 +699,9 @@ def test_barrier_with_a_source_delivering_twice() -> None:
     result = completed(run_in_process(workflow, 1))
     assert log == [("join", [2, 100], 3)]  # `3` waits in chatty's queue forever (F5)
     assert result.outputs == [[2, 100]]
+    completion = result.events[-1]
+    assert isinstance(completion, WorkflowCompletedEvent)
+    assert completion.unfired_barriers == {"join": {"chatty": 1}}
 
 
 def test_barrier_holding_two_full_sets_fires_twice() -> None:

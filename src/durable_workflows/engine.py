@@ -259,9 +259,16 @@ class Engine:
             raise InvalidResponseError(msg) from exc
 
     def completion_event(self, state: RunState) -> WorkflowCompletedEvent:
-        """The event that ends a completed run."""
+        """The event that ends a completed run (with what barriers were still holding)."""
         result = state.outputs[-1] if state.outputs else None
-        return WorkflowCompletedEvent(result=result, outputs=list(state.outputs))
+        unfired = {
+            group.target: {src: len(q) for src, q in state.barriers[group.id].items() if q}
+            for group in self.workflow.fan_ins
+            if any(state.barriers[group.id].values())
+        }
+        return WorkflowCompletedEvent(
+            result=result, outputs=list(state.outputs), unfired_barriers=unfired
+        )
 
     def thread_key(self, state: RunState, invocation: Invocation) -> str | None:
         """For agent invocations, the entity key of the conversation thread (else None)."""

@@ -125,6 +125,8 @@ class WorkflowCompletedEvent(WorkflowEvent):
     value_fields: ClassVar[tuple[str, ...]] = ("result", "outputs")
     result: Any = None
     outputs: list[Any] = dataclasses.field(default_factory=list)
+    unfired_barriers: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    """Fan-in barriers (by target) still holding messages at the end: source -> count."""
 
 
 @dataclass(kw_only=True)
