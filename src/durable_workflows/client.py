@@ -30,6 +30,7 @@ from .events import (
     WorkflowFailedEvent,
     event_from_dict,
 )
+from .typing_utils import short_name
 from .workflow import Workflow
 
 _ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
@@ -143,7 +144,7 @@ class WorkflowRun:
 
     @property
     def _durable(self) -> Any:
-        return self.client._client
+        return self.client.durable_client
 
     async def get_status(self) -> RunStatus:
         """The run's current status, superstep and pending requests."""
@@ -160,6 +161,7 @@ class WorkflowRun:
                 request_id=r["request_id"],
                 port_id=r["port_id"],
                 request=registry.decode(r["request"]),
+                response_type=short_name(self.workflow.ports[r["port_id"]].response_type),
             )
             for r in custom.get("requests", [])
         ]
