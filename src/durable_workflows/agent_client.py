@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .agent_protocol import AgentInput, AgentResponse, AgentThreadState, ChatMessage, WorkflowAgent
@@ -46,7 +46,7 @@ class DurableAgent:
             AGENT_TURN_ORCHESTRATOR, input=payload, instance_id=f"agent-turn-{uuid.uuid4().hex}"
         )
         state = await self._client.wait_for_orchestration_completion(
-            instance, fetch_payloads=True, timeout=int(timeout)
+            instance, fetch_payloads=True, timeout=timeout
         )
         if state is None or state.runtime_status.name != "COMPLETED":
             error = state.failure_details.message if state and state.failure_details else "unknown"
@@ -96,5 +96,6 @@ class AgentClient:
             raise WorkflowNotFoundError(msg)
         return agent
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[DurableAgent]:
+        """The hosted agents, in the order they were given."""
         return iter(self._agents.values())
