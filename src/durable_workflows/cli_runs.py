@@ -341,7 +341,9 @@ async def status_command(args: argparse.Namespace) -> int:
         await client.close()
 
 
-async def read_events(run: StreamingWorkflowRun, last: int, timeout: float = 10.0) -> list[WorkflowEvent]:
+async def read_events(
+    run: StreamingWorkflowRun, last: int, timeout: float = 10.0
+) -> list[WorkflowEvent]:
     """The run's recorded events up to sequence `last` (what arrives within `timeout`)."""
     events: list[WorkflowEvent] = []
 

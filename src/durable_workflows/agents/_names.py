@@ -13,7 +13,6 @@ from ._errors import InvalidThreadIdError
 
 AGENT_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 """Agent names: a letter, then letters, digits, ``_`` or ``-`` (at most 63 characters)."""
-ENTITY_PREFIX = AGENT_ENTITY_PREFIX
 _KEY_PATTERN = re.compile(r"^[!-~]{1,256}$")
 
 
@@ -46,7 +45,7 @@ class ThreadId:
     @property
     def entity_name(self) -> str:
         """The durable entity name (``dafx-<agent>``)."""
-        return ENTITY_PREFIX + self.agent
+        return AGENT_ENTITY_PREFIX + self.agent
 
     def __str__(self) -> str:
         return f"@{self.entity_name}@{self.key}"
@@ -64,10 +63,10 @@ def parse_thread_id(thread_id: str, *, agent_name: str | None = None) -> ThreadI
     case-insensitively, as durabletask entity names do.
     """
     text = thread_id if isinstance(thread_id, str) else repr(thread_id)
-    _, _, rest = text.partition("@" + ENTITY_PREFIX)
+    _, _, rest = text.partition("@" + AGENT_ENTITY_PREFIX)
     agent, sep, key = rest.partition("@")
     if (
-        not text.startswith("@" + ENTITY_PREFIX)
+        not text.startswith("@" + AGENT_ENTITY_PREFIX)
         or not sep
         or not AGENT_NAME_PATTERN.match(agent)
         or not _KEY_PATTERN.match(key)

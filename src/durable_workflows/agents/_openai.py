@@ -78,6 +78,7 @@ def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
 
 
 def _retryable(status_code: int) -> bool:
+    """Whether the SDK retries this HTTP status (so trying again later may succeed)."""
     return status_code in (408, 409, 429) or status_code >= 500
 
 
@@ -141,15 +142,12 @@ class _OpenAICompatibleClient(ABC):
         try:
             reply = client.chat.completions.create(model=self.model, messages=params, **options)
         except sdk.APIStatusError as exc:
-            retries = (
-                f" (after {client.max_retries} retries)" if _retryable(exc.status_code) else ""
-            )
+            retryable = _retryable(exc.status_code)
+            retries = f" (after {client.max_retries} retries)" if retryable else ""
             body = exc.body if isinstance(exc.body, dict) else {}
             detail = body.get("message") or exc.message
             msg = f"{self._describe()} answered HTTP {exc.status_code}{retries}: {detail}"
-            raise ChatClientError(
-                msg, status_code=exc.status_code, retryable=_retryable(exc.status_code)
-            ) from exc
+            raise ChatClientError(msg, status_code=exc.status_code, retryable=retryable) from exc
         except sdk.APIConnectionError as exc:
             msg = f"Could not reach {self._describe()} (after {client.max_retries} retries): {exc}"
             raise ChatClientError(msg, retryable=True) from exc

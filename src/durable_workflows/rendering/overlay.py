@@ -57,7 +57,8 @@ class RunOverlay:
             elif kind == "executor_completed" and node_id:
                 status[node_id] = "completed"
             elif kind in ("executor_failed", "workflow_failed"):
-                run_status = "failed" if kind == "workflow_failed" else run_status
+                if kind == "workflow_failed":
+                    run_status = "failed"
                 if node_id:
                     status[node_id] = "failed"
             elif kind == "waiting_for_input" and node_id:
