@@ -336,6 +336,12 @@ async def status_command(args: argparse.Namespace) -> int:
         if args.render and isinstance(run, StreamingWorkflowRun):
             events = await read_events(run, status.last_sequence)
             print(render(run.workflow, args.render, overlay=RunOverlay.from_events(events)))
+        elif args.render:
+            print(
+                f"not rendered: run {run.run_id} was started without streaming, so it recorded "
+                "no events (start runs with `durable-workflows run` or client.stream())",
+                file=sys.stderr,
+            )
         return 0
     finally:
         await client.close()
