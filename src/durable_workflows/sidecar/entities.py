@@ -12,6 +12,7 @@ from durable_workflows.sidecar.model import (
     LockRequest,
     new_event,
     optional_str,
+    optional_time,
     pb,
     string_value,
 )
@@ -93,8 +94,7 @@ class EntityEngine(Core):
                 input=sig.input if sig.HasField("input") else None,
                 targetInstanceId=string_value(sig.instanceId),
             ))
-            at = sig.scheduledTime.ToNanoseconds() / 1e9 if sig.HasField("scheduledTime") else None
-            self._send_entity_op(sig.instanceId, event, at)
+            self._send_entity_op(sig.instanceId, event, optional_time(sig, "scheduledTime"))
         elif action.HasField("startNewOrchestration"):
             start = action.startNewOrchestration
             instance_id = start.instanceId or uuid.uuid4().hex
@@ -104,10 +104,9 @@ class EntityEngine(Core):
                 return
             if existing is not None:
                 self._purge(instance_id)
-            at = (start.scheduledTime.ToNanoseconds() / 1e9
-                  if start.HasField("scheduledTime") else None)
             self._new_instance(instance_id, start.name, optional_str(start, "input"),
-                               optional_str(start, "version"), dict(start.tags), None, at)
+                               optional_str(start, "version"), dict(start.tags), None,
+                               optional_time(start, "scheduledTime"))
 
     def _save_or_forget(self, entity_id: str) -> None:
         """Persist the entity, or delete it when it holds nothing (no state, ops or lock)."""

@@ -141,6 +141,11 @@ def optional_str(message: Any, name: str) -> str | None:
     return str(getattr(message, name).value) if message.HasField(name) else None
 
 
+def optional_time(message: Any, name: str) -> float | None:
+    """Seconds since the epoch in timestamp field ``name`` of ``message``, if set."""
+    return getattr(message, name).ToNanoseconds() / 1e9 if message.HasField(name) else None
+
+
 def new_event(**kwargs: Any) -> HistoryEvent:
     """A history event stamped with the current time and ``eventId=-1``."""
     return pb.HistoryEvent(eventId=-1, timestamp=now_ts(), **kwargs)

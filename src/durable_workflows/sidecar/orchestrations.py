@@ -31,6 +31,7 @@ from durable_workflows.sidecar.model import (
     failure_details,
     new_event,
     optional_str,
+    optional_time,
     orchestrator_started,
     pb,
     string_value,
@@ -349,10 +350,9 @@ class Engine(EntityEngine):
         kind = msg.WhichOneof("EntityMessageType")
         body = getattr(msg, kind)
         if kind == "entityOperationSignaled":
-            at = (body.scheduledTime.ToNanoseconds() / 1e9
-                  if body.HasField("scheduledTime") else None)
             self._send_entity_op(body.targetInstanceId.value,
-                                 new_event(entityOperationSignaled=body), at)
+                                 new_event(entityOperationSignaled=body),
+                                 optional_time(body, "scheduledTime"))
         elif kind == "entityOperationCalled":
             self._deliver_entity(body.targetInstanceId.value,
                                  new_event(entityOperationCalled=body))

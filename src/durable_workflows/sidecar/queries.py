@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from durable_workflows.sidecar.model import Entity, Instance, now_ts, pb, string_value
+from durable_workflows.sidecar.model import (
+    Entity,
+    Instance,
+    now_ts,
+    optional_time,
+    pb,
+    string_value,
+)
 
 _DEFAULT_PAGE = 100
 
@@ -30,22 +37,22 @@ def instance_state(inst: Instance, include_payloads: bool) -> Any:
     )
 
 
-def _seconds(ts: Any) -> float:
-    return float(ts.ToNanoseconds()) / 1e9
+def _window(message: Any, start: str, end: str) -> Callable[[float], bool]:
+    """Whether a time lies in ``[start, end)``, from optional timestamp fields (unset: open)."""
+    low, high = optional_time(message, start), optional_time(message, end)
+    return lambda t: (low is None or t >= low) and (high is None or t < high)
 
 
 def query_instances(instances: Iterable[Instance], query: Any) -> Any:
     """``QueryInstances``: filter by status, creation time and id prefix; paged by offset."""
     statuses = set(query.runtimeStatus)
     prefix = query.instanceIdPrefix.value if query.HasField("instanceIdPrefix") else ""
-    low = _seconds(query.createdTimeFrom) if query.HasField("createdTimeFrom") else None
-    high = _seconds(query.createdTimeTo) if query.HasField("createdTimeTo") else None
+    created = _window(query, "createdTimeFrom", "createdTimeTo")
     matching = sorted(
         (i for i in instances
          if (not statuses or i.status in statuses)
          and i.instance_id.startswith(prefix)
-         and (low is None or i.created_at >= low)
-         and (high is None or i.created_at < high)),
+         and created(i.created_at)),
         key=lambda i: (i.created_at, i.instance_id),
     )
     start = _offset(query.continuationToken.value if query.HasField("continuationToken") else "")
@@ -61,14 +68,12 @@ def query_instances(instances: Iterable[Instance], query: Any) -> Any:
 def list_instance_ids(instances: Iterable[Instance], req: Any) -> Any:
     """``ListInstanceIds``: finished instances ordered by completion time, keyset-paged."""
     statuses = set(req.runtimeStatus)
-    low = _seconds(req.completedTimeFrom) if req.HasField("completedTimeFrom") else None
-    high = _seconds(req.completedTimeTo) if req.HasField("completedTimeTo") else None
+    completed = _window(req, "completedTimeFrom", "completedTimeTo")
     keyed = sorted(
         ((i.completed_at, i.instance_id) for i in instances
          if i.terminal and i.completed_at is not None
          and (not statuses or i.status in statuses)
-         and (low is None or i.completed_at >= low)
-         and (high is None or i.completed_at < high)),
+         and completed(i.completed_at)),
     )
     if req.HasField("lastInstanceKey") and req.lastInstanceKey.value:
         at, _, last_id = req.lastInstanceKey.value.partition("|")
@@ -87,12 +92,9 @@ def purge_targets(instances: Iterable[Instance], req: Any) -> list[str]:
     if req.HasField("purgeInstanceFilter"):
         pf = req.purgeInstanceFilter
         statuses = set(pf.runtimeStatus)
-        low = _seconds(pf.createdTimeFrom) if pf.HasField("createdTimeFrom") else None
-        high = _seconds(pf.createdTimeTo) if pf.HasField("createdTimeTo") else None
+        created = _window(pf, "createdTimeFrom", "createdTimeTo")
         return [i.instance_id for i in instances
-                if (not statuses or i.status in statuses)
-                and (low is None or i.created_at >= low)
-                and (high is None or i.created_at < high)]
+                if (not statuses or i.status in statuses) and created(i.created_at)]
     if req.HasField("instanceBatch"):
         return list(req.instanceBatch.instanceIds)
     return [req.instanceId] if req.instanceId else []
@@ -112,14 +114,12 @@ def entity_metadata(entity: Entity, include_state: bool) -> Any:
 def query_entities(entities: Iterable[Entity], query: Any) -> Any:
     """``QueryEntities``: filter by id prefix and modification time; paged by offset."""
     prefix = query.instanceIdStartsWith.value if query.HasField("instanceIdStartsWith") else ""
-    low = _seconds(query.lastModifiedFrom) if query.HasField("lastModifiedFrom") else None
-    high = _seconds(query.lastModifiedTo) if query.HasField("lastModifiedTo") else None
+    modified = _window(query, "lastModifiedFrom", "lastModifiedTo")
     matching = sorted(
         (e for e in entities
          if e.entity_id.startswith(prefix)
          and (query.includeTransient or e.state is not None)
-         and (low is None or e.updated_at >= low)
-         and (high is None or e.updated_at < high)),
+         and modified(e.updated_at)),
         key=lambda e: e.entity_id,
     )
     start = _offset(query.continuationToken.value if query.HasField("continuationToken") else "")

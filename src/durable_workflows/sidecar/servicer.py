@@ -19,7 +19,7 @@ from durable_workflows.sidecar.errors import (
     InstanceNotFoundError,
     InstanceStateError,
 )
-from durable_workflows.sidecar.model import PENDING, Instance, optional_str, pb
+from durable_workflows.sidecar.model import PENDING, Instance, optional_str, optional_time, pb
 from durable_workflows.sidecar.writer import TransactionFailedError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,11 +66,6 @@ def _read(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _timestamp(message: Any, name: str) -> float | None:
-    """Seconds since the epoch in timestamp field ``name``, if set."""
-    return getattr(message, name).ToNanoseconds() / 1e9 if message.HasField(name) else None
-
-
 class Servicer(stubs.TaskHubSidecarServiceServicer):
     """gRPC front end of a `Dispatcher`."""
 
@@ -91,7 +86,7 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
         instance_id = self.engine.start_instance(
             request.instanceId or uuid.uuid4().hex, request.name,
             optional_str(request, "input"), optional_str(request, "version"),
-            dict(request.tags), _timestamp(request, "scheduledStartTimestamp"), replaceable)
+            dict(request.tags), optional_time(request, "scheduledStartTimestamp"), replaceable)
         return pb.CreateInstanceResponse(instanceId=instance_id)
 
     @_read
@@ -224,7 +219,7 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
         """Queue a one-way entity operation."""
         self.engine.signal_entity(request.instanceId, request.name,
                                   request.input if request.HasField("input") else None,
-                                  request.requestId, _timestamp(request, "scheduledTime"))
+                                  request.requestId, optional_time(request, "scheduledTime"))
         return pb.SignalEntityResponse()
 
     @_read

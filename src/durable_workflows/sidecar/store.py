@@ -61,7 +61,6 @@ class Store:
     the `Writer`; reads commit what is queued first."""
 
     def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
-        self.path = path
         self._lock_file = None if path == ":memory:" else _lock_exclusively(path + ".lock")
         try:
             self._conn = open_database(path, synchronous=synchronous)
