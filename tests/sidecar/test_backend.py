@@ -390,3 +390,13 @@ def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
     db.write_bytes(b"this is not a database" * 100)
     with pytest.raises(SidecarError, match="cannot open database"):
         SqliteSidecar(str(db)).start()
+
+
+def test_timed_out_waits_leave_no_waiters() -> None:
+    """A wait that times out unregisters itself; waiters on an idle id must not pile up."""
+    with SqliteSidecar(":memory:") as sc:
+        engine = sc._engine
+        assert engine is not None
+        for _ in range(3):
+            assert engine.wait_for("missing", lambda _: True, 0.05, lambda: True) is None
+        assert not engine._waiters.get("missing")

@@ -318,11 +318,11 @@ class Core:
                 inst = self.instances.get(instance_id)
                 if inst is not None and predicate(inst):
                     return inst
+                remaining = 5.0 if deadline is None else min(5.0, deadline - time.monotonic())
+                if remaining <= 0 or self.closed:
+                    return None
                 event = threading.Event()
                 self._waiters.setdefault(instance_id, []).append(event)
-            remaining = 5.0 if deadline is None else min(5.0, deadline - time.monotonic())
-            if remaining <= 0 or self.closed:
-                return None
             if not event.wait(remaining):
                 with self._lock:
                     waiters = self._waiters.get(instance_id, [])
