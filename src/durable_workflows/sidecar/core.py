@@ -182,6 +182,19 @@ class Core:
         self._queue_start(inst, start_at)
         return inst
 
+    def _purge(self, instance_id: str) -> None:
+        """Delete an instance and everything it owns."""
+        self.instances.pop(instance_id, None)
+        self.ready_orchestrations.discard(instance_id)
+        lease = self.leases.holder("orchestration", instance_id)
+        if lease is not None:
+            self.leases.drop(lease)
+        for act in [a for a in self.activities.values() if a.instance_id == instance_id]:
+            self._drop_activity(act)
+        self._cancel_delayed("o", instance_id)
+        self._store.delete_instance(instance_id)
+        self._touched.add(instance_id)
+
     def _queue_start(self, inst: Instance, start_at: float | None,
                      extra: list[HistoryEvent] | None = None) -> None:
         """Queue ``orchestratorStarted`` + ``executionStarted`` (+ ``extra``), maybe delayed."""
@@ -228,6 +241,16 @@ class Core:
         if activity_id in self.activities and self.leases.holder("activity", activity_id) is None:
             self.ready_activities.add(activity_id)
             self._work_added = True
+
+    def _drop_activity(self, act: Activity) -> None:
+        """Forget a scheduled activity, ending its lease if one is held."""
+        del self.activities[act.activity_id]
+        self.ready_activities.discard(act.activity_id)
+        lease = self.leases.holder("activity", act.activity_id)
+        if lease is not None:
+            self.leases.drop(lease)
+            self._work_added = True  # the stream has room again
+        self._store.delete_activity(act.activity_id)
 
     # -- entities --------------------------------------------------------------------------
 

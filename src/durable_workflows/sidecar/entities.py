@@ -122,26 +122,6 @@ class EntityEngine(Core):
         else:
             self._store.save_entity(entity)
 
-    def _purge(self, instance_id: str) -> None:
-        """Delete an instance and everything it owns."""
-        self.instances.pop(instance_id, None)
-        self.ready_orchestrations.discard(instance_id)
-        lease = self.leases.holder("orchestration", instance_id)
-        if lease is not None:
-            self.leases.drop(lease)
-        for activity_id in [a for a, act in self.activities.items()
-                            if act.instance_id == instance_id]:
-            del self.activities[activity_id]
-            self.ready_activities.discard(activity_id)
-            lease = self.leases.holder("activity", activity_id)
-            if lease is not None:
-                self.leases.drop(lease)
-        for rowid in [r for r, d in self.delayed.items() if d.kind == "o"
-                      and d.target == instance_id]:
-            del self.delayed[rowid]
-        self._store.delete_instance(instance_id)
-        self._touched.add(instance_id)
-
     # -- locks -----------------------------------------------------------------------------
 
     def _request_lock(self, critical_section_id: str, owner: str, lock_set: list[str]) -> None:

@@ -232,15 +232,6 @@ class Engine(EntityEngine):
             raise InstanceNotFoundError(f"orchestration instance {instance_id!r} not found")
         return inst
 
-    def _drop_activity(self, act: Activity) -> None:
-        del self.activities[act.activity_id]
-        self.ready_activities.discard(act.activity_id)
-        lease = self.leases.holder("activity", act.activity_id)
-        if lease is not None:
-            self.leases.drop(lease)
-            self._work_added = True  # the stream has room again
-        self._store.delete_activity(act.activity_id)
-
     def _apply_step(self, inst: Instance, res: Any, events: list[HistoryEvent]) -> None:
         if res.HasField("customStatus"):
             inst.custom_status = res.customStatus.value
