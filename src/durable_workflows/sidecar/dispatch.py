@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from durable_workflows.sidecar.core import log
-from durable_workflows.sidecar.leases import FilterMap, Kind, Lease, Stream
+from durable_workflows.sidecar.leases import FilterMap, K, Kind, Lease, ReadyQueue, Stream
 from durable_workflows.sidecar.model import orchestrator_started, pb, string_value
 from durable_workflows.sidecar.orchestrations import Engine
 from durable_workflows.sidecar.store import Store
@@ -117,24 +118,39 @@ class Dispatcher(Engine):
                 return item
         return self._take_entity(stream) if stream.has_room("entity") else None
 
-    def _take_orchestration(self, stream: Stream) -> Any:
-        stale: list[str] = []
+    def _pick(self, stream: Stream, kind: Kind, ready: ReadyQueue[K],
+              describe: Callable[[K], tuple[str, str | None] | None]) -> K | None:
+        """Take the oldest ready item ``stream`` accepts off ``ready``, dropping stale entries.
+
+        ``describe`` gives an item's name and version, or None when it is no longer ready.
+        """
+        stale: list[K] = []
         chosen = None
-        for instance_id in self.ready_orchestrations:
-            inst = self.instances.get(instance_id)
-            if (inst is None or not self._dispatchable(inst)
-                    or self.leases.holder("orchestration", instance_id) is not None):
-                stale.append(instance_id)
-            elif (stream.accepts("orchestration", inst.name, inst.version)
-                  and not self._skip(stream, "orchestration", instance_id)):
-                chosen = inst
+        for key in ready:
+            described = describe(key)
+            if described is None or self.leases.holder(kind, key) is not None:
+                stale.append(key)
+            elif stream.accepts(kind, *described) and not self._skip(stream, kind, key):
+                chosen = key
                 break
-        for instance_id in stale:
-            self.ready_orchestrations.discard(instance_id)
-        if chosen is None:
+        for key in stale:
+            ready.discard(key)
+        if chosen is not None:
+            ready.discard(chosen)
+        return chosen
+
+    def _take_orchestration(self, stream: Stream) -> Any:
+        def describe(instance_id: str) -> tuple[str, str | None] | None:
+            inst = self.instances.get(instance_id)
+            if inst is None or not self._dispatchable(inst):
+                return None
+            return inst.name, inst.version
+
+        instance_id = self._pick(stream, "orchestration", self.ready_orchestrations, describe)
+        if instance_id is None:
             return None
-        self.ready_orchestrations.discard(chosen.instance_id)
-        lease = self._grant("orchestration", chosen.instance_id, stream)
+        chosen = self.instances[instance_id]
+        lease = self._grant("orchestration", instance_id, stream)
         lease.rowids = [m.rowid for m in chosen.inbox]
         new_events = [m.event for m in chosen.inbox]
         if chosen.history_len and not new_events[0].HasField("orchestratorStarted"):
@@ -142,7 +158,7 @@ class Dispatcher(Engine):
         return pb.WorkItem(
             completionToken=lease.token,
             orchestratorRequest=pb.OrchestratorRequest(
-                instanceId=chosen.instance_id,
+                instanceId=instance_id,
                 executionId=string_value(chosen.execution_id),
                 pastEvents=chosen.history,
                 newEvents=lease.extra + new_events,
@@ -150,23 +166,16 @@ class Dispatcher(Engine):
         )
 
     def _take_activity(self, stream: Stream) -> Any:
-        stale: list[int] = []
-        chosen = None
-        for activity_id in self.ready_activities:
+        def describe(activity_id: int) -> tuple[str, str | None] | None:
             act = self.activities.get(activity_id)
-            if act is None or self.leases.holder("activity", activity_id) is not None:
-                stale.append(activity_id)
-            elif (stream.accepts("activity", act.name, act.version)
-                  and not self._skip(stream, "activity", activity_id)):
-                chosen = act
-                break
-        for activity_id in stale:
-            self.ready_activities.discard(activity_id)
-        if chosen is None:
+            return None if act is None else (act.name, act.version)
+
+        activity_id = self._pick(stream, "activity", self.ready_activities, describe)
+        if activity_id is None:
             return None
-        self.ready_activities.discard(chosen.activity_id)
-        token = str(chosen.activity_id)
-        self._grant("activity", chosen.activity_id, stream, token)
+        chosen = self.activities[activity_id]
+        token = str(activity_id)
+        self._grant("activity", activity_id, stream, token)
         return pb.WorkItem(
             completionToken=token,
             activityRequest=pb.ActivityRequest(
@@ -182,29 +191,23 @@ class Dispatcher(Engine):
         )
 
     def _take_entity(self, stream: Stream) -> Any:
-        stale: list[str] = []
-        chosen = None
-        ops = []
-        for entity_id in self.ready_entities:
+        def describe(entity_id: str) -> tuple[str, str | None] | None:
             entity = self.entities.get(entity_id)
-            ops = self._runnable_ops(entity)[:_ENTITY_BATCH] if entity is not None else []
-            if not ops or self.leases.holder("entity", entity_id) is not None:
-                stale.append(entity_id)
-            elif (stream.accepts("entity", _entity_name(entity_id), None)
-                  and not self._skip(stream, "entity", entity_id)):
-                chosen = entity
-                break
-        for entity_id in stale:
-            self.ready_entities.discard(entity_id)
-        if chosen is None:
+            if entity is None or not self._runnable_ops(entity):
+                return None
+            return _entity_name(entity_id), None
+
+        entity_id = self._pick(stream, "entity", self.ready_entities, describe)
+        if entity_id is None:
             return None
-        self.ready_entities.discard(chosen.entity_id)
-        lease = self._grant("entity", chosen.entity_id, stream)
+        chosen = self.entities[entity_id]
+        ops = self._runnable_ops(chosen)[:_ENTITY_BATCH]
+        lease = self._grant("entity", entity_id, stream)
         lease.rowids = [m.rowid for m in ops]
         return pb.WorkItem(
             completionToken=lease.token,
             entityRequestV2=pb.EntityRequest(
-                instanceId=chosen.entity_id,
+                instanceId=entity_id,
                 entityState=string_value(chosen.state),
                 operationRequests=[m.event for m in ops],
             ),
