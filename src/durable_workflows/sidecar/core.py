@@ -122,6 +122,7 @@ class Core:
             self._sched_cv.notify_all()
 
     def _load(self) -> None:
+        """Fill memory from the database and queue everything that is ready."""
         snap = self._store.load()
         self.instances = snap.instances
         self.entities = snap.entities
@@ -155,11 +156,13 @@ class Core:
     # -- instances -------------------------------------------------------------------------
 
     def _save(self, inst: Instance) -> None:
+        """Stage the instance's row and wake its state waiters once it is durable."""
         inst.updated_at = time.time()
         self._store.save_instance(inst)
         self._touched.add(inst.instance_id)
 
     def _append_history(self, inst: Instance, events: list[HistoryEvent]) -> None:
+        """Add ``events`` to the instance's history, in memory (if loaded) and on disk."""
         if not events:
             return
         self._store.append_history(inst.instance_id, inst.history_len, events)
@@ -217,6 +220,7 @@ class Core:
         return True
 
     def _dispatchable(self, inst: Instance) -> bool:
+        """Whether the instance has inbox events a worker may process now."""
         if not inst.inbox or inst.terminal:
             return False
         if inst.history_len == 0 and not any(
@@ -230,6 +234,7 @@ class Core:
         )
 
     def _mark_orchestration(self, instance_id: str) -> None:
+        """Queue the instance for dispatch if it is dispatchable and not leased."""
         inst = self.instances.get(instance_id)
         if inst is None or self.leases.holder("orchestration", instance_id) is not None:
             return
@@ -238,6 +243,7 @@ class Core:
             self._work_added = True
 
     def _mark_activity(self, activity_id: int) -> None:
+        """Queue the activity for dispatch if it exists and is not leased."""
         if activity_id in self.activities and self.leases.holder("activity", activity_id) is None:
             self.ready_activities.add(activity_id)
             self._work_added = True
@@ -255,6 +261,7 @@ class Core:
     # -- entities --------------------------------------------------------------------------
 
     def _entity(self, entity_id: str) -> Entity:
+        """The entity, created (and stored) if it does not exist yet."""
         entity = self.entities.get(entity_id)
         if entity is None:
             entity = self.entities[entity_id] = Entity(entity_id)
@@ -262,6 +269,7 @@ class Core:
         return entity
 
     def _deliver_entity(self, entity_id: str, event: HistoryEvent) -> None:
+        """Append ``event`` to the entity's inbox, creating the entity if needed."""
         entity = self._entity(entity_id)
         rowid = self._store.add_message("e", entity_id, event)
         entity.inbox.append(Message(rowid, event))
@@ -278,6 +286,7 @@ class Core:
         ]
 
     def _mark_entity(self, entity_id: str) -> None:
+        """Queue the entity for dispatch if it has runnable operations and is not leased."""
         entity = self.entities.get(entity_id)
         if entity is None or self.leases.holder("entity", entity_id) is not None:
             return
@@ -289,6 +298,7 @@ class Core:
 
     def _schedule(self, fire_at: float, kind: str, target: str, execution_id: str | None,
                   event: HistoryEvent) -> None:
+        """Store ``event`` for delivery to ``target`` at ``fire_at`` (epoch seconds)."""
         rowid = self._store.add_delayed(fire_at, kind, target, execution_id, event)
         self.delayed[rowid] = Delayed(rowid, fire_at, kind, target, execution_id, event)
         heapq.heappush(self._delayed_heap, (fire_at, rowid))
@@ -321,11 +331,13 @@ class Core:
             self._reload()
 
     def _next_timer(self) -> float | None:
+        """Epoch time of the earliest pending delayed message."""
         while self._delayed_heap and self._delayed_heap[0][1] not in self.delayed:
             heapq.heappop(self._delayed_heap)
         return self._delayed_heap[0][0] if self._delayed_heap else None
 
     def _cancel_delayed(self, kind: str, target: str) -> None:
+        """Drop every delayed message for ``target``."""
         for rowid in [r for r, d in self.delayed.items() if d.kind == kind and d.target == target]:
             del self.delayed[rowid]
             self._store.delete_delayed(rowid)

@@ -10,7 +10,12 @@ from typing import Any
 
 from durable_workflows.sidecar.core import log
 from durable_workflows.sidecar.leases import FilterMap, K, Kind, Lease, ReadyQueue, Stream
-from durable_workflows.sidecar.model import orchestrator_started, pb, string_value
+from durable_workflows.sidecar.model import (
+    orchestration_instance,
+    orchestrator_started,
+    pb,
+    string_value,
+)
 from durable_workflows.sidecar.orchestrations import Engine
 from durable_workflows.sidecar.store import Store
 
@@ -182,9 +187,8 @@ class Dispatcher(Engine):
                 name=chosen.name,
                 version=string_value(chosen.version),
                 input=string_value(chosen.input),
-                orchestrationInstance=pb.OrchestrationInstance(
-                    instanceId=chosen.instance_id,
-                    executionId=string_value(chosen.execution_id)),
+                orchestrationInstance=orchestration_instance(
+                    chosen.instance_id, chosen.execution_id),
                 taskId=chosen.task_id,
                 tags=chosen.tags,
             ),

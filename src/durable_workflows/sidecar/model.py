@@ -146,6 +146,12 @@ def optional_time(message: Any, name: str) -> float | None:
     return getattr(message, name).ToNanoseconds() / 1e9 if message.HasField(name) else None
 
 
+def orchestration_instance(instance_id: str, execution_id: str) -> Any:
+    """An ``OrchestrationInstance`` message naming one execution of an instance."""
+    return pb.OrchestrationInstance(instanceId=instance_id,
+                                    executionId=string_value(execution_id))
+
+
 def new_event(**kwargs: Any) -> HistoryEvent:
     """A history event stamped with the current time and ``eventId=-1``."""
     return pb.HistoryEvent(eventId=-1, timestamp=now_ts(), **kwargs)
@@ -164,20 +170,16 @@ def execution_started(instance: Instance) -> HistoryEvent:
     if instance.parent is not None:
         parent = pb.ParentInstanceInfo(
             taskScheduledId=instance.parent.task_id,
-            orchestrationInstance=pb.OrchestrationInstance(
-                instanceId=instance.parent.instance_id,
-                executionId=string_value(instance.parent.execution_id),
-            ),
+            orchestrationInstance=orchestration_instance(
+                instance.parent.instance_id, instance.parent.execution_id),
         )
     return new_event(
         executionStarted=pb.ExecutionStartedEvent(
             name=instance.name,
             version=string_value(instance.version),
             input=string_value(instance.input),
-            orchestrationInstance=pb.OrchestrationInstance(
-                instanceId=instance.instance_id,
-                executionId=string_value(instance.execution_id),
-            ),
+            orchestrationInstance=orchestration_instance(
+                instance.instance_id, instance.execution_id),
             parentInstance=parent,
             tags=instance.tags or None,
         )

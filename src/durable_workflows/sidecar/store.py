@@ -1,4 +1,4 @@
-"""Reading and writing sidecar state in SQLite; every write runs inside `Store.transaction`."""
+"""Reading and writing sidecar state in SQLite; writes are staged, then committed by the `Writer`."""
 
 from __future__ import annotations
 
