@@ -11,6 +11,7 @@ from durable_workflows.sidecar.model import (
     HistoryEvent,
     LockRequest,
     new_event,
+    optional_field,
     optional_str,
     optional_time,
     pb,
@@ -52,7 +53,7 @@ class EntityEngine(Core):
                 done = set(lease.rowids)
                 entity.inbox = [m for m in entity.inbox if m.rowid not in done]
                 self._store.delete_messages(lease.rowids)
-                batch_failure = result.failureDetails if result.HasField("failureDetails") else None
+                batch_failure = optional_field(result, "failureDetails")
                 if batch_failure is None:
                     entity.state = optional_str(result, "entityState")
                 entity.updated_at = time.time()
@@ -91,7 +92,7 @@ class EntityEngine(Core):
             sig = action.sendSignal
             event = new_event(entityOperationSignaled=pb.EntityOperationSignaledEvent(
                 requestId=uuid.uuid4().hex, operation=sig.name,
-                input=sig.input if sig.HasField("input") else None,
+                input=optional_field(sig, "input"),
                 targetInstanceId=string_value(sig.instanceId),
             ))
             self._send_entity_op(sig.instanceId, event, optional_time(sig, "scheduledTime"))
@@ -177,7 +178,7 @@ def _result_event(request_id: str, outcome: Any, batch_failure: Any) -> HistoryE
     if batch_failure is None and outcome is not None and outcome.HasField("success"):
         return new_event(entityOperationCompleted=pb.EntityOperationCompletedEvent(
             requestId=request_id,
-            output=outcome.success.result if outcome.success.HasField("result") else None,
+            output=optional_field(outcome.success, "result"),
         ))
     failure = batch_failure
     if failure is None:

@@ -141,6 +141,11 @@ def optional_str(message: Any, name: str) -> str | None:
     return str(getattr(message, name).value) if message.HasField(name) else None
 
 
+def optional_field(message: Any, name: str) -> Any:
+    """Field ``name`` of ``message``, or None when it is unset."""
+    return getattr(message, name) if message.HasField(name) else None
+
+
 def optional_time(message: Any, name: str) -> float | None:
     """Seconds since the epoch in timestamp field ``name`` of ``message``, if set."""
     return getattr(message, name).ToNanoseconds() / 1e9 if message.HasField(name) else None

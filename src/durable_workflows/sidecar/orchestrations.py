@@ -30,6 +30,7 @@ from durable_workflows.sidecar.model import (
     ParentRef,
     failure_details,
     new_event,
+    optional_field,
     optional_str,
     optional_time,
     orchestrator_started,
@@ -210,8 +211,7 @@ class Engine(EntityEngine):
                             taskScheduledId=act.task_id, failureDetails=res.failureDetails))
                     else:
                         event = new_event(taskCompleted=pb.TaskCompletedEvent(
-                            taskScheduledId=act.task_id, result=res.result
-                            if res.HasField("result") else None))
+                            taskScheduledId=act.task_id, result=optional_field(res, "result")))
                     self._deliver(act.instance_id, event)
             return True
 
@@ -262,7 +262,7 @@ class Engine(EntityEngine):
         if complete is not None:
             inst.status = complete.orchestrationStatus
             inst.output = optional_str(complete, "result")
-            inst.failure = complete.failureDetails if complete.HasField("failureDetails") else None
+            inst.failure = optional_field(complete, "failureDetails")
             done.append(new_event(executionCompleted=pb.ExecutionCompletedEvent(
                 orchestrationStatus=inst.status, result=string_value(inst.output),
                 failureDetails=inst.failure)))
@@ -286,10 +286,9 @@ class Engine(EntityEngine):
                                                     version, dict(task.tags))
             self._mark_activity(activity_id)
             return [_with_id(aid, taskScheduled=pb.TaskScheduledEvent(
-                name=task.name, version=task.version if task.HasField("version") else None,
-                input=task.input if task.HasField("input") else None, tags=task.tags,
-                parentTraceContext=task.parentTraceContext
-                if task.HasField("parentTraceContext") else None))]
+                name=task.name, version=optional_field(task, "version"),
+                input=optional_field(task, "input"), tags=task.tags,
+                parentTraceContext=optional_field(task, "parentTraceContext")))]
         if kind == "createTimer":
             fire_at = action.createTimer.fireAt
             self._schedule(fire_at.ToNanoseconds() / 1e9, "o", inst.instance_id,
@@ -301,10 +300,10 @@ class Engine(EntityEngine):
         if kind == "sendEvent":
             send = action.sendEvent
             self._deliver(send.instance.instanceId, new_event(eventRaised=pb.EventRaisedEvent(
-                name=send.name, input=send.data if send.HasField("data") else None)))
+                name=send.name, input=optional_field(send, "data"))))
             return [_with_id(aid, eventSent=pb.EventSentEvent(
                 instanceId=send.instance.instanceId, name=send.name,
-                input=send.data if send.HasField("data") else None))]
+                input=optional_field(send, "data")))]
         if kind == "sendEntityMessage":
             return [self._send_entity_message(inst, aid, action.sendEntityMessage)]
         if kind == "terminateOrchestration":
@@ -320,8 +319,8 @@ class Engine(EntityEngine):
         created = _with_id(aid, subOrchestrationInstanceCreated=(
             pb.SubOrchestrationInstanceCreatedEvent(
                 instanceId=child_id, name=sub.name,
-                version=sub.version if sub.HasField("version") else None,
-                input=sub.input if sub.HasField("input") else None, tags=sub.tags)))
+                version=optional_field(sub, "version"),
+                input=optional_field(sub, "input"), tags=sub.tags)))
         existing = self.instances.get(child_id)
         if existing is not None and not existing.terminal:
             self._deliver(inst.instance_id, new_event(subOrchestrationInstanceFailed=(

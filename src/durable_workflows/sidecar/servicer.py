@@ -19,7 +19,14 @@ from durable_workflows.sidecar.errors import (
     InstanceNotFoundError,
     InstanceStateError,
 )
-from durable_workflows.sidecar.model import PENDING, Instance, optional_str, optional_time, pb
+from durable_workflows.sidecar.model import (
+    PENDING,
+    Instance,
+    optional_field,
+    optional_str,
+    optional_time,
+    pb,
+)
 from durable_workflows.sidecar.writer import TransactionFailedError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -127,7 +134,7 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
     def RaiseEvent(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Deliver an external event."""
         self.engine.raise_event(request.instanceId, request.name,
-                                request.input if request.HasField("input") else None)
+                                optional_field(request, "input"))
         return pb.RaiseEventResponse()
 
     @_rpc
@@ -218,7 +225,7 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
     def SignalEntity(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Queue a one-way entity operation."""
         self.engine.signal_entity(request.instanceId, request.name,
-                                  request.input if request.HasField("input") else None,
+                                  optional_field(request, "input"),
                                   request.requestId, optional_time(request, "scheduledTime"))
         return pb.SignalEntityResponse()
 
