@@ -107,14 +107,17 @@ class Engine(EntityEngine):
 
     def _purge_children(self, instance_id: str) -> int:
         """Purge the finished sub-orchestrations of an instance, recursively."""
-        children = [i for i, inst in self.instances.items()
-                    if inst.parent is not None and inst.parent.instance_id == instance_id
-                    and inst.terminal]
         count = 0
-        for child in children:
-            count += self._purge_children(child) + 1
-            self._purge(child)
+        for child in self._children(instance_id):
+            if child.terminal:
+                count += self._purge_children(child.instance_id) + 1
+                self._purge(child.instance_id)
         return count
+
+    def _children(self, instance_id: str) -> list[Instance]:
+        """The sub-orchestrations started by an instance."""
+        return [inst for inst in self.instances.values()
+                if inst.parent is not None and inst.parent.instance_id == instance_id]
 
     def restart(self, instance_id: str, new_instance_id: bool) -> str:
         """Start a finished instance again with its original name and input."""
@@ -403,10 +406,9 @@ class Engine(EntityEngine):
     def _terminate(self, instance_id: str, output: str | None, recursive: bool) -> None:
         inst = self.instances[instance_id]
         if recursive:
-            for child_id, child in list(self.instances.items()):
-                if (child.parent is not None and child.parent.instance_id == instance_id
-                        and not child.terminal):
-                    self._terminate(child_id, output, True)
+            for child in self._children(instance_id):
+                if not child.terminal:
+                    self._terminate(child.instance_id, output, True)
         if inst.terminal:
             return
         if inst.history_len == 0 and self.leases.holder("orchestration", instance_id) is None:
