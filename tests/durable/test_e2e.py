@@ -35,34 +35,14 @@ from durable_workflows.hosting.factories import create_client
 from durable_workflows.testing import run_in_process
 from durable_workflows.workflow import Workflow
 
-from .workflows import chain, loop
+from .workflows import chain, loop, parallel_ports
 
 # -- workflows ---------------------------------------------------------------------------
 
 CHAIN = chain("E2EChain")
 
 
-def _parallel_ports() -> Workflow:
-    @executor(id="start")
-    def start(x: int) -> int:
-        return x
-
-    p1 = RequestPort("first", request_type=int, response_type=str)
-    p2 = RequestPort("second", request_type=int, response_type=str)
-
-    @executor(id="join")
-    def join(answers: list[str]) -> str:
-        return "+".join(answers)
-
-    return (
-        WorkflowBuilder(start, name="E2EParallelPorts")
-        .add_fan_out_edge(start, [p1, p2])
-        .add_fan_in_barrier_edge([p1, p2], join)
-        .build()
-    )
-
-
-PORTS = _parallel_ports()
+PORTS = parallel_ports("E2EParallelPorts")
 
 
 def _timeout() -> Workflow:

@@ -27,6 +27,7 @@ from durable_workflows.testing import run_in_process
 from durable_workflows.workflow import Workflow
 
 from .fake_seam import FakeSeam
+from .workflows import loop, parallel_ports
 
 
 def _payload(workflow: Workflow, value: Any) -> dict[str, Any]:
@@ -159,26 +160,9 @@ def test_graph_hash_mismatch() -> None:
         seam.drive(OrchestratorDriver(wf, seam, payload).run())
 
 
-def _loop(name: str, limit: int, max_supersteps: int = 1000) -> Workflow:
-    @executor(id="step")
-    def step(x: int, ctx: WorkflowContext[int, int]) -> None:
-        total = (ctx.get_state("total") or 0) + x
-        ctx.set_state("total", total)
-        if x % 10 == 0:
-            ctx.yield_output(x)
-        if x < limit:
-            ctx.send_message(x + 1)
-        else:
-            ctx.yield_output(total)
-
-    return (
-        WorkflowBuilder(step, name=name, max_supersteps=max_supersteps).add_edge(step, step).build()
-    )
-
-
 def test_continue_as_new_carries_state() -> None:
     n = orch.SUPERSTEPS_PER_GENERATION * 3 + 7
-    wf = _loop("FakeLoop", n)
+    wf = loop("FakeLoop", n)
     outputs, seams = run_fake(wf, 1)
     assert outputs == run_in_process(wf, 1).outputs
     assert outputs[-1] == n * (n + 1) // 2
@@ -304,7 +288,7 @@ def test_dict_without_response_key_is_refused() -> None:
 
 
 def test_replay_is_deterministic() -> None:
-    wf = _loop("FakeReplay", 30)
+    wf = loop("FakeReplay", 30)
     payload = _payload(wf, 1)
     runs = []
     for _ in range(2):
@@ -315,23 +299,7 @@ def test_replay_is_deterministic() -> None:
 
 
 def test_request_ids_are_deterministic_and_distinct_per_port() -> None:
-    @executor(id="start")
-    def start(x: int) -> int:
-        return x
-
-    p1 = RequestPort("first", request_type=int, response_type=str)
-    p2 = RequestPort("second", request_type=int, response_type=str)
-
-    @executor(id="join")
-    def join(answers: list[str]) -> str:
-        return "+".join(answers)
-
-    wf = (
-        WorkflowBuilder(start, name="FakeTwoPorts")
-        .add_fan_out_edge(start, [p1, p2])
-        .add_fan_in_barrier_edge([p1, p2], join)
-        .build()
-    )
+    wf = parallel_ports("FakeTwoPorts")
     seen: list[list[str]] = []
 
     def responder(status: dict[str, Any]) -> dict[str, Any]:

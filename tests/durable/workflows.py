@@ -47,6 +47,28 @@ def loop(name: str, limit: int, max_supersteps: int = 1000) -> Workflow:
     )
 
 
+def parallel_ports(name: str) -> Workflow:
+    """start -> fan-out to ports `first` and `second` -> fan-in `join` ("+"-joined answers)."""
+
+    @executor(id="start")
+    def start(x: int) -> int:
+        return x
+
+    p1 = RequestPort("first", request_type=int, response_type=str)
+    p2 = RequestPort("second", request_type=int, response_type=str)
+
+    @executor(id="join")
+    def join(answers: list[str]) -> str:
+        return "+".join(answers)
+
+    return (
+        WorkflowBuilder(start, name=name)
+        .add_fan_out_edge(start, [p1, p2])
+        .add_fan_in_barrier_edge([p1, p2], join)
+        .build()
+    )
+
+
 def _count(kind: str) -> None:
     directory = os.environ.get("DW_CRASH_COUNT_DIR")
     if directory:
