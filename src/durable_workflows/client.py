@@ -20,6 +20,7 @@ from .durable.orchestrator import start_payload
 from .engine import Engine
 from .errors import (
     InvalidResponseError,
+    SerializationError,
     WorkflowFailedError,
     WorkflowNotFoundError,
 )
@@ -104,7 +105,7 @@ class WorkflowClient:
         state = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {run_id!r}")
-        custom = json.loads(state.serialized_custom_status or "{}")
+        custom = _custom_status(state)
         for workflow in self._workflows.values():
             if orchestrator_name(workflow.name) == state.name:
                 run_class = StreamingWorkflowRun if custom.get("stream") else WorkflowRun
@@ -151,28 +152,39 @@ class WorkflowRun:
         state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
-        custom = (
-            json.loads(state.serialized_custom_status) if state.serialized_custom_status else {}
-        )
-        registry = self.workflow.registry
-        requests = [
-            WaitingForInputEvent(
-                run_id=self.run_id,
-                request_id=r["request_id"],
-                port_id=r["port_id"],
-                request=registry.decode(r["request"]),
-                response_type=short_name(self.workflow.ports[r["port_id"]].response_type),
-            )
-            for r in custom.get("requests", [])
-        ]
+        custom = _custom_status(state)
+        status = state.runtime_status.name
+        requests = [self._request(r) for r in custom.get("requests", [])]
         error = state.failure_details.message if state.failure_details else None
         return RunStatus(
             self.run_id,
-            state.runtime_status.name,
+            status,
             custom.get("superstep", 0),
             custom.get("sequence", 0),
-            requests,
+            requests if status in _ACTIVE else [],  # an ended run waits for nothing (P2)
             error,
+        )
+
+    def _request(self, data: dict[str, Any]) -> WaitingForInputEvent:
+        """A pending request from the status. If the graph changed since the run started (its
+        port or request type is not in this workflow), it is shown as far as known: the raw
+        request data, and a response type that says so."""
+        port = self.workflow.ports.get(data["port_id"])
+        response_type = (
+            short_name(port.response_type)
+            if port is not None
+            else f"unknown (port not in workflow {self.workflow.name!r} as defined here)"
+        )
+        try:
+            request = self.workflow.registry.decode(data["request"])
+        except SerializationError:
+            request = data["request"].get("data")
+        return WaitingForInputEvent(
+            run_id=self.run_id,
+            request_id=data["request_id"],
+            port_id=data["port_id"],
+            request=request,
+            response_type=response_type,
         )
 
     async def pending_requests(self) -> list[WaitingForInputEvent]:
@@ -210,9 +222,17 @@ class WorkflowRun:
             executor_id, error = _split_failure(error)
             raise WorkflowFailedError(self.run_id, error, executor_id)
 
-    async def send_response(self, request: WaitingForInputEvent | str, response: Any) -> None:
-        """Answer a pending request. Refused with `InvalidResponseError` when the request is
-        unknown or answered, the response has the wrong type, or the run has ended."""
+    async def send_response(
+        self, request: WaitingForInputEvent | str, response: Any, *, timeout: float | None = None
+    ) -> None:
+        """Answer a pending request; returns once the run has taken the response.
+
+        Refused with `InvalidResponseError` when the request is unknown or already answered
+        (of two concurrent answers exactly one is taken, P7), the response has the wrong
+        type, or the run has ended. Raises `TimeoutError` if the run has not decided within
+        `timeout` seconds (its workers are down or busy): the response stays queued, and
+        sending it again is safe (the second one is refused if the first was taken).
+        """
         request_id = request if isinstance(request, str) else request.request_id
         status = await self.get_status()
         if not status.is_active:
@@ -222,12 +242,60 @@ class WorkflowRun:
         if request_id not in pending:
             msg = f"run {self.run_id!r} has no pending request {request_id!r} (pending: {sorted(pending) or 'none'})"
             raise InvalidResponseError(msg)
-        port = self.workflow.ports[pending[request_id].port_id]
+        port = self.workflow.ports.get(pending[request_id].port_id)
+        if port is None:
+            msg = (
+                f"request {request_id!r} of run {self.run_id!r} waits at port "
+                f"{pending[request_id].port_id!r}, which is not in workflow "
+                f"{self.workflow.name!r} as this client defines it: the graph changed since the "
+                "run started. Answer it with the workflow definition the run was started with."
+            )
+            raise InvalidResponseError(msg)
         value = Engine(self.workflow).coerce_response(port, response)
         envelope = self.workflow.registry.encode(value, port.output_types)
+        token = uuid.uuid4().hex
         await self._durable.raise_orchestration_event(
-            self.run_id, request_id, data={"response": envelope}
+            self.run_id, request_id, data={"response": envelope, "token": token}
         )
+        await self._verdict(request_id, token, timeout)
+
+    async def _verdict(self, request_id: str, token: str, timeout: float | None) -> None:
+        """Wait until the run took (return) or refused (raise) the response sent with `token`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = _POLL_MIN
+        while True:
+            state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
+            if state is None:
+                raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
+            custom = _custom_status(state)
+            answered = custom.get("answered", {}).get(request_id)
+            if answered is not None and answered[0] == token:
+                return
+            if answered is not None:
+                msg = f"request {request_id!r} of run {self.run_id!r} was already answered"
+                raise InvalidResponseError(msg)
+            refused = custom.get("refused", {}).get(token)
+            if refused is not None:
+                msg = f"run {self.run_id!r} refused the response to {request_id!r}: {refused[0]}"
+                raise InvalidResponseError(msg)
+            status = state.runtime_status.name
+            if status not in _ACTIVE:
+                msg = f"run {self.run_id!r} ended ({status}) before it took the response to {request_id!r}"
+                raise InvalidResponseError(msg)
+            if all(r["request_id"] != request_id for r in custom.get("requests", [])):
+                msg = (
+                    f"request {request_id!r} of run {self.run_id!r} is no longer pending and the "
+                    "run holds no record of this response: it was answered by another sender"
+                )
+                raise InvalidResponseError(msg)
+            if deadline is not None and time.monotonic() >= deadline:
+                msg = (
+                    f"run {self.run_id!r} did not take or refuse the response to {request_id!r} "
+                    f"within {timeout} s; it stays queued (sending it again is safe)"
+                )
+                raise TimeoutError(msg)
+            await asyncio.sleep(delay)
+            delay = min(_POLL_MAX, delay * 2)
 
     async def cancel(self, reason: str = "cancelled") -> None:
         """Terminate the run."""
@@ -278,6 +346,13 @@ class StreamingWorkflowRun(WorkflowRun):
         data = json.loads(raw) if isinstance(raw, str) else raw
         registry = self.workflow.registry
         return sorted((event_from_dict(e, registry) for e in data), key=lambda e: e.sequence)
+
+
+def _custom_status(state: Any) -> dict[str, Any]:
+    """The orchestrator's custom status of a run (see `OrchestratorDriver._publish`)."""
+    raw = state.serialized_custom_status
+    data = json.loads(raw) if raw else {}
+    return data if isinstance(data, dict) else {}
 
 
 def _split_failure(error: str) -> tuple[str | None, str]:

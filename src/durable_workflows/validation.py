@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
+RESERVED_PREFIX = "_"
+"""Internal orchestrations are named as if for a workflow whose name starts with this; no
+workflow name can (NAME_PATTERN), so they never collide with a user's workflow."""
+
 
 def validate(builder: WorkflowBuilder) -> None:
     """Raise `WorkflowValidationError` listing every problem of the builder's graph."""
@@ -61,7 +65,15 @@ def _issue(code: str, message: str, *ids: str) -> ValidationIssue:
 
 def _check_settings(builder: WorkflowBuilder) -> list[ValidationIssue]:
     issues = []
-    if not isinstance(builder.name, str) or not NAME_PATTERN.match(builder.name):
+    if isinstance(builder.name, str) and builder.name.startswith(RESERVED_PREFIX):
+        issues.append(
+            _issue(
+                "workflow-name",
+                f"workflow name {builder.name!r} starts with {RESERVED_PREFIX!r}, which is "
+                "reserved for durable_workflows' internal orchestrations; start it with a letter",
+            )
+        )
+    elif not isinstance(builder.name, str) or not NAME_PATTERN.match(builder.name):
         issues.append(
             _issue(
                 "workflow-name",

@@ -19,6 +19,7 @@ from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
 from durabletask.grpc_options import GrpcWorkerResiliencyOptions
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
+from ..durable.event_data import EventDataConverter
 from ..errors import DurableWorkflowsError
 from .connection import ConnectionSettings, create_credential, parse_connection_string
 
@@ -59,6 +60,7 @@ def create_worker(
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
             concurrency_options=concurrency,
+            data_converter=EventDataConverter(),
             logger=logger or durabletask_logger(),
         )
     return TaskHubGrpcWorker(
@@ -66,6 +68,7 @@ def create_worker(
         secure_channel=settings.secure,
         concurrency_options=concurrency,
         resiliency_options=GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0),
+        data_converter=EventDataConverter(),
         logger=logger or durabletask_logger(),
     )
 
