@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .builder import WorkflowBuilder
+from .cli_prompt import read_line
 from .cli_targets import UsageError, load_target, load_workflow, parse_json
 from .client import StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from .errors import InvalidResponseError, WorkflowNotFoundError
@@ -170,7 +171,7 @@ async def answer(run: WorkflowRun, event: WaitingForInputEvent, answers: Answers
     prompt = f"response to {event.port_id} ({event.response_type}), as JSON> "
     while True:
         try:
-            text = await asyncio.to_thread(input, prompt)
+            text = await read_line(prompt)
         except EOFError:
             return False
         try:

@@ -36,6 +36,8 @@ from .workflow import Workflow
 
 _ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
+_VERDICT_POLL_MIN = 0.001
+"""A run judges a response within milliseconds of its arrival: look early, then back off."""
 
 
 @dataclass
@@ -262,7 +264,7 @@ class WorkflowRun:
     async def _verdict(self, request_id: str, token: str, timeout: float | None) -> None:
         """Wait until the run took (return) or refused (raise) the response sent with `token`."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = _POLL_MIN
+        delay = _VERDICT_POLL_MIN
         while True:
             state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
             if state is None:
@@ -282,7 +284,8 @@ class WorkflowRun:
             if status not in _ACTIVE:
                 msg = f"run {self.run_id!r} ended ({status}) before it took the response to {request_id!r}"
                 raise InvalidResponseError(msg)
-            if all(r["request_id"] != request_id for r in custom.get("requests", [])):
+            requests = custom.get("requests")  # (absent until the run's first status)
+            if requests is not None and all(r["request_id"] != request_id for r in requests):
                 msg = (
                     f"request {request_id!r} of run {self.run_id!r} is no longer pending and the "
                     "run holds no record of this response: it was answered by another sender"

@@ -356,9 +356,7 @@ class Engine:
         return group.default
 
     def _can_fire(self, state: RunState) -> bool:
-        return any(
-            all(state.barriers[g.id][s] for s in g.sources) for g in self.workflow.fan_ins
-        )
+        return any(all(state.barriers[g.id][s] for s in g.sources) for g in self.workflow.fan_ins)
 
     def _fire_barriers(self, state: RunState) -> None:
         for group in self.workflow.fan_ins:
