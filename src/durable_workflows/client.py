@@ -31,13 +31,11 @@ from .events import (
     WorkflowFailedEvent,
     event_from_dict,
 )
+from .response_verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
 from .typing_utils import short_name
 from .workflow import Workflow
 
-_ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
-_VERDICT_POLL_MIN = 0.001
-"""A run judges a response within milliseconds of its arrival: look early, then back off."""
 
 
 @dataclass
@@ -55,7 +53,7 @@ class RunStatus:
     @property
     def is_active(self) -> bool:
         """True while the run may still make progress."""
-        return self.status in _ACTIVE
+        return self.status in ACTIVE
 
 
 class WorkflowClient:
@@ -107,7 +105,7 @@ class WorkflowClient:
         state = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {run_id!r}")
-        custom = _custom_status(state)
+        custom = custom_status(state)
         for workflow in self._workflows.values():
             if orchestrator_name(workflow.name) == state.name:
                 run_class = StreamingWorkflowRun if custom.get("stream") else WorkflowRun
@@ -151,10 +149,16 @@ class WorkflowRun:
 
     async def get_status(self) -> RunStatus:
         """The run's current status, superstep and pending requests."""
+        return self._status(await self._state())
+
+    async def _state(self) -> Any:
         state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
-        custom = _custom_status(state)
+        return state
+
+    def _status(self, state: Any) -> RunStatus:
+        custom = custom_status(state)
         status = state.runtime_status.name
         requests = [self._request(r) for r in custom.get("requests", [])]
         error = state.failure_details.message if state.failure_details else None
@@ -163,7 +167,7 @@ class WorkflowRun:
             status,
             custom.get("superstep", 0),
             custom.get("sequence", 0),
-            requests if status in _ACTIVE else [],  # an ended run waits for nothing (P2)
+            requests if status in ACTIVE else [],  # an ended run waits for nothing (P2)
             error,
         )
 
@@ -236,12 +240,16 @@ class WorkflowRun:
         sending it again is safe (the second one is refused if the first was taken).
         """
         request_id = request if isinstance(request, str) else request.request_id
-        status = await self.get_status()
+        state = await self._state()
+        status = self._status(state)
         if not status.is_active:
             msg = f"run {self.run_id!r} is {status.status}; it no longer accepts responses"
             raise InvalidResponseError(msg)
         pending = {r.request_id: r for r in status.pending_requests}
         if request_id not in pending:
+            answered = already_answered(state, self.run_id, request_id)
+            if answered is not None:
+                raise answered
             msg = f"run {self.run_id!r} has no pending request {request_id!r} (pending: {sorted(pending) or 'none'})"
             raise InvalidResponseError(msg)
         port = self.workflow.ports.get(pending[request_id].port_id)
@@ -259,46 +267,7 @@ class WorkflowRun:
         await self._durable.raise_orchestration_event(
             self.run_id, request_id, data={"response": envelope, "token": token}
         )
-        await self._verdict(request_id, token, timeout)
-
-    async def _verdict(self, request_id: str, token: str, timeout: float | None) -> None:
-        """Wait until the run took (return) or refused (raise) the response sent with `token`."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay = _VERDICT_POLL_MIN
-        while True:
-            state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
-            if state is None:
-                raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
-            custom = _custom_status(state)
-            answered = custom.get("answered", {}).get(request_id)
-            if answered is not None and answered[0] == token:
-                return
-            if answered is not None:
-                msg = f"request {request_id!r} of run {self.run_id!r} was already answered"
-                raise InvalidResponseError(msg)
-            refused = custom.get("refused", {}).get(token)
-            if refused is not None:
-                msg = f"run {self.run_id!r} refused the response to {request_id!r}: {refused[0]}"
-                raise InvalidResponseError(msg)
-            status = state.runtime_status.name
-            if status not in _ACTIVE:
-                msg = f"run {self.run_id!r} ended ({status}) before it took the response to {request_id!r}"
-                raise InvalidResponseError(msg)
-            requests = custom.get("requests")  # (absent until the run's first status)
-            if requests is not None and all(r["request_id"] != request_id for r in requests):
-                msg = (
-                    f"request {request_id!r} of run {self.run_id!r} is no longer pending and the "
-                    "run holds no record of this response: it was answered by another sender"
-                )
-                raise InvalidResponseError(msg)
-            if deadline is not None and time.monotonic() >= deadline:
-                msg = (
-                    f"run {self.run_id!r} did not take or refuse the response to {request_id!r} "
-                    f"within {timeout} s; it stays queued (sending it again is safe)"
-                )
-                raise TimeoutError(msg)
-            await asyncio.sleep(delay)
-            delay = min(_POLL_MAX, delay * 2)
+        await wait_for_verdict(self._durable, self.run_id, request_id, token, timeout)
 
     async def cancel(self, reason: str = "cancelled") -> None:
         """Terminate the run."""
@@ -349,13 +318,6 @@ class StreamingWorkflowRun(WorkflowRun):
         data = json.loads(raw) if isinstance(raw, str) else raw
         registry = self.workflow.registry
         return sorted((event_from_dict(e, registry) for e in data), key=lambda e: e.sequence)
-
-
-def _custom_status(state: Any) -> dict[str, Any]:
-    """The orchestrator's custom status of a run (see `OrchestratorDriver._publish`)."""
-    raw = state.serialized_custom_status
-    data = json.loads(raw) if raw else {}
-    return data if isinstance(data, dict) else {}
 
 
 def _split_failure(error: str) -> tuple[str | None, str]:

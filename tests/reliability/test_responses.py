@@ -164,5 +164,5 @@ def test_answering_an_answered_request_is_refused(host: DurableWorkflowHost) -> 
         return str(info.value), await run.wait_for_completion(timeout=30)
 
     error, result = drive(host.address, ALL, body)
-    assert "no pending request 'first:2:0'" in error
+    assert "request 'first:2:0'" in error and "already answered" in error
     assert result == "looped 30"
