@@ -18,6 +18,7 @@ from durable_workflows import (
 )
 from durable_workflows.durable import orchestrator as orch
 from durable_workflows.hosting.factories import create_client
+from durable_workflows.sidecar import SqliteSidecar
 
 from ._resp_helpers import (
     LOOP_STEPS,
@@ -166,3 +167,42 @@ def test_answering_an_answered_request_is_refused(host: DurableWorkflowHost) -> 
     error, result = drive(host.address, ALL, body)
     assert "request 'first:2:0'" in error and "already answered" in error
     assert result == "looped 30"
+
+
+def test_send_response_times_out_while_no_worker_and_resending_is_safe() -> None:
+    """P7: with the run's worker down, `send_response(timeout=)` raises TimeoutError and the
+    answer stays queued; a second answer sent meanwhile is not taken: when a worker is back,
+    the run takes the first and ends with it."""
+    with SqliteSidecar() as sidecar:
+        worker = DurableWorkflowHost([APPROVAL], connection_string=sidecar.address, mode="worker")
+        worker.start()
+
+        async def ask(client: WorkflowClient) -> str:
+            run = await client.run(APPROVAL, 1)
+            await wait_for_requests(run, 1)
+            return run.run_id
+
+        run_id = drive(sidecar.address, ALL, ask)
+        worker.stop()
+
+        async def answer_twice(client: WorkflowClient) -> list[str]:
+            run = await client.get_run(run_id)
+            timeouts = []
+            for value in (True, False):
+                with pytest.raises(TimeoutError) as info:
+                    await run.send_response("approve:2:0", value, timeout=0.5)
+                timeouts.append(str(info.value))
+            return timeouts
+
+        timeouts = drive(sidecar.address, ALL, answer_twice)
+        assert all("stays queued" in t for t in timeouts)
+        worker = DurableWorkflowHost([APPROVAL], connection_string=sidecar.address, mode="worker")
+        worker.start()
+        try:
+
+            async def finish(client: WorkflowClient) -> Any:
+                return await (await client.get_run(run_id)).wait_for_completion(timeout=30)
+
+            assert drive(sidecar.address, ALL, finish) == "approved=True"
+        finally:
+            worker.stop()
