@@ -7,9 +7,10 @@ import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .agent_nodes import AgentNode
-from .agent_protocol import WorkflowAgent
-from .edges import (
+from ..errors import WorkflowDefinitionError
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import WorkflowAgent
+from ..model.edges import (
     Case,
     Condition,
     Default,
@@ -20,8 +21,7 @@ from .edges import (
     SwitchCaseEdge,
     condition_name,
 )
-from .errors import WorkflowDefinitionError
-from .nodes import Node
+from ..model.nodes import Node
 
 if TYPE_CHECKING:
     from .workflow import Workflow

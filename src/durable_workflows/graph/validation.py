@@ -8,11 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from .edges import EdgeGroup, FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, group_targets
-from .edges import group_sources as sources_of
-from .errors import ValidationIssue, WorkflowValidationError
-from .nodes import Node
-from .typing_utils import is_assignable, short_name
+from ..errors import ValidationIssue, WorkflowValidationError
+from ..model.edges import (
+    EdgeGroup,
+    FanInEdge,
+    FanOutEdge,
+    SingleEdge,
+    SwitchCaseEdge,
+    group_targets,
+)
+from ..model.edges import group_sources as sources_of
+from ..model.nodes import Node
+from ..values.typing_utils import is_assignable, short_name
 
 if TYPE_CHECKING:
     from .builder import WorkflowBuilder
