@@ -13,7 +13,6 @@ from pathlib import Path
 
 from ..errors import DurableWorkflowsError, WorkflowValidationError
 from ..graph.builder import WorkflowBuilder
-from ..graph.validation import collect_issues
 from ..graph.workflow import Workflow
 from ..model.edges import FanInEdge, FanOutEdge, SingleEdge
 from ..rendering import FORMATS, Format, render, workflow_to_dot, workflow_to_mermaid
@@ -53,11 +52,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(str(exc))
         return 1
     if isinstance(graph, WorkflowBuilder):
-        issues = collect_issues(graph)
-        if issues:
-            print(WorkflowValidationError(graph.name, issues))
+        try:
+            graph = graph.build()
+        except WorkflowValidationError as exc:
+            print(str(exc))
             return 1
-        graph = graph.build()
     print(summary(graph))
     return 0
 

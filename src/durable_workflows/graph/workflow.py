@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..rendering import Format, RunOverlay
-    from .builder import WorkflowBuilder
 
 
 class Workflow:
@@ -56,17 +55,6 @@ class Workflow:
             t
             for node in nodes.values()
             for t in (*node.input_types, *node.output_types, *node.yield_types)
-        )
-
-    @classmethod
-    def _from_builder(cls, builder: WorkflowBuilder) -> Workflow:
-        return cls(
-            name=builder.name,
-            description=builder.description,
-            start=builder.start_id,
-            max_supersteps=builder.max_supersteps,
-            nodes=builder.nodes,
-            groups=builder.groups,
         )
 
     @property
