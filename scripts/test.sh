@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs the whole test suite: lint, type check, import contracts (lint-imports), then pytest.
+# Runs the whole test suite: lint, type check, import contracts, then pytest. Installs what it needs first.
 . "$(dirname "$0")/_bootstrap.sh"
 .venv/bin/ruff check src tests examples bench scripts
 .venv/bin/mypy
