@@ -35,6 +35,7 @@ from .events import (
     WorkflowStartedEvent,
 )
 from .executors import Executor, executor, handler
+from .hosting.auth import SidecarAuthenticationError
 from .hosting.host import DurableWorkflowHost
 from .policies import RetryPolicy
 from .ports import RequestPort
@@ -64,6 +65,7 @@ __all__ = [
     "RetryPolicy",
     "RunStatus",
     "SerializationError",
+    "SidecarAuthenticationError",
     "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",
