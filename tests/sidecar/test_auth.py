@@ -158,6 +158,15 @@ def test_tls_without_its_key_is_refused(tmp_path: Path) -> None:
         SqliteSidecar(tls_cert=str(tmp_path / "cert.pem")).start()
 
 
+def test_unreadable_or_non_pem_tls_files_are_named(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    missing = str(tmp_path / "missing.pem")
+    with pytest.raises(SidecarError, match=f"cannot read the TLS file {missing}"):
+        SqliteSidecar(tls_cert=missing, tls_key=str(key)).start()
+    with pytest.raises(SidecarError, match=f"the TLS file {cert} has no PEM block ending in"):
+        SqliteSidecar(tls_cert=str(key), tls_key=str(cert)).start()
+
+
 # -- tokens --------------------------------------------------------------------------------
 
 

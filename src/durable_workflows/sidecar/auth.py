@@ -85,11 +85,18 @@ def tls_credentials(cert: str | None, key: str | None) -> grpc.ServerCredentials
     if cert is None or key is None:
         raise SidecarError("TLS needs both a certificate and its private key "
                            "(--tls-cert and --tls-key)")
-    try:
-        pair = (Path(key).read_bytes(), Path(cert).read_bytes())
-    except OSError as exc:
-        raise SidecarError(f"cannot read the TLS file {exc.filename}: {exc.strerror}") from exc
+    pair = (_pem(key, b"PRIVATE KEY-----"), _pem(cert, b"-----BEGIN CERTIFICATE-----"))
     return grpc.ssl_server_credentials([pair])
+
+
+def _pem(path: str, marker: bytes) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise SidecarError(f"cannot read the TLS file {path}: {exc.strerror}") from exc
+    if marker not in data:
+        raise SidecarError(f"the TLS file {path} has no PEM block ending in {marker.decode()!r}")
+    return data
 
 
 def _digest(value: str) -> bytes:

@@ -117,7 +117,8 @@ class SqliteSidecar:
         except RuntimeError:
             port = 0
         if port == 0:
-            raise SidecarError(f"could not bind {where}")
+            tls = " with this TLS certificate and key" if credentials is not None else ""
+            raise SidecarError(f"could not bind {where}{tls}")
         return port
 
     def stop(self, grace: float | None = 1.0) -> None:
