@@ -17,6 +17,7 @@ from .errors import (
 )
 from .graph.builder import WorkflowBuilder
 from .graph.workflow import Workflow
+from .hosting.auth import SidecarAuthenticationError
 from .hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from .hosting.host import DurableWorkflowHost
 from .model.agent_nodes import AgentNode
@@ -64,6 +65,7 @@ __all__ = [
     "RetryPolicy",
     "RunStatus",
     "SerializationError",
+    "SidecarAuthenticationError",
     "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",
