@@ -34,6 +34,7 @@ EXPECTED = [
     "RetryPolicy",
     "RunStatus",
     "SerializationError",
+    "SidecarAuthenticationError",
     "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",

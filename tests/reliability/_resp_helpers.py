@@ -21,9 +21,9 @@ from durable_workflows import (
     executor,
 )
 from durable_workflows.durable.orchestrator import OrchestratorDriver, start_payload
-from durable_workflows.engine import Engine
+from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.factories import create_client
-from durable_workflows.workflow import Workflow
+from durable_workflows.runtime.engine import Engine
 
 LOOP_STEPS = 30
 """Supersteps of `busy_ports`' loop: more than one generation (25 supersteps) holds."""

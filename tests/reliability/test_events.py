@@ -27,9 +27,9 @@ from durable_workflows import (
 )
 from durable_workflows.agents import Agent, DeterministicChatClient
 from durable_workflows.durable.orchestrator import OrchestratorDriver
-from durable_workflows.engine import Engine
+from durable_workflows.graph.workflow import Workflow
+from durable_workflows.runtime.engine import Engine
 from durable_workflows.testing import InProcessRunner, run_in_process
-from durable_workflows.workflow import Workflow
 
 from ._resp_helpers import (
     FakeSeam,

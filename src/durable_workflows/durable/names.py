@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..validation import RESERVED_PREFIX
+from ..graph.validation import RESERVED_PREFIX
 
 EVENT_LOG_ENTITY = "dw_events"
 """Entity holding a streamed run's events, in chunks of `EVENT_CHUNK` keyed ``<run>~<chunk>``."""

@@ -15,10 +15,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from ..engine import Engine, PendingRequest, RunState
 from ..errors import DurableWorkflowsError, InvalidResponseError
-from ..events import ResponseRefusedEvent, WorkflowEvent
-from ..workflow import Workflow
+from ..graph.workflow import Workflow
+from ..runtime.engine import Engine, PendingRequest, RunState
+from ..runtime.events import ResponseRefusedEvent, WorkflowEvent
 from .seam import OrchestrationSeam
 
 VERDICT_TTL = timedelta(minutes=10)

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from .errors import InvalidResponseError, WorkflowNotFoundError
+from ..errors import InvalidResponseError, WorkflowNotFoundError
 
 ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
 """Runtime statuses of a run that may still make progress."""
