@@ -12,6 +12,7 @@ from .errors import (
     InvalidResponseError,
     MaxSuperstepsExceededError,
     RequestTimeoutError,
+    RunAlreadyExistsError,
     SerializationError,
     ValidationIssue,
     WorkflowDefinitionError,
@@ -38,6 +39,7 @@ from .executors import Executor, executor, handler
 from .hosting.host import DurableWorkflowHost
 from .policies import RetryPolicy
 from .ports import RequestPort
+from .run_info import RunSummary
 from .workflow import Workflow
 
 __version__ = "0.1.0"
@@ -62,7 +64,9 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseReceivedEvent",
     "RetryPolicy",
+    "RunAlreadyExistsError",
     "RunStatus",
+    "RunSummary",
     "SerializationError",
     "StreamingWorkflowRun",
     "Usage",
