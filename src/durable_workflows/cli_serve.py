@@ -58,9 +58,12 @@ def serve_command(args: argparse.Namespace) -> int:
 
     api_key = args.api_key or os.environ.get(API_KEY_ENV_VAR) or None
     host = _host(args, DurableWorkflowHost)
-    names = ", ".join(w.name for w in host.workflows) or "no workflows"
 
     def ready(url: str) -> None:
+        names = ", ".join(w.name for w in host.workflows) or "no workflows"
+        agents = [a.name for a in host.agents]  # the host is started: its agents are known
+        if agents:
+            names += f" and agent{'s' * (len(agents) > 1)} {', '.join(agents)}"
         print(f"serving {names} on {url}", flush=True)
         print(f"API docs: {url}/docs; Ctrl-C stops it", flush=True)
 

@@ -128,9 +128,23 @@ async def run_status(name: str, run_id: str, request: Request) -> RunStatusBody:
     "/{name}/respond/{run_id}",
     status_code=202,
     response_model=RespondAccepted,
+    responses={200: {"model": RunStatusBody, "description": "The run's status after `wait`."}},
     summary="Answer a waiting request",
 )
-async def respond(name: str, run_id: str, body: RespondBody, request: Request) -> RespondAccepted:
+async def respond(
+    name: str,
+    run_id: str,
+    body: RespondBody,
+    request: Request,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT,
+            description="Seconds to wait for the run to take the answer and finish or wait again.",
+        ),
+    ] = 0,
+) -> Response:
     ctx = api_context(request)
     run = await _find_run(ctx, name, run_id)
     status = await run.get_status()
@@ -148,11 +162,17 @@ async def respond(name: str, run_id: str, body: RespondBody, request: Request) -
         raise NotFoundError(msg)
     Engine(run.workflow).coerce_response(run.workflow.ports[waiting.port_id], body.response)
     await run.send_response(body.request_id, body.response)
-    return RespondAccepted(
+    base = ctx.base(request)
+    if wait > 0:
+        status = await _settled(run, wait, answered=body.request_id)
+        body_ = await _status_body(run, status, base)
+        return JSONResponse(body_.model_dump(mode="json", by_alias=True))
+    accepted = RespondAccepted(
         run_id=run_id,
         request_id=body.request_id,
-        status_url=run_urls(ctx.base(request), name, run_id)["status_url"],
+        status_url=run_urls(base, name, run_id)["status_url"],
     )
+    return JSONResponse(accepted.model_dump(by_alias=True), status_code=202)
 
 
 @router.get(
@@ -226,13 +246,19 @@ async def _find_run(ctx: ApiContext, name: str, run_id: str) -> StreamingWorkflo
     return StreamingWorkflowRun(client, workflow, run_id)
 
 
-async def _settled(run: StreamingWorkflowRun, wait: float) -> RunStatus:
-    """The run's status once it ended or waits for input, or when `wait` seconds passed."""
+async def _settled(
+    run: StreamingWorkflowRun, wait: float, answered: str | None = None
+) -> RunStatus:
+    """The run's status once it ended or waits for input (and no longer for `answered`), or
+    when `wait` seconds passed."""
     deadline = time.monotonic() + wait
     delay = _POLL_MIN
     while True:
         status = await run.get_status()
-        if status.state not in ("pending", "running") or time.monotonic() >= deadline:
+        settled = status.state not in ("pending", "running") and not any(
+            r.request_id == answered for r in status.pending_requests
+        )
+        if settled or time.monotonic() >= deadline:
             return status
         await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(_POLL_MAX, delay * 1.5)
