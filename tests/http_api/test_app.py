@@ -10,7 +10,13 @@ import pytest
 
 from durable_workflows import DurableWorkflowHost, DurableWorkflowsError
 from durable_workflows.http import create_app
-from durable_workflows.http.server import InsecureBindError, check_bind, is_loopback, url_of
+from durable_workflows.http.server import (
+    InsecureBindError,
+    _listen,
+    check_bind,
+    is_loopback,
+    url_of,
+)
 
 from .conftest import call
 
@@ -164,3 +170,13 @@ def test_non_loopback_bind_needs_a_key_or_insecure() -> None:
     with pytest.raises(InsecureBindError, match="--api-key"):
         check_bind("0.0.0.0", None, False)
     assert url_of("::1", 80) == "http://[::1]:80"
+
+
+def test_the_listening_socket_disables_nagle() -> None:
+    """Accepted connections inherit TCP_NODELAY; without it every keep-alive request after the
+    first waited ~40 ms for the client's delayed ACK (see bench/http_api.py)."""
+    sock = _listen("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        sock.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -47,7 +48,7 @@ from .views import (
 MAX_WAIT = 200.0
 """Longest ``wait`` a run request may ask for (seconds)."""
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_POLL_MIN, _POLL_MAX = 0.01, 0.2
+_POLL_MIN, _POLL_MAX = 0.005, 0.25
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
@@ -250,18 +251,32 @@ async def _settled(
     run: StreamingWorkflowRun, wait: float, answered: str | None = None
 ) -> RunStatus:
     """The run's status once it ended or waits for input (and no longer for `answered`), or
-    when `wait` seconds passed."""
+    when `wait` seconds passed. The end is pushed by the backend; waiting is polled."""
     deadline = time.monotonic() + wait
-    delay = _POLL_MIN
-    while True:
-        status = await run.get_status()
-        settled = status.state not in ("pending", "running") and not any(
-            r.request_id == answered for r in status.pending_requests
+    ended: asyncio.Future[Any] = asyncio.ensure_future(
+        run.client.durable_client.wait_for_orchestration_completion(
+            run.run_id, fetch_payloads=False, timeout=wait
         )
-        if settled or time.monotonic() >= deadline:
-            return status
-        await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(_POLL_MAX, delay * 1.5)
+    )
+    delay = _POLL_MIN
+    try:
+        while True:
+            status = await run.get_status()
+            settled = status.state not in ("pending", "running") and not any(
+                r.request_id == answered for r in status.pending_requests
+            )
+            remaining = deadline - time.monotonic()
+            if settled or remaining <= 0:
+                return status
+            if ended.done():  # ended (read the status again), or the long poll gave up
+                await asyncio.sleep(min(delay, remaining))
+            else:
+                await asyncio.wait({ended}, timeout=min(delay, remaining))
+            delay = min(_POLL_MAX, delay * 1.5)
+    finally:
+        ended.cancel()
+        with contextlib.suppress(BaseException):
+            await ended
 
 
 async def _status_body(run: StreamingWorkflowRun, status: RunStatus, base: str) -> RunStatusBody:
