@@ -59,7 +59,15 @@ WORKFLOWS = [
 
 def start_serve() -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "durable_workflows.cli", "serve", f"{__file__}:WORKFLOWS", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "durable_workflows.cli",
+            "serve",
+            f"{__file__}:WORKFLOWS",
+            "--port",
+            "0",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -120,7 +128,9 @@ async def load(http: Any, runs: int, concurrency: int) -> dict[str, Any]:
     async def one(i: int) -> str:
         async with gate:
             began = time.perf_counter()
-            response = await http.post(f"/api/workflows/OneStep/run?runId={marker}-{i}&wait=60", json=i)
+            response = await http.post(
+                f"/api/workflows/OneStep/run?runId={marker}-{i}&wait=60", json=i
+            )
             times.append(time.perf_counter() - began)
             return str(response.json()["status"])
 
@@ -173,7 +183,10 @@ def main() -> None:
     }
     print(json.dumps(results, indent=2))
     load_result = results["load"]
-    if load_result["completed_answers"] != args.runs or load_result["completed_listed"] != args.runs:
+    if (
+        load_result["completed_answers"] != args.runs
+        or load_result["completed_listed"] != args.runs
+    ):
         raise SystemExit("not every run completed")
 
 

@@ -155,9 +155,17 @@ def test_create_app_refuses_a_nonsense_body_limit(host: DurableWorkflowHost) -> 
 
 @pytest.mark.parametrize(
     ("address", "loopback"),
-    [("127.0.0.1", True), ("127.8.0.1", True), ("localhost", True), ("::1", True),
-     ("[::1]", True), ("0.0.0.0", False), ("::", False), ("192.0.2.10", False),
-     ("example.org", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.0.2.10", False),
+        ("example.org", False),
+    ],
 )
 def test_loopback_addresses(address: str, loopback: bool) -> None:
     assert is_loopback(address) is loopback

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,7 +90,7 @@ def _same(shown: Any, got: Any, where: str) -> None:
                 _same(value, got[key], f"{where} .{key}")
     elif isinstance(shown, list):
         assert isinstance(got, list) and len(shown) == len(got), (where, shown, got)
-        for index, (a, b) in enumerate(zip(shown, got)):
+        for index, (a, b) in enumerate(zip(shown, got, strict=True)):
             _same(a, b, f"{where}[{index}]")
     elif isinstance(shown, str) and "127.0.0.1:7071" in shown:
         assert isinstance(got, str) and re.sub(r":\d+/", ":7071/", got) == shown, (where, got)
@@ -101,7 +100,9 @@ def _same(shown: Any, got: Any, where: str) -> None:
 
 @pytest.fixture
 def served() -> Iterator[Served]:
-    env_cleared = {k: os.environ.pop(k) for k in ("OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT") if k in os.environ}
+    env_cleared = {
+        k: os.environ.pop(k) for k in ("OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT") if k in os.environ
+    }
     try:
         running = start_serve("examples/expense_reimbursement.py", "examples/joker_agent.py:joker")
     finally:

@@ -56,7 +56,9 @@ router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 @router.get("", response_model=WorkflowList, summary="List the workflows")
 async def list_workflows(request: Request) -> WorkflowList:
     ctx = api_context(request)
-    return WorkflowList(workflows=[workflow_info(w, ctx.base(request)) for w in ctx.workflows.values()])
+    return WorkflowList(
+        workflows=[workflow_info(w, ctx.base(request)) for w in ctx.workflows.values()]
+    )
 
 
 @router.get("/{name}", response_model=WorkflowDetail, summary="Describe a workflow and its graph")
@@ -310,9 +312,7 @@ async def _status_body(run: StreamingWorkflowRun, status: RunStatus, base: str) 
 async def _was_requested(run: StreamingWorkflowRun, request_id: str) -> bool:
     """Whether the run ever asked `request_id` (so it was answered, or timed out)."""
     events = await run.recorded_events()
-    return any(
-        isinstance(e, WaitingForInputEvent) and e.request_id == request_id for e in events
-    )
+    return any(isinstance(e, WaitingForInputEvent) and e.request_id == request_id for e in events)
 
 
 def _json_body(raw: bytes, what: str) -> Any:
@@ -328,5 +328,7 @@ def _sequence(last_event_id: str | None) -> int:
     if last_event_id is None or not last_event_id.strip():
         return 0
     if not last_event_id.strip().isdigit():
-        raise BadRequestError(f"Last-Event-ID must be an event sequence number, not {last_event_id!r}")
+        raise BadRequestError(
+            f"Last-Event-ID must be an event sequence number, not {last_event_id!r}"
+        )
     return int(last_event_id)
