@@ -35,6 +35,7 @@ EXPECTED = [
     "RunStatus",
     "RunSummary",
     "SerializationError",
+    "SidecarAuthenticationError",
     "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",
