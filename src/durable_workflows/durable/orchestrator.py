@@ -8,6 +8,8 @@ few supersteps so that history, and so replay cost, stays bounded.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Generator
 from datetime import datetime
 from typing import Any, NoReturn
@@ -52,10 +54,15 @@ class DurableRunFailed(DurableWorkflowsError):
 
 
 def start_payload(workflow: Workflow, input_envelope: Any, *, stream: bool) -> dict[str, Any]:
-    """The orchestrator input of a new run."""
+    """The orchestrator input of a new run.
+
+    ``input_digest`` identifies the input for idempotent starts; like every key of the payload
+    it is carried over by continue-as-new (which drops ``input`` itself).
+    """
     return {
         "graph_hash": workflow.graph_hash,
         "input": input_envelope,
+        "input_digest": input_digest(input_envelope),
         "state": None,
         "sequence": 0,
         "stream": stream,
@@ -63,6 +70,12 @@ def start_payload(workflow: Workflow, input_envelope: Any, *, stream: bool) -> d
         "requested_at": {},
         "verdicts": {},
     }
+
+
+def input_digest(input_envelope: Any) -> str:
+    """A stable digest of an encoded run input (canonical JSON, SHA-256)."""
+    text = json.dumps(input_envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class OrchestratorDriver:
