@@ -223,6 +223,25 @@ def test_respond_refuses_wrong_types_unknown_and_answered_requests(api: Api) -> 
     assert found["again"].json()["error"]["type"] == "ConflictError"
 
 
+def test_two_racing_answers_to_one_request_one_wins_the_other_is_409(api: Api) -> None:
+    """Sent at once, before the run has taken either: exactly one is accepted."""
+
+    async def body(c: httpx.AsyncClient) -> list[httpx.Response]:
+        started = await c.post("/api/workflows/Parallel/run?wait=10", json=1)
+        run_id = started.json()["runId"]
+        pending = (await c.get(f"/api/workflows/Parallel/status/{run_id}")).json()
+        first = next(r["requestId"] for r in pending["pendingRequests"] if r["portId"] == "first")
+        url = f"/api/workflows/Parallel/respond/{run_id}"
+        return list(
+            await asyncio.gather(
+                *(c.post(url, json={"requestId": first, "response": r}) for r in ("a", "b"))
+            )
+        )
+
+    codes = sorted(r.status_code for r in api(body))
+    assert codes == [202, 409]
+
+
 def test_an_answered_request_of_a_running_run_is_409(api: Api) -> None:
     """Parallel requests: answering the first one twice is refused while the second waits."""
 
