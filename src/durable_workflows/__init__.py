@@ -12,6 +12,7 @@ from .errors import (
     InvalidResponseError,
     MaxSuperstepsExceededError,
     RequestTimeoutError,
+    RunAlreadyExistsError,
     SerializationError,
     ValidationIssue,
     WorkflowDefinitionError,
@@ -39,6 +40,7 @@ from .hosting.auth import SidecarAuthenticationError
 from .hosting.host import DurableWorkflowHost
 from .policies import RetryPolicy
 from .ports import RequestPort
+from .run_info import RunSummary
 from .workflow import Workflow
 
 __version__ = "0.1.0"
@@ -63,7 +65,9 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseReceivedEvent",
     "RetryPolicy",
+    "RunAlreadyExistsError",
     "RunStatus",
+    "RunSummary",
     "SerializationError",
     "SidecarAuthenticationError",
     "StreamingWorkflowRun",

@@ -12,7 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 from .builder import WorkflowBuilder
+from .cli_list import add_list_command
 from .cli_runs import add_run_commands
+from .cli_serve import add_serve_command
 from .cli_targets import UsageError, load_graph
 from .edges import FanInEdge, FanOutEdge, SingleEdge
 from .errors import DurableWorkflowsError, WorkflowValidationError
@@ -117,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_validate)
 
     add_run_commands(sub)
+    add_list_command(sub)
+    add_serve_command(sub)
     sub.add_parser(
         "sidecar", help="run a persistent SQLite-backed Durable Task sidecar", add_help=False
     )
