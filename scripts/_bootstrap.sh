@@ -1,5 +1,6 @@
 # Sourced by scripts/demo.sh and scripts/test.sh: a virtualenv with the package and its
-# dev extra in .venv, and the graphviz `dot` binary when it is missing and apt can install it.
+# dev extra in .venv, and the graphviz `dot` binary and chromium (browser tests) when they are
+# missing and apt can install them.
 set -eu
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -19,5 +20,14 @@ if ! command -v dot >/dev/null 2>&1; then
             || echo "warning: could not install graphviz; SVG rendering tests will be skipped" >&2
     else
         echo "warning: graphviz 'dot' is missing (install it with your package manager); SVG rendering tests will be skipped" >&2
+    fi
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "Installing chromium (for the dashboard's browser tests) with apt-get..." >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+            || echo "warning: could not install chromium; the dashboard's browser tests will be skipped" >&2
+    else
+        echo "warning: chromium is missing (install it with your package manager); the dashboard's browser tests will be skipped" >&2
     fi
 fi
