@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
+
+import uvicorn
 
 from ..errors import DurableWorkflowsError
 from .app import DEFAULT_MAX_BODY_BYTES, create_app
@@ -20,6 +24,18 @@ DEFAULT_PORT = 7071
 
 class InsecureBindError(DurableWorkflowsError):
     """Serving on a non-loopback address without an API key (and without ``insecure=True``)."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, leaving signals to `_serve` (uvicorn would re-raise them after shutting
+    down, ending the process before the host is stopped)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_exit(self) -> None:
+        self.should_exit = True
 
 
 def is_loopback(address: str) -> bool:
@@ -74,8 +90,6 @@ async def _serve(
     max_body_bytes: int,
     ready: Callable[[str], None] | None,
 ) -> None:
-    import uvicorn
-
     app = create_app(host, api_key=api_key, max_body_bytes=max_body_bytes)
     sock = _listen(address.strip("[]"), port)
     config = uvicorn.Config(
@@ -85,7 +99,11 @@ async def _serve(
         lifespan="off",
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on this platform
+            loop.add_signal_handler(sig, server.request_exit)
     async with host:
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not serving.done():

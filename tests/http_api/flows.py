@@ -53,10 +53,33 @@ def failing() -> Workflow:
     return WorkflowBuilder(fine, name="Failing").add_edge(fine, boom).build()
 
 
+def parallel() -> Workflow:
+    """start -> fan-out to ports `first` and `second` -> fan-in `join`."""
+
+    @executor(id="start")
+    def start(x: int) -> int:
+        return x
+
+    first = RequestPort("first", request_type=int, response_type=str)
+    second = RequestPort("second", request_type=int, response_type=str)
+
+    @executor(id="join")
+    def join(answers: list[str]) -> str:
+        return "+".join(answers)
+
+    return (
+        WorkflowBuilder(start, name="Parallel")
+        .add_fan_out_edge(start, [first, second])
+        .add_fan_in_barrier_edge([first, second], join)
+        .build()
+    )
+
+
 ECHO = echo()
 APPROVAL = approval()
 FAILING = failing()
-WORKFLOWS = [ECHO, APPROVAL, FAILING]
+PARALLEL = parallel()
+WORKFLOWS = [ECHO, APPROVAL, FAILING, PARALLEL]
 
 JOKER = Agent(
     "Joker",

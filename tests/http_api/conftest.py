@@ -15,6 +15,8 @@ from durable_workflows.http import create_app
 from .flows import AGENTS, WORKFLOWS
 
 Body = Callable[[httpx.AsyncClient], Awaitable[Any]]
+Api = Callable[..., Any]
+"""``api(body)``: run `body(client)` against the shared app; returns what it returns."""
 
 
 @pytest.fixture(scope="package")
@@ -46,6 +48,6 @@ def app(host: DurableWorkflowHost) -> Any:
 
 
 @pytest.fixture
-def api(app: Any) -> Callable[[Body], Any]:
+def api(app: Any) -> Api:
     """``api(body)`` runs `body(client)` against the shared app."""
     return lambda body, **kwargs: call(app, body, **kwargs)
