@@ -1,0 +1,13 @@
+"""The run dashboard: workflows, runs drawn live on their graphs, requests to answer, agents.
+
+`create_app` (``durable_workflows.http``) mounts it: the page is served at ``/`` and its files
+(plain HTML, CSS and JavaScript modules, no build step, nothing from a CDN) at
+``/dashboard/``. See docs/dashboard.md.
+"""
+
+from __future__ import annotations
+
+from .graph import dashboard_graph
+from .routes import mount_dashboard
+
+__all__ = ["dashboard_graph", "mount_dashboard"]
