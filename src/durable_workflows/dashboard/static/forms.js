@@ -44,11 +44,12 @@ function hint(schema, id) {
   return schema.description ? h("p", { class: "hint", id }, schema.description) : null;
 }
 
-/** One input for `schema`, labelled `title`; returns {el, read, focus}. */
-function field(rawSchema, root, title, required, initial) {
+/** One input for `schema`, the property `title` ("" for the root value, labelled `rootLabel`
+ * unless the schema has a title); returns {el, read}. */
+function field(rawSchema, root, title, required, initial, rootLabel = "Value") {
   const optional = optionalOf(rawSchema);
   const schema = resolve(optional || rawSchema, root);
-  const name = rawSchema.title || schema.title || title;
+  const name = rawSchema.title || schema.title || title || rootLabel;
   const id = uid("f");
   const hintId = schema.description || rawSchema.description ? `${id}-hint` : null;
   const describe = hintId ? { "aria-describedby": hintId } : {};
@@ -183,7 +184,7 @@ function field(rawSchema, root, title, required, initial) {
  */
 export function schemaFields(schema, { label = "Value", initial } = {}) {
   const root = schema || {};
-  const generated = field(root, root, "", true, initial);
+  const generated = field(root, root, "", true, initial, label);
   const rawId = uid("raw");
   const raw = h("textarea", { id: rawId, rows: 8, class: "json", spellcheck: "false" });
   const rawField = h("div", { class: "field", hidden: true },
@@ -191,11 +192,6 @@ export function schemaFields(schema, { label = "Value", initial } = {}) {
   let rawMode = false;
   const toggle = h("button", { type: "button", class: "link", "aria-pressed": "false" }, "Edit as JSON");
   const container = h("div", { class: "schema-form" }, generated.el, rawField, toggle);
-  // A root value that is not an object gets the form's label (a single input).
-  const firstLabel = generated.el.querySelector("label");
-  if (firstLabel && !generated.el.matches("fieldset") && firstLabel.textContent.trim() === "") {
-    firstLabel.textContent = label;
-  }
   toggle.addEventListener("click", () => {
     rawMode = !rawMode;
     if (rawMode) {

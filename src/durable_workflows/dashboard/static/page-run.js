@@ -17,18 +17,23 @@ function short(value, limit = 160) {
   return text && text.length > limit ? `${text.slice(0, limit - 1)}…` : text;
 }
 
+/** "ValueError" for "builtins.ValueError". */
+function bare(type) {
+  return String(type || "Error").replace(/^builtins\./, "");
+}
+
 function describe(event) {
   switch (event.type) {
     case "workflow_started": return event.workflowName || "";
     case "executor_invoked":
     case "executor_completed": return `${event.executorId} (superstep ${event.superstep})`;
-    case "executor_failed": return `${event.executorId}: ${event.errorType}: ${event.error}`;
+    case "executor_failed": return `${event.executorId}: ${bare(event.errorType)}: ${event.error}`;
     case "waiting_for_input": return `${event.portId} asks: ${short(event.request)}`;
     case "response_received": return `${event.portId} got: ${short(event.response)}`;
     case "workflow_output":
     case "custom": return `${event.executorId}: ${short(event.data)}`;
     case "workflow_completed": return `result: ${short(event.result)}`;
-    case "workflow_failed": return `${event.errorType}: ${event.error}`;
+    case "workflow_failed": return `${bare(event.errorType)}: ${event.error}`;
     default: return "";
   }
 }
