@@ -17,8 +17,7 @@ export function showGraph(container, graph, { caption } = {}) {
   const template = document.createElement("template");
   template.innerHTML = graph.svg;
   const svg = template.content.querySelector("svg");
-  svg.removeAttribute("width");
-  svg.removeAttribute("height");
+  svg.removeAttribute("height"); // natural width, at most the box's (style.css), height to scale
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", caption || "workflow graph");
   svg.classList.add("graph");

@@ -1,0 +1,100 @@
+"""Request forms generated from a port's response schema: enums and literals become selects,
+booleans checkboxes, numbers number inputs, nested models fieldsets, lists JSON boxes, optional
+fields may stay empty; what the form sends is what the run receives."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, Served, screenshot, serve
+from .test_expense_dashboard import expect
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    running = serve(str(ROOT / "tests" / "dashboard" / "form_flows.py"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def tag(locator: Any) -> str:
+    return str(locator.evaluate("e => e.tagName.toLowerCase() + (e.type ? ':' + e.type : '')"))
+
+
+def test_a_response_form_has_a_control_for_each_field_shape(page: Any, served: Served) -> None:
+    page.goto(f"{served.url}/")
+    start = page.get_by_role("form", name="Start FormShapes")
+    start.get_by_role("textbox", name="Input", exact=True).fill("the quarterly report")
+    start.get_by_role("button", name="Start run").click()
+
+    form = page.get_by_role("form", name="Answer Review")
+    expect(form.locator("pre.request")).to_have_text('"the quarterly report"')
+    assert tag(form.get_by_label("Verdict")) == "select:select-one"
+    assert form.get_by_label("Verdict").locator("option").all_text_contents() == ["accept", "reject"]
+    assert form.get_by_label("Priority").locator("option").all_text_contents() == ["low", "high"]
+    assert tag(form.get_by_label("Urgent")) == "input:checkbox"
+    assert tag(form.get_by_label("Score")) == "input:number"
+    expect(form.get_by_label("Weight")).to_have_value("1")
+    address = form.get_by_role("group", name="Address")
+    assert tag(address.get_by_label("City")) == "input:text"
+    assert tag(form.get_by_label("Tags")) == "textarea:textarea"
+    expect(form.get_by_label("Tags")).to_have_value("[]")
+
+    form.get_by_label("Verdict").select_option("reject")
+    form.get_by_label("Priority").select_option("high")
+    form.get_by_label("Urgent").check()
+    form.get_by_label("Score").fill("7.5")
+    address.get_by_label("City").fill("Oslo")
+    form.get_by_label("Tags").fill('["finance", "q3"]')
+    form.get_by_role("button", name="Send response").click()
+    expect(form.get_by_role("alert")).to_contain_text("Score")  # refused before sending
+    form.get_by_label("Score").fill("7")
+    screenshot(page, "form-shapes")
+    form.get_by_role("button", name="Send response").click()
+
+    expect(page.locator("#run-status")).to_have_text("✓ completed")
+    result = json.loads(page.locator("#run-result").text_content() or "null")
+    assert result == {
+        "verdict": "reject",
+        "priority": "high",
+        "urgent": True,
+        "score": 7,
+        "weight": 1.0,
+        "address": {"city": "Oslo", "zip": None},
+        "tags": ["finance", "q3"],
+        "note": None,
+    }
+
+
+def test_keyboard_alone_answers_a_request(page: Any, served: Served) -> None:
+    page.goto(f"{served.url}/")
+    start = page.get_by_role("form", name="Start FormShapes")
+    start.get_by_role("textbox", name="Input", exact=True).fill("typed")
+    start.get_by_role("button", name="Start run").press("Enter")
+
+    form = page.get_by_role("form", name="Answer Review")
+    form.get_by_label("Verdict").focus()
+    page.keyboard.press("ArrowDown")  # accept -> reject
+    page.keyboard.press("Tab")  # Priority
+    page.keyboard.press("Tab")  # Urgent
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")  # Score
+    page.keyboard.type("3")
+    page.keyboard.press("Tab")  # Weight
+    page.keyboard.press("Tab")  # City
+    page.keyboard.type("Bergen")
+    form.get_by_role("button", name="Send response").focus()
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#run-status")).to_have_text("✓ completed")
+    result = json.loads(page.locator("#run-result").text_content() or "null")
+    assert (result["verdict"], result["urgent"], result["score"]) == ("reject", True, 3)
+    assert result["address"]["city"] == "Bergen"
