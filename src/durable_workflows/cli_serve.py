@@ -34,7 +34,8 @@ def add_serve_command(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7071, help="port (default 7071; 0: a free one)")
     p.add_argument(
-        "--api-key", help=f"require this key on every route but /health (default: ${API_KEY_ENV_VAR})"
+        "--api-key",
+        help=f"require this key on every route but /health (default: ${API_KEY_ENV_VAR})",
     )
     p.add_argument(
         "--insecure",
@@ -58,9 +59,12 @@ def serve_command(args: argparse.Namespace) -> int:
 
     api_key = args.api_key or os.environ.get(API_KEY_ENV_VAR) or None
     host = _host(args, DurableWorkflowHost)
-    names = ", ".join(w.name for w in host.workflows) or "no workflows"
 
     def ready(url: str) -> None:
+        names = ", ".join(w.name for w in host.workflows) or "no workflows"
+        agents = [a.name for a in host.agents]  # the host is started: its agents are known
+        if agents:
+            names += f" and agent{'s' * (len(agents) > 1)} {', '.join(agents)}"
         print(f"serving {names} on {url}", flush=True)
         print(f"API docs: {url}/docs; Ctrl-C stops it", flush=True)
 
@@ -87,7 +91,7 @@ def _host(args: argparse.Namespace, host_class: Any) -> Any:
         return objects[0]
     workflows: dict[str, Workflow] = {}
     agents: dict[str, WorkflowAgent] = {}
-    for target, obj in zip(args.targets, objects):
+    for target, obj in zip(args.targets, objects, strict=True):
         for item in obj if isinstance(obj, (list, tuple)) else [obj]:
             if isinstance(item, WorkflowBuilder):
                 item = item.build()

@@ -119,7 +119,9 @@ def test_a_taken_run_id_raises_by_default(host: DurableWorkflowHost) -> None:
     drive(host, body)
 
 
-def test_if_exists_return_gives_the_same_run_and_starts_no_second(host: DurableWorkflowHost) -> None:
+def test_if_exists_return_gives_the_same_run_and_starts_no_second(
+    host: DurableWorkflowHost,
+) -> None:
     run_id = new_id()
 
     async def body(client: WorkflowClient) -> list[Any]:
@@ -248,7 +250,9 @@ def test_list_runs_refuses_unknown_states_and_limits(host: DurableWorkflowHost) 
     drive(host, body)
 
 
-def test_runs_command_prints_the_runs(host: DurableWorkflowHost, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_command_prints_the_runs(
+    host: DurableWorkflowHost, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_id = new_id()
     drive(host, lambda c: _completed(c, run_id))
     code = main(["runs", "--workflow", "ListChain", "--connection-string", host.address])
@@ -257,8 +261,20 @@ def test_runs_command_prints_the_runs(host: DurableWorkflowHost, capsys: pytest.
     header, first, *_ = out.splitlines()
     assert header.split() == ["RUN", "WORKFLOW", "STATUS", "STEP", "WAITING", "STARTED", "UPDATED"]
     assert first.split()[:5] == [run_id, "ListChain", "completed", "3", "0"]
-    assert main(["runs", "--status", "waiting", "--workflow", "NoSuchFlow",
-                 "--connection-string", host.address]) == 0
+    assert (
+        main(
+            [
+                "runs",
+                "--status",
+                "waiting",
+                "--workflow",
+                "NoSuchFlow",
+                "--connection-string",
+                host.address,
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out == "no runs\n"
     assert main(["runs", "--json", "--limit", "1", "--connection-string", host.address]) == 0
     assert '"runId": ' in capsys.readouterr().out

@@ -29,7 +29,9 @@ def host() -> Iterator[DurableWorkflowHost]:
         running.stop()
 
 
-def call(app: Any, body: Body, timeout: float = 60, *, headers: dict[str, str] | None = None) -> Any:
+def call(
+    app: Any, body: Body, timeout: float = 60, *, headers: dict[str, str] | None = None
+) -> Any:
     """Run `body(client)` with an httpx client talking to `app` in a fresh event loop."""
 
     async def main() -> Any:

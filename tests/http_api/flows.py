@@ -84,7 +84,9 @@ WORKFLOWS = [ECHO, APPROVAL, FAILING, PARALLEL]
 JOKER = Agent(
     "Joker",
     "You tell jokes.",
-    DeterministicChatClient(rules=[("pirate", "Why did the pirate go to school? To improve his arrr-ticulation.")]),
+    DeterministicChatClient(
+        rules=[("pirate", "Why did the pirate go to school? To improve his arrr-ticulation.")]
+    ),
 )
 RATER = Agent(
     "Rater",

@@ -35,7 +35,9 @@ def test_plain_text_message_gets_a_json_reply_and_the_thread_header(api: Api) ->
     assert body["response"] == PIRATE
     assert body["threadId"].startswith("@dafx-joker@")
     assert response.headers["x-ms-thread-id"] == body["threadId"]
-    assert body["usage"]["totalTokens"] == body["usage"]["inputTokens"] + body["usage"]["outputTokens"]
+    assert (
+        body["usage"]["totalTokens"] == body["usage"]["inputTokens"] + body["usage"]["outputTokens"]
+    )
 
 
 def test_thread_continues_from_query_header_or_body(api: Api) -> None:
@@ -43,7 +45,9 @@ def test_thread_continues_from_query_header_or_body(api: Api) -> None:
         first = await c.post("/api/agents/Joker/run", json={"message": "a pirate joke"})
         thread = first.json()["threadId"]
         await c.post(f"/api/agents/Joker/run?thread_id={thread}", json={"message": "another"})
-        await c.post("/api/agents/Joker/run", json={"message": "more"}, headers={"x-ms-thread-id": thread})
+        await c.post(
+            "/api/agents/Joker/run", json={"message": "more"}, headers={"x-ms-thread-id": thread}
+        )
         await c.post("/api/agents/Joker/run", json={"message": "last", "threadId": thread})
         history = await c.get(f"/api/agents/Joker/threads/{thread}")
         conflict = await c.post(
@@ -72,7 +76,9 @@ def test_a_bare_key_names_a_thread_of_the_agent(api: Api) -> None:
 
 def test_accept_text_plain_gets_the_text(api: Api) -> None:
     response = api(
-        lambda c: c.post("/api/agents/Joker/run", content="pirate?", headers={"accept": "text/plain"})
+        lambda c: c.post(
+            "/api/agents/Joker/run", content="pirate?", headers={"accept": "text/plain"}
+        )
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -129,7 +135,10 @@ def test_agent_request_errors(api: Api) -> None:
         return [
             await c.post("/api/agents/Nobody/run", content="hi"),
             await c.post("/api/agents/Joker/run?thread_id=@dafx-rater@abc", content="hi"),
-            await c.post("/api/agents/Joker/run", json={"message": "hi", "responseFormat": {"type": "object"}}),
+            await c.post(
+                "/api/agents/Joker/run",
+                json={"message": "hi", "responseFormat": {"type": "object"}},
+            ),
             await c.post("/api/agents/Joker/run", content=""),
             await c.get("/api/agents/Joker/threads/never-used"),
         ]

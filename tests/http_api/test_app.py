@@ -10,7 +10,13 @@ import pytest
 
 from durable_workflows import DurableWorkflowHost, DurableWorkflowsError
 from durable_workflows.http import create_app
-from durable_workflows.http.server import InsecureBindError, check_bind, is_loopback, url_of
+from durable_workflows.http.server import (
+    InsecureBindError,
+    _listen,
+    check_bind,
+    is_loopback,
+    url_of,
+)
 
 from .conftest import call
 
@@ -149,9 +155,17 @@ def test_create_app_refuses_a_nonsense_body_limit(host: DurableWorkflowHost) -> 
 
 @pytest.mark.parametrize(
     ("address", "loopback"),
-    [("127.0.0.1", True), ("127.8.0.1", True), ("localhost", True), ("::1", True),
-     ("[::1]", True), ("0.0.0.0", False), ("::", False), ("192.0.2.10", False),
-     ("example.org", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.0.2.10", False),
+        ("example.org", False),
+    ],
 )
 def test_loopback_addresses(address: str, loopback: bool) -> None:
     assert is_loopback(address) is loopback
@@ -164,3 +178,13 @@ def test_non_loopback_bind_needs_a_key_or_insecure() -> None:
     with pytest.raises(InsecureBindError, match="--api-key"):
         check_bind("0.0.0.0", None, False)
     assert url_of("::1", 80) == "http://[::1]:80"
+
+
+def test_the_listening_socket_disables_nagle() -> None:
+    """Accepted connections inherit TCP_NODELAY; without it every keep-alive request after the
+    first waited ~40 ms for the client's delayed ACK (see bench/http_api.py)."""
+    sock = _listen("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        sock.close()

@@ -102,7 +102,9 @@ def test_expense_reimbursement_end_to_end_over_http(served: Served) -> None:
         assert set(manager["responseSchema"]["required"]) == {"approved", "approver"}
 
         respond = f"{base}/respond/exp-7"
-        wrong = http.post(respond, json={"requestId": manager["requestId"], "response": {"approved": "perhaps"}})
+        wrong = http.post(
+            respond, json={"requestId": manager["requestId"], "response": {"approved": "perhaps"}}
+        )
         assert wrong.status_code == 400
         assert wrong.json()["error"]["type"] == "InvalidResponseError"
 
@@ -118,7 +120,10 @@ def test_expense_reimbursement_end_to_end_over_http(served: Served) -> None:
             time.sleep(0.02)
         assert sorted(r["portId"] for r in parallel) == ["BudgetApproval", "ComplianceApproval"]
         for request in parallel:
-            body = {"requestId": request["requestId"], "response": {**yes, "approver": request["portId"]}}
+            body = {
+                "requestId": request["requestId"],
+                "response": {**yes, "approver": request["portId"]},
+            }
             assert http.post(respond, json=body).status_code == 202
 
         events = http.get(f"{base}/events/exp-7")

@@ -132,7 +132,11 @@ def test_input_that_does_not_validate_is_400_with_field_errors(api: Api) -> None
 def test_malformed_json_and_bad_parameters_are_400(api: Api) -> None:
     async def body(c: httpx.AsyncClient) -> list[httpx.Response]:
         return [
-            await c.post("/api/workflows/Echo/run", content=b"{nope", headers={"content-type": "application/json"}),
+            await c.post(
+                "/api/workflows/Echo/run",
+                content=b"{nope",
+                headers={"content-type": "application/json"},
+            ),
             await c.post("/api/workflows/Echo/run?wait=500", json="x"),
             await c.post("/api/workflows/Echo/run?runId=has%20space", json="x"),
         ]
@@ -191,8 +195,12 @@ def test_respond_refuses_wrong_types_unknown_and_answered_requests(api: Api) -> 
         url = f"/api/workflows/Approval/respond/{run_id}"
         good = {"requestId": request_id, "response": {"approved": True, "approver": "Ann"}}
         found = {
-            "wrong_type": await c.post(url, json={"requestId": request_id, "response": {"approved": "maybe"}}),
-            "unknown": await c.post(url, json={"requestId": "approve:9:9", "response": good["response"]}),
+            "wrong_type": await c.post(
+                url, json={"requestId": request_id, "response": {"approved": "maybe"}}
+            ),
+            "unknown": await c.post(
+                url, json={"requestId": "approve:9:9", "response": good["response"]}
+            ),
             "missing_field": await c.post(url, json={"response": 1}),
             "accepted": await c.post(url, json=good),
         }
@@ -273,7 +281,9 @@ def test_failed_run_reports_type_message_and_executor(api: Api) -> None:
 def test_cancel_a_waiting_run(api: Api) -> None:
     async def body(c: httpx.AsyncClient) -> list[Any]:
         run_id = (await waiting_run(c))["runId"]
-        cancelled = await c.post(f"/api/workflows/Approval/cancel/{run_id}", json={"reason": "typo"})
+        cancelled = await c.post(
+            f"/api/workflows/Approval/cancel/{run_id}", json={"reason": "typo"}
+        )
         for _ in range(200):
             status = (await c.get(f"/api/workflows/Approval/status/{run_id}")).json()
             if status["status"] == "cancelled":

@@ -197,7 +197,7 @@ def _message(value: Any) -> AgentInput:
             return [ChatMessage.model_validate(m) for m in value]
         except ValidationError as exc:
             raise BadRequestError(f"invalid chat message in the list: {exc}") from exc
-    raise BadRequestError("the message is empty: send the text as the body, or {\"message\": ...}")
+    raise BadRequestError('the message is empty: send the text as the body, or {"message": ...}')
 
 
 def _thread(agent: DurableAgent, request: Request, from_body: Any) -> str:
@@ -207,9 +207,7 @@ def _thread(agent: DurableAgent, request: Request, from_body: Any) -> str:
         THREAD_HEADER: request.headers.get(THREAD_HEADER),
         "threadId": from_body,
     }
-    found = {
-        where: _normalize(agent, str(value)) for where, value in given.items() if value
-    }
+    found = {where: _normalize(agent, str(value)) for where, value in given.items() if value}
     if len(set(found.values())) > 1:
         raise BadRequestError(f"conflicting thread ids: {found}")
     return next(iter(found.values())) if found else agent.new_thread_id()

@@ -74,7 +74,7 @@ def _schemas(workflow: Workflow, components: dict[str, Any]) -> dict[str, Any]:
             ref_template=f"#/components/schemas/{workflow.name}.{{model}}",
         )
     except Exception:  # a type pydantic cannot describe: document it as any JSON value
-        return dict.fromkeys(types, {})
+        return {key: {} for key in types}
     for name, schema in definitions.get("$defs", {}).items():
         components[f"{workflow.name}.{name}"] = schema
     return {key: found.get((key, "validation"), {}) for key in types}

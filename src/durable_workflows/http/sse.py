@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from ..client import StreamingWorkflowRun
+from ..errors import DurableWorkflowsError
 from ..events import WorkflowEvent
+from .errors import LOG, error_body
 from .views import event_json
 
 HEARTBEAT = 15.0
@@ -56,11 +58,20 @@ async def run_events(
             if item is None:
                 return
             if isinstance(item, BaseException):
-                message = json.dumps({"type": type(item).__name__, "message": str(item)})
-                yield f"event: error\ndata: {message}\n\n".encode()
+                yield _error_frame(item)
                 return
             yield sse_frame(item, event_json(item, run.workflow))
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+def _error_frame(exc: BaseException) -> bytes:
+    """An ``error`` event ending a stream that failed (a generic one for unexpected errors)."""
+    if isinstance(exc, DurableWorkflowsError):
+        body = error_body(type(exc).__name__, str(exc))
+    else:
+        LOG.error("the event stream failed", exc_info=exc)
+        body = error_body("InternalServerError", "the event stream failed; see the server's log")
+    return f"event: error\ndata: {json.dumps(body)}\n\n".encode()

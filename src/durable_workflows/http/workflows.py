@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -47,7 +48,7 @@ from .views import (
 MAX_WAIT = 200.0
 """Longest ``wait`` a run request may ask for (seconds)."""
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_POLL_MIN, _POLL_MAX = 0.01, 0.2
+_POLL_MIN, _POLL_MAX = 0.005, 0.25
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
@@ -55,7 +56,9 @@ router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 @router.get("", response_model=WorkflowList, summary="List the workflows")
 async def list_workflows(request: Request) -> WorkflowList:
     ctx = api_context(request)
-    return WorkflowList(workflows=[workflow_info(w, ctx.base(request)) for w in ctx.workflows.values()])
+    return WorkflowList(
+        workflows=[workflow_info(w, ctx.base(request)) for w in ctx.workflows.values()]
+    )
 
 
 @router.get("/{name}", response_model=WorkflowDetail, summary="Describe a workflow and its graph")
@@ -128,9 +131,23 @@ async def run_status(name: str, run_id: str, request: Request) -> RunStatusBody:
     "/{name}/respond/{run_id}",
     status_code=202,
     response_model=RespondAccepted,
+    responses={200: {"model": RunStatusBody, "description": "The run's status after `wait`."}},
     summary="Answer a waiting request",
 )
-async def respond(name: str, run_id: str, body: RespondBody, request: Request) -> RespondAccepted:
+async def respond(
+    name: str,
+    run_id: str,
+    body: RespondBody,
+    request: Request,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT,
+            description="Seconds to wait for the run to take the answer and finish or wait again.",
+        ),
+    ] = 0,
+) -> Response:
     ctx = api_context(request)
     run = await _find_run(ctx, name, run_id)
     status = await run.get_status()
@@ -148,11 +165,17 @@ async def respond(name: str, run_id: str, body: RespondBody, request: Request) -
         raise NotFoundError(msg)
     Engine(run.workflow).coerce_response(run.workflow.ports[waiting.port_id], body.response)
     await run.send_response(body.request_id, body.response)
-    return RespondAccepted(
+    base = ctx.base(request)
+    if wait > 0:
+        status = await _settled(run, wait, answered=body.request_id)
+        body_ = await _status_body(run, status, base)
+        return JSONResponse(body_.model_dump(mode="json", by_alias=True))
+    accepted = RespondAccepted(
         run_id=run_id,
         request_id=body.request_id,
-        status_url=run_urls(ctx.base(request), name, run_id)["status_url"],
+        status_url=run_urls(base, name, run_id)["status_url"],
     )
+    return JSONResponse(accepted.model_dump(by_alias=True), status_code=202)
 
 
 @router.get(
@@ -226,16 +249,36 @@ async def _find_run(ctx: ApiContext, name: str, run_id: str) -> StreamingWorkflo
     return StreamingWorkflowRun(client, workflow, run_id)
 
 
-async def _settled(run: StreamingWorkflowRun, wait: float) -> RunStatus:
-    """The run's status once it ended or waits for input, or when `wait` seconds passed."""
+async def _settled(
+    run: StreamingWorkflowRun, wait: float, answered: str | None = None
+) -> RunStatus:
+    """The run's status once it ended or waits for input (and no longer for `answered`), or
+    when `wait` seconds passed. The end is pushed by the backend; waiting is polled."""
     deadline = time.monotonic() + wait
+    ended: asyncio.Future[Any] = asyncio.ensure_future(
+        run.client.durable_client.wait_for_orchestration_completion(
+            run.run_id, fetch_payloads=False, timeout=wait
+        )
+    )
     delay = _POLL_MIN
-    while True:
-        status = await run.get_status()
-        if status.state not in ("pending", "running") or time.monotonic() >= deadline:
-            return status
-        await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(_POLL_MAX, delay * 1.5)
+    try:
+        while True:
+            status = await run.get_status()
+            settled = status.state not in ("pending", "running") and not any(
+                r.request_id == answered for r in status.pending_requests
+            )
+            remaining = deadline - time.monotonic()
+            if settled or remaining <= 0:
+                return status
+            if ended.done():  # ended (read the status again), or the long poll gave up
+                await asyncio.sleep(min(delay, remaining))
+            else:
+                await asyncio.wait({ended}, timeout=min(delay, remaining))
+            delay = min(_POLL_MAX, delay * 1.5)
+    finally:
+        ended.cancel()
+        with contextlib.suppress(BaseException):
+            await ended
 
 
 async def _status_body(run: StreamingWorkflowRun, status: RunStatus, base: str) -> RunStatusBody:
@@ -269,9 +312,7 @@ async def _status_body(run: StreamingWorkflowRun, status: RunStatus, base: str) 
 async def _was_requested(run: StreamingWorkflowRun, request_id: str) -> bool:
     """Whether the run ever asked `request_id` (so it was answered, or timed out)."""
     events = await run.recorded_events()
-    return any(
-        isinstance(e, WaitingForInputEvent) and e.request_id == request_id for e in events
-    )
+    return any(isinstance(e, WaitingForInputEvent) and e.request_id == request_id for e in events)
 
 
 def _json_body(raw: bytes, what: str) -> Any:
@@ -287,5 +328,7 @@ def _sequence(last_event_id: str | None) -> int:
     if last_event_id is None or not last_event_id.strip():
         return 0
     if not last_event_id.strip().isdigit():
-        raise BadRequestError(f"Last-Event-ID must be an event sequence number, not {last_event_id!r}")
+        raise BadRequestError(
+            f"Last-Event-ID must be an event sequence number, not {last_event_id!r}"
+        )
     return int(last_event_id)
