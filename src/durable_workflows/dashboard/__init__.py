@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from .graph import dashboard_graph
 from .routes import mount_dashboard
 
-__all__ = ["dashboard_graph", "mount_dashboard"]
+__all__ = ["mount_dashboard"]

@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from .. import __version__
-from ..dashboard import mount_dashboard
 from ..errors import DurableWorkflowsError
 from . import agents, workflows
 from .context import ApiContext, api_context
@@ -72,6 +71,8 @@ def create_app(
     app.state.api = ApiContext(host=host, workflows={w.name: w for w in host.workflows})
     for router in (health_router, workflows.router, agents.router):
         app.include_router(router)
+    from ..dashboard import mount_dashboard  # here: the dashboard's routes import this package
+
     mount_dashboard(app)
     app.add_exception_handler(DurableWorkflowsError, _library_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
