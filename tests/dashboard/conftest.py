@@ -80,9 +80,11 @@ def serve(*args: str, env: dict[str, str] | None = None) -> Served:
     raise AssertionError(f"serve printed no URL: {''.join(lines)}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium (Debian's package), or a skip saying why there is none."""
+    """Headless Chromium (Debian's package), or a skip saying why there is none. Per module:
+    Playwright's sync API holds an asyncio loop on this thread while it is open, which would
+    break `asyncio.run` in the tests of other modules."""
     if not Path(CHROMIUM).exists():
         pytest.skip(
             "chromium is not installed: scripts/_bootstrap.sh installs it with apt-get when run "

@@ -32,10 +32,12 @@ def expect(locator: Any) -> Any:
     return playwright_expect(locator)
 
 
-def start_run(page: Any, url: str, expense_id: str, amount: str) -> None:
+def start_run(page: Any, url: str, expense_id: str, amount: str, shot: str = "") -> None:
     page.goto(f"{url}/")
     form = page.get_by_role("form", name="Start ExpenseReimbursement")
     expect(page.locator("svg.graph")).to_be_visible()
+    if shot:
+        screenshot(page, shot)
     form.get_by_label("Expense Id").fill(expense_id)
     form.get_by_label("Employee").fill("Alice")
     form.get_by_label("Amount").fill(amount)
@@ -59,7 +61,7 @@ def answer(page: Any, port: str, *, approved: bool, approver: str, send: bool = 
 
 
 def test_a_run_is_answered_through_the_generated_forms(page: Any, served: Served) -> None:
-    start_run(page, served.url, "EXP-100", "1250")
+    start_run(page, served.url, "EXP-100", "1250", shot="workflows")
     page.evaluate("window.notReloaded = true")
 
     manager = node(page, "ManagerApproval")
