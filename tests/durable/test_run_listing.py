@@ -21,9 +21,9 @@ from durable_workflows import (
     WorkflowContext,
     executor,
 )
-from durable_workflows.cli import main
+from durable_workflows.cli.main import main
 from durable_workflows.durable.orchestrator import SUPERSTEPS_PER_GENERATION
-from durable_workflows.workflow import Workflow
+from durable_workflows.graph.workflow import Workflow
 
 from .workflows import chain
 

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from durable_workflows import RequestPort, WorkflowBuilder, executor
 from durable_workflows.agents import Agent, DeterministicChatClient
-from durable_workflows.workflow import Workflow
+from durable_workflows.graph.workflow import Workflow
 
 
 class Decision(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -113,6 +114,7 @@ def served() -> Iterator[Served]:
         stop(running.process)
 
 
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_every_curl_transcript_in_the_http_doc_works(served: Served) -> None:
     found = transcripts(DOC.read_text(encoding="utf-8"))
     assert len(found) >= 10

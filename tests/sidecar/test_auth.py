@@ -31,11 +31,11 @@ from durable_workflows import (
     WorkflowClient,
     executor,
 )
+from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.connection import ConnectionStringError, parse_connection_string
 from durable_workflows.hosting.factories import create_client
 from durable_workflows.sidecar import SidecarError, SqliteSidecar
 from durable_workflows.sidecar.auth import TOKEN_ENV_VAR, is_loopback
-from durable_workflows.workflow import Workflow
 
 TOKEN = "t0ken-for-the-auth-tests-Zq81xV"
 WRONG = "not-the-token-of-this-sidecar-4"

@@ -11,7 +11,7 @@ from typing import Any
 from ..rendering.dot import edge_element_id, model_to_dot, node_element_id
 from ..rendering.model import build_model
 from ..rendering.output import RenderingError, run_dot
-from ..workflow import Workflow
+from ..graph.workflow import Workflow
 
 
 def dashboard_graph(workflow: Workflow) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..http.context import api_context
 from ..http.views import summary_body
-from ..run_info import RunState
+from ..hosting.run_info import RunState
 from .graph import dashboard_graph
 
 STATIC = Path(__file__).parent / "static"

@@ -10,15 +10,15 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Literal
 
-from ..agent_client import AgentClient
-from ..agent_nodes import AgentNode
-from ..agent_protocol import WorkflowAgent
-from ..client import WorkflowClient
 from ..durable.registration import register
 from ..errors import DurableWorkflowsError
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import WorkflowAgent
 from ..sidecar import SqliteSidecar
-from ..workflow import Workflow
+from .agent_client import AgentClient
 from .auth import check_token, with_token
+from .client import WorkflowClient
 from .connection import ConnectionSettings, resolve_connection
 from .factories import create_client, create_worker, durabletask_logger
 

@@ -16,12 +16,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
-from ..agent_client import DurableAgent
-from ..agent_protocol import AgentInput, ChatMessage
 from ..agents._names import parse_thread_id
 from ..durable.names import thread_id as make_thread_id
 from ..errors import DurableWorkflowsError, InvalidResponseError
-from ..serialization import to_json
+from ..hosting.agent_client import DurableAgent
+from ..model.agent_protocol import AgentInput, ChatMessage
+from ..values.serialization import to_json
 from .context import api_context
 from .errors import AgentTurnFailedError, BadRequestError, HttpApiError, NotFoundError
 from .models import (

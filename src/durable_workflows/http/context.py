@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
-from ..agent_client import AgentClient, DurableAgent
-from ..client import WorkflowClient
 from ..errors import WorkflowNotFoundError
-from ..workflow import Workflow
+from ..graph.workflow import Workflow
+from ..hosting.agent_client import AgentClient, DurableAgent
+from ..hosting.client import WorkflowClient
 
 if TYPE_CHECKING:
     from ..hosting.host import DurableWorkflowHost

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from ..run_info import RunState
+from ..hosting.run_info import RunState
 
 
 class ApiModel(BaseModel):

@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
-from ..serialization import adapter
-from ..typing_utils import is_any
-from ..workflow import Workflow
+from ..graph.workflow import Workflow
+from ..values.serialization import adapter
+from ..values.typing_utils import is_any
 
 SECURITY_SCHEMES = {
     "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},

@@ -13,9 +13,9 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from ..client import StreamingWorkflowRun
 from ..errors import DurableWorkflowsError
-from ..events import WorkflowEvent
+from ..hosting.client import StreamingWorkflowRun
+from ..runtime.events import WorkflowEvent
 from .errors import LOG, error_body
 from .views import event_json
 

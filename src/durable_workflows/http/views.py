@@ -8,12 +8,12 @@ from typing import Any, Union
 
 from pydantic.alias_generators import to_camel
 
-from ..events import WaitingForInputEvent, WorkflowEvent
+from ..graph.workflow import Workflow
+from ..hosting.run_info import RunSummary, parse_failure
 from ..rendering.model import build_model
-from ..run_info import RunSummary, parse_failure
-from ..serialization import adapter, to_json
-from ..typing_utils import is_any, short_name
-from ..workflow import Workflow
+from ..runtime.events import WaitingForInputEvent, WorkflowEvent
+from ..values.serialization import adapter, to_json
+from ..values.typing_utils import is_any, short_name
 from .models import (
     GraphEdge,
     GraphNode,

@@ -13,15 +13,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from ..client import RunStatus, StreamingWorkflowRun, WorkflowClient
 from ..durable.names import orchestrator_name
-from ..engine import Engine
 from ..errors import WorkflowNotFoundError
-from ..events import WaitingForInputEvent
+from ..graph.workflow import Workflow
+from ..hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient
+from ..hosting.run_info import RunState
 from ..rendering import workflow_to_svg
-from ..run_info import RunState
-from ..serialization import to_json
-from ..workflow import Workflow
+from ..runtime.engine import Engine
+from ..runtime.events import WaitingForInputEvent
+from ..values.serialization import to_json
 from .context import ApiContext, api_context
 from .errors import BadRequestError, ConflictError, NotFoundError
 from .models import (

@@ -16,26 +16,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from .durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
-from .durable.orchestrator import start_payload
-from .engine import Engine
-from .errors import (
+from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
+from ..durable.orchestrator import start_payload
+from ..errors import (
     DurableWorkflowsError,
     InvalidResponseError,
     RunAlreadyExistsError,
     WorkflowFailedError,
     WorkflowNotFoundError,
 )
-from .events import (
+from ..graph.workflow import Workflow
+from ..runtime.engine import Engine
+from ..runtime.events import (
     TERMINAL_EVENTS,
     WaitingForInputEvent,
     WorkflowEvent,
     WorkflowFailedEvent,
     event_from_dict,
 )
+from ..values.typing_utils import short_name
 from .run_info import RunState, RunSummary, list_runs, run_state, split_failure, utc
-from .typing_utils import short_name
-from .workflow import Workflow
 
 IfExists = Literal["error", "return"]
 """What starting a run with the id of an existing run does: raise, or return that run."""
@@ -90,7 +90,7 @@ class WorkflowClient:
         logger: logging.Logger | None = None,
     ) -> WorkflowClient:
         """A client for a Durable Task Scheduler connection string or a sidecar address."""
-        from .hosting.factories import create_client
+        from .factories import create_client
 
         durable = create_client(connection_string, asynchronous=True, logger=logger)
         return cls(durable, workflows)

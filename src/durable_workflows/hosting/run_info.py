@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
 
-from .durable.names import AGENT_TURN_ORCHESTRATOR, orchestrator_name
-from .errors import DurableWorkflowsError
+from ..durable.names import AGENT_TURN_ORCHESTRATOR, orchestrator_name
+from ..errors import DurableWorkflowsError
 
 RunState = Literal["pending", "running", "waiting", "completed", "failed", "cancelled"]
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)

@@ -15,11 +15,15 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
-from .builder import WorkflowBuilder
-from .cli_targets import UsageError, load_target, load_workflow, parse_json
-from .client import StreamingWorkflowRun, WorkflowClient, WorkflowRun
-from .errors import InvalidResponseError, WorkflowNotFoundError
-from .events import (
+from ..errors import InvalidResponseError, WorkflowNotFoundError
+from ..graph.builder import WorkflowBuilder
+from ..graph.workflow import Workflow
+from ..hosting.auth import with_token
+from ..hosting.client import StreamingWorkflowRun, WorkflowClient, WorkflowRun
+from ..hosting.connection import ENV_VAR, parse_connection_string, resolve_connection
+from ..hosting.factories import create_client
+from ..rendering import RunOverlay, render
+from ..runtime.events import (
     CustomEvent,
     ExecutorCompletedEvent,
     ExecutorFailedEvent,
@@ -32,13 +36,9 @@ from .events import (
     WorkflowOutputEvent,
     WorkflowStartedEvent,
 )
-from .hosting.auth import with_token
-from .hosting.connection import ENV_VAR, parse_connection_string, resolve_connection
-from .hosting.factories import create_client
-from .rendering import RunOverlay, render
-from .serialization import to_json
-from .sidecar.auth import TOKEN_ENV_VAR
-from .workflow import Workflow
+from ..sidecar.auth import TOKEN_ENV_VAR
+from ..values.serialization import to_json
+from .targets import UsageError, load_target, load_workflow, parse_json
 
 MISSING: Any = object()
 """No prepared answer for a request."""
@@ -94,7 +94,7 @@ def add_run_commands(sub: Any) -> None:
 
 async def run_command(args: argparse.Namespace) -> int:
     """Start a run, print its events, answer its requests; 0 when it completes."""
-    from .hosting.host import DurableWorkflowHost
+    from ..hosting.host import DurableWorkflowHost
 
     workflow = load_workflow(args.target)
     value = parse_json(args.input, "--input")
@@ -278,7 +278,7 @@ def open_client(args: argparse.Namespace, workflows: list[Workflow]) -> Workflow
 
 def hosted_workflows(targets: list[str]) -> list[Workflow]:
     """The workflows named by worker targets: workflows, builders, lists of them, or hosts."""
-    from .hosting.host import DurableWorkflowHost
+    from ..hosting.host import DurableWorkflowHost
 
     found: dict[str, Workflow] = {}
     for target in targets:
@@ -296,7 +296,7 @@ def hosted_workflows(targets: list[str]) -> list[Workflow]:
 
 def worker_command(args: argparse.Namespace) -> int:
     """Serve the workflows from a task hub until SIGINT or SIGTERM."""
-    from .hosting.host import DurableWorkflowHost
+    from ..hosting.host import DurableWorkflowHost
 
     cs = connection_string(args)
     workflows = hosted_workflows(args.targets)

@@ -8,10 +8,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from .cli_runs import open_client
-from .cli_targets import UsageError
-from .hosting.connection import ENV_VAR
-from .run_info import RUN_STATES, RunSummary
+from ..hosting.connection import ENV_VAR
+from ..hosting.run_info import RUN_STATES, RunSummary
+from ..sidecar.auth import TOKEN_ENV_VAR
+from .runs import open_client
+from .targets import UsageError
 
 
 def add_list_command(sub: Any) -> None:
@@ -24,6 +25,9 @@ def add_list_command(sub: Any) -> None:
     p.add_argument(
         "--connection-string",
         help=f"Durable Task Scheduler connection string or sidecar address (default: ${ENV_VAR})",
+    )
+    p.add_argument(
+        "--token", help=f"the token of a sidecar started with --token (default: ${TOKEN_ENV_VAR})"
     )
     p.set_defaults(handler=lambda args: asyncio.run(runs_command(args)))
 

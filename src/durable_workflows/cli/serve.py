@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .agent_protocol import WorkflowAgent
-from .builder import WorkflowBuilder
-from .cli_targets import UsageError, load_target
-from .hosting.connection import ENV_VAR
-from .workflow import Workflow
+from ..graph.builder import WorkflowBuilder
+from ..graph.workflow import Workflow
+from ..hosting.connection import ENV_VAR
+from ..model.agent_protocol import WorkflowAgent
+from ..sidecar.auth import TOKEN_ENV_VAR
+from .targets import UsageError, load_target
 
 API_KEY_ENV_VAR = "DURABLE_WORKFLOWS_API_KEY"
 
@@ -30,6 +31,9 @@ def add_serve_command(sub: Any) -> None:
         "--connection-string",
         help=f"serve a shared task hub (worker + API) instead of an embedded backend "
         f"(default: ${ENV_VAR})",
+    )
+    p.add_argument(
+        "--token", help=f"the token of a sidecar started with --token (default: ${TOKEN_ENV_VAR})"
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7071, help="port (default 7071; 0: a free one)")
@@ -52,10 +56,10 @@ def add_serve_command(sub: Any) -> None:
 def serve_command(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM."""
     try:
-        from .http import serve
+        from ..http import serve
     except ImportError as exc:
         raise UsageError(str(exc)) from exc
-    from .hosting.host import DurableWorkflowHost
+    from ..hosting.host import DurableWorkflowHost
 
     api_key = args.api_key or os.environ.get(API_KEY_ENV_VAR) or None
     host = _host(args, DurableWorkflowHost)
@@ -85,8 +89,8 @@ def _host(args: argparse.Namespace, host_class: Any) -> Any:
     """The host to serve: one given as the only target, or one made for the targets."""
     objects = [load_target(t) for t in args.targets]
     if len(objects) == 1 and isinstance(objects[0], host_class):
-        if args.db or args.connection_string or args.max_concurrency:
-            msg = "--db, --connection-string and --max-concurrency configure a host; the target is one already"
+        if args.db or args.connection_string or args.token or args.max_concurrency:
+            msg = "--db, --connection-string, --token and --max-concurrency configure a host; the target is one already"
             raise UsageError(msg)
         return objects[0]
     workflows: dict[str, Workflow] = {}
@@ -110,6 +114,7 @@ def _host(args: argparse.Namespace, host_class: Any) -> Any:
         list(workflows.values()),
         list(agents.values()),
         connection_string=args.connection_string,
+        token=args.token,
         database=args.db,
         max_concurrency=args.max_concurrency,
     )
