@@ -63,7 +63,6 @@ EXPECTED = [
 ]
 
 EXPECTED_TESTING = ["InProcessResult", "InProcessRunner", "run_in_process"]
-EXPECTED_DASHBOARD = ["mount_dashboard"]
 
 
 def test_all_is_sorted_and_unique() -> None:
@@ -100,9 +99,3 @@ def test_testing_api_is_pinned() -> None:
     for name in EXPECTED_TESTING:
         assert getattr(durable_workflows.testing, name, None) is not None, name
 
-
-def test_dashboard_api_is_pinned() -> None:
-    dashboard = importlib.import_module("durable_workflows.dashboard")
-    assert list(dashboard.__all__) == EXPECTED_DASHBOARD
-    for name in EXPECTED_DASHBOARD:
-        assert getattr(dashboard, name, None) is not None, name

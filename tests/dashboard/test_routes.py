@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from durable_workflows import DurableWorkflowHost, RequestPort, WorkflowBuilder, executor
-from durable_workflows.dashboard.routes import STATIC
+from durable_workflows.http.dashboard.routes import STATIC
 from durable_workflows.http import create_app
 from durable_workflows.rendering import programs
 
@@ -87,9 +87,9 @@ def test_the_page_and_its_files_are_public_and_the_data_is_not(host: DurableWork
 
 def test_every_file_the_page_loads_ships_in_the_package() -> None:
     """index.html's files and every module app.js imports (transitively) are in static/, which
-    pyproject's package-data ships whole (``dashboard/static/*``: no subfolders)."""
+    pyproject's package-data ships whole (``http/dashboard/static/*``: no subfolders)."""
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
-    assert '"dashboard/static/*"' in pyproject
+    assert '"http/dashboard/static/*"' in pyproject
     assert all(path.is_file() for path in STATIC.iterdir())
     html = (STATIC / "index.html").read_text()
     wanted = {Path(p).name for p in re.findall(r'(?:src|href)="dashboard/([^"]+)"', html)}

@@ -1,6 +1,6 @@
 """The run dashboard: workflows, runs drawn live on their graphs, requests to answer, agents.
 
-`create_app` (``durable_workflows.http``) mounts it: the page is served at ``/`` and its files
+`create_app` mounts it: the page is served at ``/`` and its files
 (plain HTML, CSS and JavaScript modules, no build step, nothing from a CDN) at
 ``/dashboard/``. See docs/dashboard.md.
 """
