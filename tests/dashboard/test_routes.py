@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from durable_workflows import DurableWorkflowHost, RequestPort, WorkflowBuilder, executor
-from durable_workflows.http.dashboard.routes import STATIC
 from durable_workflows.http import create_app
+from durable_workflows.http.dashboard.routes import STATIC
 from durable_workflows.rendering import programs
 
 KEY = "dashboard-test-key"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...graph.workflow import Workflow
 from ...rendering.dot import edge_element_id, model_to_dot, node_element_id
 from ...rendering.model import build_model
 from ...rendering.output import RenderingError, run_dot
-from ...graph.workflow import Workflow
 
 
 def dashboard_graph(workflow: Workflow) -> dict[str, Any]:

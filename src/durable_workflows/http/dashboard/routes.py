@@ -12,9 +12,9 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from ...hosting.run_info import RunState
 from ..context import api_context
 from ..views import summary_body
-from ...hosting.run_info import RunState
 from .graph import dashboard_graph
 
 STATIC = Path(__file__).parent / "static"
