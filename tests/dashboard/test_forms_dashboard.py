@@ -1,6 +1,7 @@
 """Request forms generated from a port's response schema: enums and literals become selects,
 booleans checkboxes, numbers number inputs, nested models fieldsets, lists JSON boxes, optional
-fields may stay empty; what the form sends is what the run receives."""
+fields may stay empty; what the form sends is what the run receives. Also: run counts of a loop,
+and a server with an API key, which the page asks for."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ from typing import Any
 import pytest
 
 from .conftest import ROOT, Served, screenshot, serve
-from .test_expense_dashboard import expect
+from .test_expense_dashboard import expect, node
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+FLOWS = f"{ROOT / 'tests' / 'dashboard' / 'flows.py'}:workflows"
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    running = serve(str(ROOT / "tests" / "dashboard" / "form_flows.py"))
+    running = serve(FLOWS)
     try:
         yield running
     finally:
@@ -98,3 +101,39 @@ def test_keyboard_alone_answers_a_request(page: Any, served: Served) -> None:
     result = json.loads(page.locator("#run-result").text_content() or "null")
     assert (result["verdict"], result["urgent"], result["score"]) == ("reject", True, 3)
     assert result["address"]["city"] == "Bergen"
+
+
+def test_a_loop_shows_how_often_each_node_ran(page: Any, served: Served) -> None:
+    page.goto(f"{served.url}/#/workflows/Countdown")
+    start = page.get_by_role("form", name="Start Countdown")
+    start.get_by_role("spinbutton", name="Input", exact=True).fill("0")
+    start.get_by_role("button", name="Start run").click()
+
+    expect(page.locator("#run-status")).to_have_text("✓ completed")
+    expect(page.locator("#run-result")).to_have_text('"counted to 3"')
+    expect(node(page, "Count").locator(".badge text")).to_have_text("✓ completed ×3")
+    expect(node(page, "Finish").locator(".badge text")).to_have_text("✓ completed ×1")
+    carried = page.locator("svg.graph g.edge.carried")
+    expect(carried).to_have_count(3)  # start -> Count, Count -> Count, Count -> Finish
+    assert page.locator('svg.graph g.edge.carried[data-carried="2"]').count() == 1  # the loop
+    screenshot(page, "run-loop")
+
+
+def test_the_page_asks_for_the_api_key(page: Any) -> None:
+    key = "dashboard-key-42"
+    running = serve(FLOWS, "--api-key", key)
+    try:
+        page.goto(f"{running.url}/")
+        prompt = page.get_by_label("This server needs its API key:")
+        expect(prompt).to_be_visible()
+        expect(page.get_by_role("form", name="Start FormShapes")).to_have_count(0)
+        prompt.fill(key)
+        page.get_by_role("button", name="Use key").click()
+        start = page.get_by_role("form", name="Start FormShapes")
+        start.get_by_role("textbox", name="Input", exact=True).fill("with a key")
+        start.get_by_role("button", name="Start run").click()
+        # The run page follows the event stream with the key too.
+        expect(node(page, "Review")).to_have_attribute("data-status", "waiting")
+        expect(page.locator("#timeline li")).to_have_count(4)
+    finally:
+        running.stop()

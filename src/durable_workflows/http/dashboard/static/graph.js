@@ -1,6 +1,7 @@
 // The workflow's SVG (drawn by graphviz on the server, with ids dw-n<i> / dw-e<i>), and a run
 // drawn on it: each node gets a status class and a badge with an icon, its status in words
-// and its run count; edges that carried messages get the class "carried" (thicker).
+// and how often it ran ("✓ completed ×2"); edges that carried messages get the class
+// "carried" (thicker).
 
 import { h, STATES } from "./dom.js";
 
@@ -65,7 +66,7 @@ class GraphView {
       node.el.append(badge);
     }
     const known = STATES[run.status] || { icon: "?", label: run.status };
-    const label = `${known.icon} ${known.label}${run.count > 1 ? ` ×${run.count}` : ""}`;
+    const label = `${known.icon} ${known.label}${run.count ? ` ×${run.count}` : ""}`; // as RunOverlay's DOT
     const text = badge.querySelector("text");
     text.textContent = label;
     const box = (shape || node.el).getBBox();
