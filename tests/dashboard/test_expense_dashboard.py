@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from durable_workflows.rendering.dot import TIMES
+
 from .conftest import ROOT, Served, screenshot, serve
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -66,7 +68,7 @@ def test_a_run_is_answered_through_the_generated_forms(page: Any, served: Served
 
     manager = node(page, "ManagerApproval")
     expect(manager).to_have_attribute("data-status", "waiting")
-    expect(manager.locator(".badge text")).to_have_text("✎ waiting for input ×1")
+    expect(manager.locator(".badge text")).to_have_text(f"✎ waiting for input {TIMES}1")
     expect(node(page, "CreateApprovalRequest")).to_have_attribute("data-status", "completed")
     expect(node(page, "Reimburse")).to_have_attribute("data-status", "not-run")
     expect(page.locator("#run-status")).to_have_text("✎ waiting for input")
@@ -101,7 +103,7 @@ def test_a_run_is_answered_through_the_generated_forms(page: Any, served: Served
     for node_id in ("CreateApprovalRequest", "ManagerApproval", "PrepareFinanceReview",
                     "BudgetApproval", "ComplianceApproval", "Reimburse"):
         expect(node(page, node_id)).to_have_attribute("data-status", "completed")
-        expect(node(page, node_id).locator(".badge text")).to_have_text("✓ completed ×1")
+        expect(node(page, node_id).locator(".badge text")).to_have_text(f"✓ completed {TIMES}1")
     # Every edge of this run carried a message: start, chain, fan-out, fan-in.
     edges = page.locator("svg.graph g.edge")
     expect(page.locator("svg.graph g.edge.carried")).to_have_count(edges.count())
@@ -125,7 +127,7 @@ def test_a_failed_run_marks_the_failing_executor(page: Any, served: Served) -> N
     expect(page.locator("#run-status")).to_have_text("✗ failed")
     failing = node(page, "PrepareFinanceReview")
     expect(failing).to_have_attribute("data-status", "failed")
-    expect(failing.locator(".badge text")).to_have_text("✗ failed ×1")
+    expect(failing.locator(".badge text")).to_have_text(f"✗ failed {TIMES}1")
     expect(node(page, "BudgetApproval")).to_have_attribute("data-status", "not-run")
     error = page.locator("#run-error")
     expect(error.locator("code.failing")).to_have_text("PrepareFinanceReview")

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from durable_workflows.rendering.dot import TIMES
+
 from .conftest import ROOT, Served, screenshot, serve
 from .test_expense_dashboard import expect, node
 
@@ -111,8 +113,8 @@ def test_a_loop_shows_how_often_each_node_ran(page: Any, served: Served) -> None
 
     expect(page.locator("#run-status")).to_have_text("✓ completed")
     expect(page.locator("#run-result")).to_have_text('"counted to 3"')
-    expect(node(page, "Count").locator(".badge text")).to_have_text("✓ completed ×3")
-    expect(node(page, "Finish").locator(".badge text")).to_have_text("✓ completed ×1")
+    expect(node(page, "Count").locator(".badge text")).to_have_text(f"✓ completed {TIMES}3")
+    expect(node(page, "Finish").locator(".badge text")).to_have_text(f"✓ completed {TIMES}1")
     carried = page.locator("svg.graph g.edge.carried")
     expect(carried).to_have_count(3)  # start -> Count, Count -> Count, Count -> Finish
     assert page.locator('svg.graph g.edge.carried[data-carried="2"]').count() == 1  # the loop
