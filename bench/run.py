@@ -89,8 +89,11 @@ SIZES = {
 WARMUP = {"chain": 10, "fanout": 10, "hitl": 3, "throughput": 10, "build": 100}
 """Warm-up size per scenario (capped at the case's size): warms imports, channels, threads."""
 GROWTH = {"chain": 2.0, "fanout": 1.0}
-"""Exponent used to extrapolate a run's time from the previous size (the floor's chain is
-quadratic), to skip a case that would not fit its budget without starting it."""
+"""Exponent used to extrapolate a run's time from the previous size (the floor's and the peer's
+chains are quadratic), to skip a case that would not fit its budget without starting it."""
+LINEAR = {"library", "inprocess", "anchor_dbos", "anchor_langgraph"}
+"""Worker modules whose chains are extrapolated linearly (they continue-as-new or never
+replay)."""
 KILL_GRACE_S = 120.0
 """A worker is killed this long after its budget (startup, warm-up and one overrun)."""
 
@@ -182,7 +185,10 @@ def over_budget(previous: dict[str, Any] | None, size: int, budget_s: float) -> 
         return f"skipped: over budget (size {previous['size']} was)"
     if previous["status"] != "ok" or previous["scenario"] not in GROWTH:
         return None
-    estimate = previous["median_s"] * (size / previous["size"]) ** GROWTH[previous["scenario"]]
+    exponent = GROWTH[previous["scenario"]]
+    if VARIANTS.get(previous["system"], VARIANTS["floor"]).module in LINEAR:
+        exponent = 1.0
+    estimate = previous["median_s"] * (size / previous["size"]) ** exponent
     if estimate > budget_s:
         return f"skipped: over budget (about {estimate:.0f} s per run > {budget_s:.0f} s)"
     return None
