@@ -21,6 +21,7 @@ from .auth import check_token, with_token
 from .client import WorkflowClient
 from .connection import ConnectionSettings, resolve_connection
 from .factories import create_client, create_worker, durabletask_logger
+from .inprocess import InProcessTransport, Transport, resolve_transport
 
 HostMode = Literal["all", "worker", "client"]
 
@@ -39,6 +40,10 @@ class DurableWorkflowHost:
     shared task hub (start many such processes to scale out); ``mode="client"`` only talks to
     one. A sidecar started with ``--token`` needs that token: ``token=``, in the address
     (``grpc://TOKEN@host:port``), or ``$DURABLE_WORKFLOWS_SIDECAR_TOKEN``.
+
+    With the embedded backend the host's worker and clients call the sidecar in-process
+    (``transport="auto"``, the default); ``transport="grpc"`` (or
+    ``$DURABLE_WORKFLOWS_TRANSPORT=grpc``) sends them over loopback gRPC like other processes.
     """
 
     def __init__(
@@ -52,6 +57,7 @@ class DurableWorkflowHost:
         max_concurrency: int | None = None,
         logger: logging.Logger | None = None,
         token: str | None = None,
+        transport: Transport | None = None,
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
@@ -65,6 +71,8 @@ class DurableWorkflowHost:
             msg = "database= is for the embedded backend; it cannot be combined with a connection string"
             raise DurableWorkflowsError(msg)
         self._database = ":memory:" if database is None else os.fspath(database)
+        self._transport = resolve_transport(transport, embedded=self._settings is None)
+        self._inprocess: InProcessTransport | None = None
         self._max_concurrency = max_concurrency
         self._logger = logger or durabletask_logger()
         self._backend: SqliteSidecar | None = None
@@ -94,7 +102,11 @@ class DurableWorkflowHost:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            durable = create_client(self._target, asynchronous=True, logger=self._logger)
+            durable = (
+                self._inprocess.client(logger=self._logger)
+                if self._inprocess is not None
+                else create_client(self._target, asynchronous=True, logger=self._logger)
+            )
             client = self._clients[loop] = WorkflowClient(durable, self.workflows)
         return client
 
@@ -110,13 +122,19 @@ class DurableWorkflowHost:
         if self._settings is None:
             self._backend = SqliteSidecar(self._database).start()
             self._target = self._backend.address
+            if self._transport == "inprocess":
+                self._inprocess = InProcessTransport(self._backend)
         else:
             self._target = self._settings
         if self.mode != "client":
             if isinstance(self._target, ConnectionSettings) and not self._target.is_scheduler:
                 check_token(self._target)
-            worker: Any = create_worker(
-                self._target, max_concurrency=self._max_concurrency, logger=self._logger
+            worker: Any = (
+                self._inprocess.worker(max_concurrency=self._max_concurrency, logger=self._logger)
+                if self._inprocess is not None
+                else create_worker(
+                    self._target, max_concurrency=self._max_concurrency, logger=self._logger
+                )
             )
             register(worker, self.workflows, self._agents)
             worker.start()
@@ -127,6 +145,9 @@ class DurableWorkflowHost:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        if self._inprocess is not None:
+            self._inprocess.close()
+            self._inprocess = None
         if self._backend is not None:
             self._backend.stop()
             self._backend = None

@@ -1,0 +1,135 @@
+"""`LocalWorker`: a durabletask worker's executors run on the sidecar's work items, in-process.
+
+A `TaskHubGrpcWorker` carries its work items through a gRPC stream, a reader thread, a queue,
+an asyncio loop and a thread pool before an executor sees them, and returns each result by a
+unary RPC. When the worker and the sidecar share a process, `LocalWorker` skips all of that:
+its threads take work items straight from the sidecar's dispatcher and hand them to the
+worker's own orchestration, activity and entity executors (so replay and results are exactly
+durabletask's), which complete them through an `InProcessChannel`.
+
+The sidecar sees one ordinary worker stream: leases, redelivery, filters and concurrency
+limits work as for a remote worker, and remote workers may share the task hub.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+from durabletask.worker import TaskHubGrpcWorker
+
+from durable_workflows.sidecar.inproc import InProcessChannel
+from durable_workflows.sidecar.leases import Kind
+from durable_workflows.sidecar.model import pb
+from durable_workflows.sidecar.server import SqliteSidecar
+
+log = logging.getLogger("durable_workflows.sidecar")
+
+TASKS_FIRST: tuple[Kind, ...] = ("activity", "entity", "orchestration")
+"""A thread takes ready activities and entity batches before orchestrator episodes, so an
+episode sees the results that are ready together (as a remote worker's FIFO pool does)."""
+
+_EXECUTORS = {
+    "orchestratorRequest": ("_execute_orchestrator", "_cancel_orchestrator"),
+    "activityRequest": ("_execute_activity", "_cancel_activity"),
+    "entityRequest": ("_execute_entity_batch", "_cancel_entity_batch"),
+    "entityRequestV2": ("_execute_entity_batch", "_cancel_entity_batch"),
+}
+"""Work-item kind -> the worker's executor and its give-back (as its own stream loop uses)."""
+
+
+class LocalWorker:
+    """Runs `worker`'s registered orchestrators, activities and entities on `sidecar`.
+
+    ``threads`` work items run at once (the worker's ``maximum_thread_pool_workers``). One
+    idle thread at a time waits for work (leader/followers), so a new item wakes one thread.
+    """
+
+    def __init__(self, sidecar: SqliteSidecar, worker: TaskHubGrpcWorker) -> None:
+        self._worker = worker
+        self._servicer = sidecar.servicer
+        self._engine = self._servicer.engine
+        self._stub: Any = stubs.TaskHubSidecarServiceStub(InProcessChannel(self._servicer))
+        self._threads: list[threading.Thread] = []
+        self._listen = threading.Lock()
+        self._stream: Any = None
+
+    @property
+    def worker(self) -> TaskHubGrpcWorker:
+        """The durabletask worker whose registrations and executors this one uses."""
+        return self._worker
+
+    def add_orchestrator(self, fn: Any) -> str:
+        """Register an orchestrator (as `TaskHubGrpcWorker.add_orchestrator`)."""
+        return self._worker.add_orchestrator(fn)
+
+    def add_activity(self, fn: Any) -> str:
+        """Register an activity (as `TaskHubGrpcWorker.add_activity`)."""
+        return self._worker.add_activity(fn)
+
+    def add_entity(self, fn: Any, name: str | None = None) -> str:
+        """Register an entity (as `TaskHubGrpcWorker.add_entity`)."""
+        return self._worker.add_entity(fn, name=name)
+
+    def start(self) -> None:
+        """Open a work-item stream on the sidecar and start the threads."""
+        if self._stream is not None:
+            raise RuntimeError("the local worker is already running")
+        self._stream = self._engine.open_stream(self._request())
+        count = self._worker.concurrency_options.maximum_thread_pool_workers
+        self._threads = [
+            threading.Thread(target=self._serve, args=(self._stream,),
+                             name=f"dw-local-worker-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Take no new work, let the items in flight finish, then close the stream."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        self._engine.drain(stream)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+        self._engine.close_stream(stream)
+
+    def _request(self) -> Any:
+        """The ``GetWorkItems`` request the worker's own stream loop would send."""
+        options = self._worker.concurrency_options
+        request = pb.GetWorkItemsRequest(
+            maxConcurrentOrchestrationWorkItems=options.maximum_concurrent_orchestration_work_items,
+            maxConcurrentActivityWorkItems=options.maximum_concurrent_activity_work_items,
+        )
+        filters = self._worker._work_item_filters  # noqa: SLF001 (set by use_work_item_filters)
+        if filters is not None:
+            request.workItemFilters.CopyFrom(filters._to_grpc())  # noqa: SLF001
+        return request
+
+    def _serve(self, stream: Any) -> None:
+        while True:
+            with self._listen:
+                item = self._engine.next_work_item(stream, TASKS_FIRST)
+            if item is None:
+                return
+            self._execute(item)
+
+    def _execute(self, item: Any) -> None:
+        kind = item.WhichOneof("request")
+        names = _EXECUTORS.get(kind)
+        if names is None:  # a health ping
+            return
+        request, token = getattr(item, kind), item.completionToken
+        execute, cancel = (getattr(self._worker, name) for name in names)
+        try:
+            execute(request, self._stub, token)
+        except Exception:
+            log.exception("work item %s failed in the local worker; giving it back", kind)
+            try:
+                cancel(request, self._stub, token)
+            except Exception:
+                log.exception("could not give back work item %s", kind)
