@@ -91,6 +91,11 @@ class DurableWorkflowHost:
         return str(self._target)
 
     @property
+    def transport(self) -> str:
+        """How this host's worker and clients reach the backend: ``"inprocess"`` or ``"grpc"``."""
+        return self._transport
+
+    @property
     def client(self) -> WorkflowClient:
         """A `WorkflowClient` for the current event loop."""
         if self._target is None:

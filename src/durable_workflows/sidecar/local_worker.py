@@ -51,7 +51,8 @@ class LocalWorker:
         self._worker = worker
         self._servicer = sidecar.servicer
         self._engine = self._servicer.engine
-        self._stub: Any = stubs.TaskHubSidecarServiceStub(InProcessChannel(self._servicer))
+        stub: Any = stubs.TaskHubSidecarServiceStub
+        self._stub = stub(InProcessChannel(self._servicer))
         self._threads: list[threading.Thread] = []
         self._listen = threading.Lock()
         self._stream: Any = None
@@ -105,9 +106,9 @@ class LocalWorker:
             maxConcurrentOrchestrationWorkItems=options.maximum_concurrent_orchestration_work_items,
             maxConcurrentActivityWorkItems=options.maximum_concurrent_activity_work_items,
         )
-        filters = self._worker._work_item_filters  # noqa: SLF001 (set by use_work_item_filters)
+        filters = self._worker._work_item_filters
         if filters is not None:
-            request.workItemFilters.CopyFrom(filters._to_grpc())  # noqa: SLF001
+            request.workItemFilters.CopyFrom(filters._to_grpc())
         return request
 
     def _serve(self, stream: Any) -> None:
