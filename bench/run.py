@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -467,10 +468,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def sweep(
-    systems: list[str], scenarios: list[str], mode: str, settings: Settings, round_: int
-) -> list[dict[str, Any]]:
-    """One round: every case for every system, interleaved so all see the same host load."""
-    records: list[dict[str, Any]] = []
+    systems: list[str],
+    scenarios: list[str],
+    mode: str,
+    settings: Settings,
+    round_: int,
+    records: list[dict[str, Any]],
+    save: Callable[[], None],
+) -> None:
+    """One round: every case for every system, interleaved so all see the same host load.
+
+    Appends to `records` and calls `save` after every case, so a stopped run keeps its data.
+    """
     for scenario in scenarios:
         previous: dict[str, dict[str, Any]] = {}
         for size in SIZES[mode][scenario]:
@@ -484,13 +493,13 @@ def sweep(
                 record["round"] = round_
                 previous[system] = record
                 records.append(record)
+                save()
                 shown = (
                     f"{record['median_s']:.4g} s median of {len(record['values_s'])}"
                     if record["status"] == "ok"
                     else record["status"]
                 )
                 print(f"{system:>14} {scenario} {size}: {shown}", file=sys.stderr, flush=True)
-    return records
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -518,11 +527,6 @@ def main(argv: list[str] | None = None) -> int:
     host = machine()
     records: list[dict[str, Any]] = []
     loads: list[tuple[float, ...]] = []
-    for round_ in range(args.rounds):
-        loads.append(os.getloadavg())
-        shift = round_ % len(systems)
-        order = systems[shift:] + systems[:shift]  # rotated, so no system always goes first
-        records += sweep(order, [s for s in SCENARIOS if s in scenarios], mode, settings, round_)
     report = {
         "command": " ".join(["bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "mode": mode,
@@ -534,7 +538,17 @@ def main(argv: list[str] | None = None) -> int:
         "results": records,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+    def save() -> None:
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+    for round_ in range(args.rounds):
+        loads.append(os.getloadavg())
+        shift = round_ % len(systems)
+        order = systems[shift:] + systems[:shift]  # rotated, so no system always goes first
+        scenario_list = [s for s in SCENARIOS if s in scenarios]
+        sweep(order, scenario_list, mode, settings, round_, records, save)
+    save()
     print(table(records, systems))
     print()
     print("\n".join(targets(records)))

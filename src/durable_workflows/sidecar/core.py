@@ -51,6 +51,8 @@ class Core:
         self.ready_activities: ReadyQueue[int] = ReadyQueue()
         self.ready_entities: ReadyQueue[str] = ReadyQueue()
         self._waiters: dict[str, list[threading.Event]] = {}
+        self._waited: dict[str, int | None] = {}
+        """The status (None: no such instance) the waiters of an instance wait to change."""
         self._touched: set[str] = set()
         self._work_added = False
         self._timer_added = False
@@ -90,8 +92,12 @@ class Core:
             log.exception("sidecar transaction failed; reloading state from the database")
             self._reload()
             raise
-        wake = [event for instance_id in self._touched
-                for event in self._waiters.pop(instance_id, ())]
+        wake: list[threading.Event] = []
+        for instance_id in self._touched:
+            if instance_id in self._waiters and self._status(instance_id) != self._waited.get(
+                    instance_id):
+                wake += self._waiters.pop(instance_id)
+                del self._waited[instance_id]
         self._touched.clear()
         self._store.submit(wake)
         self._notify()
@@ -150,6 +156,7 @@ class Core:
             for event in waiters:
                 event.set()
         self._waiters.clear()
+        self._waited.clear()
         self._load()
         self._notify()
 
@@ -344,9 +351,17 @@ class Core:
 
     # -- waiting for state changes ---------------------------------------------------------
 
+    def _status(self, instance_id: str) -> int | None:
+        inst = self.instances.get(instance_id)
+        return None if inst is None else inst.status
+
     def wait_for(self, instance_id: str, predicate: Callable[[Instance], bool],
                  timeout: float | None, is_active: Callable[[], bool]) -> Instance | None:
-        """Block until the instance satisfies ``predicate``; None on timeout or cancellation."""
+        """Block until the instance satisfies ``predicate``; None on timeout or cancellation.
+
+        ``predicate`` may look at the instance's status only: a waiter is woken when the
+        status changes durably (or the instance appears or goes), not on every step.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
@@ -358,10 +373,14 @@ class Core:
                     return None
                 event = threading.Event()
                 self._waiters.setdefault(instance_id, []).append(event)
+                self._waited[instance_id] = self._status(instance_id)
             if not event.wait(remaining):
                 with self._lock:
                     waiters = self._waiters.get(instance_id, [])
                     if event in waiters:
                         waiters.remove(event)
+                    if not waiters:
+                        self._waiters.pop(instance_id, None)
+                        self._waited.pop(instance_id, None)
             if not is_active():
                 return None
