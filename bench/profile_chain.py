@@ -95,7 +95,7 @@ def classify(path: Path) -> dict[str, float]:
     return {name: 100 * counts[name] / total for name in COMPONENTS} | {"samples": total}
 
 
-async def run(runs: int, size: int, transport: str | None) -> None:
+async def run(runs: int, size: int, transport: str | None, threads: int = 6) -> None:
     """The profile target: `runs` chain runs after a warm-up, with per-step figures."""
     sys.path.insert(0, str(Path(__file__).resolve().parent / "systems"))
     import _graphs
@@ -106,7 +106,7 @@ async def run(runs: int, size: int, transport: str | None) -> None:
     extra = {} if transport is None else {"transport": transport}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         host = DurableWorkflowHost([workflow], database=os.path.join(tmp, "runs.db"),
-                                   max_concurrency=6, **extra)
+                                   max_concurrency=threads, **extra)
         async with host:
             await (await host.client.run(workflow, 0)).wait_for_completion()
             print(f"ready {os.getpid()}", flush=True)  # attach the profiler now
@@ -132,12 +132,13 @@ def main() -> None:
     target.add_argument("runs", type=int)
     target.add_argument("--size", type=int, default=500)
     target.add_argument("--transport", choices=("grpc", "inprocess"))
+    target.add_argument("--threads", type=int, default=6, help="the host's max_concurrency")
     shares = sub.add_parser("classify")
     shares.add_argument("raw", type=Path, nargs="+")
     shares.add_argument("--top", help="also list the innermost frames whose text has TOP")
     args = parser.parse_args()
     if args.command == "run":
-        asyncio.run(run(args.runs, args.size, args.transport))
+        asyncio.run(run(args.runs, args.size, args.transport, args.threads))
         return
     for raw in args.raw:
         result = classify(raw)
