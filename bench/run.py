@@ -464,6 +464,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "the thread-pool and wake-up fixes the library's embedded backend has",
     )
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "latest.json")
+    parser.add_argument(
+        "--report", type=Path, metavar="JSON", help="print the table of an earlier run and exit"
+    )
     return parser.parse_args(argv)
 
 
@@ -505,6 +508,11 @@ def sweep(
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the exit status."""
     args = parse_args(argv)
+    if args.report is not None:
+        earlier = json.loads(args.report.read_text())
+        present = {r["system"] for r in earlier["results"]}
+        print_report(earlier["results"], [s for s in VARIANTS if s in present])
+        return 0
     mode = next((m for m in ("smoke", "quick", "targets") if getattr(args, m)), "full")
     systems = [SYSTEMS.get(s.strip(), s.strip()) for s in args.systems.split(",")]
     scenarios = [s.strip() for s in args.scenarios.split(",")]
@@ -549,13 +557,19 @@ def main(argv: list[str] | None = None) -> int:
         scenario_list = [s for s in SCENARIOS if s in scenarios]
         sweep(order, scenario_list, mode, settings, round_, records, save)
     save()
-    print(table(records, systems))
-    print()
-    print("\n".join(targets(records)))
-    if "lib-file" in systems:
-        print("\n".join(fast_path_targets(records)))
+    print_report(records, systems)
     print(f"\nraw figures: {args.out}")
     return 0
+
+
+def print_report(records: list[dict[str, Any]], systems: list[str]) -> None:
+    """The table and the targets."""
+    print(table(records, systems))
+    print()
+    if {"floor", "peer"} & set(systems) or "lib-file" not in systems:
+        print("\n".join(targets(records)))
+    if "lib-file" in systems:
+        print("\n".join(fast_path_targets(records)))
 
 
 if __name__ == "__main__":
