@@ -186,3 +186,25 @@ def test_closing_the_sidecar_ends_waits_at_once(tmp_path: Path) -> None:
     assert not waiter.is_alive()
     assert time.monotonic() - started < 2
     wait_until(lambda: bool(outcome))
+
+
+def test_a_stock_worker_runs_over_the_in_process_channel(
+    sidecar: SqliteSidecar, in_process: dt_client.TaskHubGrpcClient
+) -> None:
+    """durabletask's own stream loop works over `InProcessChannel` too, and stops cleanly."""
+    worker = dt_worker.TaskHubGrpcWorker(
+        channel=InProcessChannel(sidecar.servicer), logger=QUIET,
+        resiliency_options=dt_worker.GrpcWorkerResiliencyOptions(
+            silent_disconnect_timeout_seconds=0))
+    worker.add_orchestrator(chain)
+    worker.add_activity(add_one)
+    worker.add_entity(counter, name="counter")
+    worker.start()
+    try:
+        run_id = in_process.schedule_new_orchestration(chain, input=3)
+        state = in_process.wait_for_orchestration_completion(run_id, timeout=30)
+    finally:
+        started = time.monotonic()
+        worker.stop()
+    assert state is not None and state.serialized_output == "[3, 1]"
+    assert time.monotonic() - started < 5
