@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 COMPONENTS = (
-    "durabletask worker pipeline (stream reader, queues, asyncio loop, thread pool)",
+    "durabletask worker pipeline (stream reader, queues, asyncio loop, pool) and unattributed",
     "gRPC (client and server, Python and core)",
     "in-process transport and local worker (sidecar/inproc.py, local_worker.py)",
     "sidecar engine (dispatch, leases, group commit, wake-ups)",
