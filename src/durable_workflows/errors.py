@@ -71,7 +71,7 @@ class WorkflowFailedError(DurableWorkflowsError):
 
 
 class WorkflowGraphMismatchError(DurableWorkflowsError):
-    """A running instance was started with a different graph than the code registers now."""
+    """A run was started with a workflow version (or graph) that this worker does not register."""
 
 
 class InvalidResponseError(DurableWorkflowsError, ValueError):

@@ -48,11 +48,12 @@ async def runs_command(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs")
         return 0
-    rows = [("RUN", "WORKFLOW", "STATUS", "STEP", "WAITING", "STARTED", "UPDATED")]
+    rows = [("RUN", "WORKFLOW", "VERSION", "STATUS", "STEP", "WAITING", "STARTED", "UPDATED")]
     rows += [
         (
             run.run_id,
             run.workflow,
+            run.version or "-",
             run.status,
             str(run.superstep),
             str(run.pending_requests),
@@ -74,6 +75,7 @@ def summary_json(run: RunSummary) -> dict[str, Any]:
     return {
         "runId": run.run_id,
         "workflow": run.workflow,
+        "version": run.version,
         "status": run.status,
         "superstep": run.superstep,
         "pendingRequests": run.pending_requests,

@@ -338,7 +338,7 @@ async def status_command(args: argparse.Namespace) -> int:
         status = await run.get_status()
         print(
             f"run {run.run_id} of {run.workflow.name}: {status.status}, superstep "
-            f"{status.superstep}, {status.last_sequence} events"
+            f"{status.superstep}, {status.last_sequence} events, version {status.version or '-'}"
         )
         if status.error:
             print(f"error: {status.error}")

@@ -13,9 +13,10 @@ def orchestrator_name(workflow_name: str) -> str:
     return f"dw.{workflow_name}"
 
 
-def activity_name(workflow_name: str, node_id: str) -> str:
-    """The activity that runs one executor of one workflow."""
-    return f"dw.{workflow_name}.{node_id}"
+def activity_name(workflow_name: str, version: str, node_id: str) -> str:
+    """The activity that runs one executor of one version of a workflow (versions of one
+    workflow may differ in an executor's code, so each registers its own)."""
+    return f"dw.{workflow_name}@{version}.{node_id}"
 
 
 AGENT_ENTITY_PREFIX = "dafx-"

@@ -57,10 +57,12 @@ class DurableRunFailed(DurableWorkflowsError):
 def start_payload(workflow: Workflow, input_envelope: Any, *, stream: bool) -> dict[str, Any]:
     """The orchestrator input of a new run.
 
-    ``input_digest`` identifies the input for idempotent starts; like every key of the payload
-    it is carried over by continue-as-new (which drops ``input`` itself).
+    ``version`` pins the run to the workflow definition it starts with; ``input_digest``
+    identifies the input for idempotent starts. Like every key of the payload they are carried
+    over by continue-as-new (which drops ``input`` itself).
     """
     return {
+        "version": workflow.version,
         "graph_hash": workflow.graph_hash,
         "input": input_envelope,
         "input_digest": input_digest(input_envelope),
@@ -128,9 +130,10 @@ class OrchestratorDriver:
         if recorded != self.workflow.graph_hash:
             msg = (
                 f"The workflow definition changed: run {self.seam.instance_id!r} of workflow "
-                f"{self.workflow.name!r} was started with graph hash {recorded}, but this worker "
-                f"registers hash {self.workflow.graph_hash}. Let old runs finish (or terminate "
-                "them) before deploying a changed graph, or register it under a new name."
+                f"{self.workflow.name!r} version {self.workflow.version!r} was started with "
+                f"graph hash {recorded}, but this worker registers that version with hash "
+                f"{self.workflow.graph_hash}. Give the changed graph a new version= and keep the "
+                "old definition in previous_versions= until its runs finish (docs/versioning.md)."
             )
             raise WorkflowGraphMismatchError(msg)
 
@@ -191,7 +194,9 @@ class OrchestratorDriver:
             if shared:  # left out when empty: durabletask serializes every payload on every replay
                 payload["shared"] = shared
             task = self.seam.call_activity(
-                activity_name(self.workflow.name, node.id), payload, node.retry
+                activity_name(self.workflow.name, self.workflow.version, node.id),
+                payload,
+                node.retry,
             )
             if node.timeout is None:
                 calls.append((node.id, task, None))
@@ -300,6 +305,7 @@ class OrchestratorDriver:
         superstep = 0 if state is None else state.superstep
         self.seam.set_status(
             {
+                "version": self.workflow.version,
                 "sequence": self.sequence,
                 "superstep": superstep,
                 "stream": self.stream,

@@ -14,6 +14,7 @@ from ..runtime.invoke import invoke_executor
 from ..runtime.wire import encode_result
 from .agent_entity import agent_turn_orchestrator, make_agent_entity
 from .names import (
+    AGENT_TURN_ORCHESTRATOR,
     EVENT_LOG_ENTITY,
     activity_name,
     agent_entity_name,
@@ -21,16 +22,19 @@ from .names import (
 )
 from .orchestrator import OrchestratorDriver
 from .seam import DurableTaskSeam
+from .versions import WorkflowVersions
 
 
-def make_orchestrator(workflow: Workflow) -> Callable[[Any, Any], Any]:
-    """The orchestrator function for `workflow` (named for registration)."""
+def make_orchestrator(versions: WorkflowVersions, name: str) -> Callable[[Any, Any], Any]:
+    """The orchestrator of workflow `name`: replays each run on the version it started with."""
 
     def orchestrator(ctx: Any, payload: Any) -> Any:
-        driver = OrchestratorDriver(workflow, DurableTaskSeam(ctx), payload)
+        seam = DurableTaskSeam(ctx)
+        workflow = versions.for_run(name, payload, seam.instance_id)
+        driver = OrchestratorDriver(workflow, seam, payload)
         return (yield from driver.run())
 
-    orchestrator.__name__ = orchestrator_name(workflow.name)
+    orchestrator.__name__ = orchestrator_name(name)
     return orchestrator
 
 
@@ -50,7 +54,7 @@ def make_activity(workflow: Workflow, node_id: str) -> Callable[[Any, Any], Any]
         )
         return encode_result(workflow, node_id, result)
 
-    activity.__name__ = activity_name(workflow.name, node_id)
+    activity.__name__ = activity_name(workflow.name, workflow.version, node_id)
     return activity
 
 
@@ -66,20 +70,19 @@ def event_log_entity(ctx: Any, payload: Any) -> Any:
 
 
 def register(
-    worker: Any, workflows: Iterable[Workflow], agents: Iterable[WorkflowAgent] = ()
+    worker: Any,
+    workflows: Iterable[Workflow] | WorkflowVersions,
+    agents: Iterable[WorkflowAgent] = (),
 ) -> list[str]:
-    """Register everything the workflows and agents need with a durabletask worker."""
+    """Register everything the workflows (every version) and agents need with a worker."""
+    versions = workflows if isinstance(workflows, WorkflowVersions) else WorkflowVersions(workflows)
     names: list[str] = []
     all_agents: dict[str, WorkflowAgent] = {}
     for agent in agents:
         all_agents[agent.name] = agent
-    seen_workflows: set[str] = set()
-    for workflow in workflows:
-        if workflow.name in seen_workflows:
-            msg = f"two workflows are named {workflow.name!r}; workflow names must be unique"
-            raise WorkflowDefinitionError(msg)
-        seen_workflows.add(workflow.name)
-        names.append(worker.add_orchestrator(make_orchestrator(workflow)))
+    for name in versions.current:
+        names.append(worker.add_orchestrator(make_orchestrator(versions, name)))
+    for workflow in versions:
         for node in workflow.nodes.values():
             if isinstance(node, Executor):
                 names.append(worker.add_activity(make_activity(workflow, node.id)))
@@ -99,3 +102,28 @@ def register(
     if all_agents:
         names.append(worker.add_orchestrator(agent_turn_orchestrator))
     return names
+
+
+def work_item_filters(versions: WorkflowVersions, registered: Iterable[str]) -> Any:
+    """durabletask work-item filters for a worker that registered `registered`: each
+    workflow's orchestrator only for the versions this worker has, everything else by name.
+
+    A backend that honours them (the Durable Task Scheduler, the SQLite sidecar) then hands a
+    run only to a worker that can replay it, which a rolling deploy needs.
+    """
+    from durabletask import worker as dt
+
+    orchestrators = {orchestrator_name(name): name for name in versions.current}
+    filters = dt.WorkItemFilters()
+    for registered_name in registered:
+        workflow_name = orchestrators.get(registered_name)
+        if workflow_name is not None:
+            known = sorted(versions.by_name[workflow_name])
+            filters.orchestrations.append(dt.OrchestrationWorkItemFilter(registered_name, known))
+        elif registered_name == AGENT_TURN_ORCHESTRATOR:
+            filters.orchestrations.append(dt.OrchestrationWorkItemFilter(registered_name))
+        elif registered_name.startswith(orchestrator_name("")):
+            filters.activities.append(dt.ActivityWorkItemFilter(registered_name))
+        else:
+            filters.entities.append(dt.EntityWorkItemFilter(registered_name))
+    return filters

@@ -61,6 +61,8 @@ class RunStatus:
     """When the run last changed (UTC)."""
     streamed: bool = False
     """Whether the run records its events (started with `stream()`)."""
+    version: str | None = None
+    """The workflow version the run is pinned to (docs/versioning.md)."""
 
     @property
     def is_active(self) -> bool:
@@ -75,11 +77,24 @@ class RunStatus:
 
 
 class WorkflowClient:
-    """Starts and follows runs of the given workflows through a durabletask async client."""
+    """Starts and follows runs of the given workflows through a durabletask async client.
 
-    def __init__(self, durable_client: Any, workflows: Iterable[Workflow] = ()) -> None:
+    `previous_versions` are older definitions of those workflows whose runs may still be in
+    flight: handles on such runs decode their requests and results with the run's version.
+    """
+
+    def __init__(
+        self,
+        durable_client: Any,
+        workflows: Iterable[Workflow] = (),
+        *,
+        previous_versions: Iterable[Workflow] = (),
+    ) -> None:
         self._client = durable_client
-        self._workflows = {w.name: w for w in workflows}
+        self._workflows: dict[str, Workflow] = {}
+        self._versions: dict[str, dict[str, Workflow]] = {}
+        for workflow in (*workflows, *previous_versions):
+            self.add_workflow(workflow)
 
     @classmethod
     def from_connection_string(
@@ -101,8 +116,10 @@ class WorkflowClient:
         return self._client
 
     def add_workflow(self, workflow: Workflow) -> None:
-        """Make `workflow` known, so runs of it can be looked up by id."""
-        self._workflows[workflow.name] = workflow
+        """Make `workflow` known, so runs of it can be looked up by id (the first workflow of
+        a name is its current one; later ones add versions)."""
+        self._workflows.setdefault(workflow.name, workflow)
+        self._versions.setdefault(workflow.name, {}).setdefault(workflow.version, workflow)
 
     async def run(
         self,
@@ -160,7 +177,7 @@ class WorkflowClient:
         for workflow in self._workflows.values():
             if orchestrator_name(workflow.name) == state.name:
                 run_class = StreamingWorkflowRun if _streamed(state, custom) else WorkflowRun
-                return run_class(self, workflow, run_id)
+                return run_class(self, self._version_of(workflow, state, custom), run_id)
         known = sorted(self._workflows)
         msg = f"run {run_id!r} is of {state.name!r}, which is not one of this client's workflows {known}"
         raise WorkflowNotFoundError(msg)
@@ -168,6 +185,12 @@ class WorkflowClient:
     async def close(self) -> None:
         """Close the connection."""
         await self._client.close()
+
+    def _version_of(self, workflow: Workflow, state: Any, custom: dict[str, Any]) -> Workflow:
+        """The version of `workflow` a run was started with, if this client knows it (else the
+        current one: its requests and results may then not decode)."""
+        version = _run_version(state, custom)
+        return self._versions.get(workflow.name, {}).get(version or "", workflow)
 
     async def _start(
         self,
@@ -192,7 +215,10 @@ class WorkflowClient:
                 return self._existing(workflow, run_id, existing, payload, if_exists)
         try:
             await self._client.schedule_new_orchestration(
-                orchestrator_name(workflow.name), input=payload, instance_id=run_id
+                orchestrator_name(workflow.name),
+                input=payload,
+                instance_id=run_id,
+                version=workflow.version,
             )
         except Exception as exc:  # a concurrent start with the same id won the race
             existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
@@ -222,7 +248,7 @@ class WorkflowClient:
             how = "with" if streamed else "without"
             raise RunAlreadyExistsError(run_id, f"it was started {how} streaming")
         run_class = StreamingWorkflowRun if streamed else WorkflowRun
-        return run_class(self, workflow, run_id)
+        return run_class(self, self._version_of(workflow, state, {}), run_id)
 
 
 class WorkflowRun:
@@ -269,6 +295,7 @@ class WorkflowRun:
             created_at=utc(state.created_at),
             updated_at=utc(state.last_updated_at),
             streamed=_streamed(state, custom),
+            version=_run_version(state, custom),
         )
 
     async def pending_requests(self) -> list[WaitingForInputEvent]:
@@ -395,6 +422,13 @@ def _streamed(state: Any, custom: dict[str, Any]) -> bool:
     if "stream" in custom:
         return bool(custom["stream"])
     return bool(json.loads(state.serialized_input or "{}").get("stream"))
+
+
+def _run_version(state: Any, custom: dict[str, Any]) -> str | None:
+    """The workflow version a run is pinned to (from its status; before its first step, its
+    input; None for a run started before runs recorded one)."""
+    version = custom.get("version") or json.loads(state.serialized_input or "{}").get("version")
+    return str(version) if version else None
 
 
 def _already_exists(exc: Exception) -> bool:

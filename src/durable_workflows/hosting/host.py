@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Literal
 
-from ..durable.registration import register
+from ..durable.registration import register, work_item_filters
+from ..durable.versions import WorkflowVersions
 from ..errors import DurableWorkflowsError
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
@@ -39,6 +40,12 @@ class DurableWorkflowHost:
     shared task hub (start many such processes to scale out); ``mode="client"`` only talks to
     one. A sidecar started with ``--token`` needs that token: ``token=``, in the address
     (``grpc://TOKEN@host:port``), or ``$DURABLE_WORKFLOWS_SIDECAR_TOKEN``.
+
+    ``previous_versions`` are older definitions of the workflows (same name, another
+    ``version=``) whose runs are still in flight: each run replays on the version it started
+    with, new runs start on the one in `workflows`. ``version_filters`` makes the worker ask
+    the backend only for runs of the versions it registers (a rolling deploy with several
+    workers); by default on with the Durable Task Scheduler, off otherwise (docs/versioning.md).
     """
 
     def __init__(
@@ -52,10 +59,15 @@ class DurableWorkflowHost:
         max_concurrency: int | None = None,
         logger: logging.Logger | None = None,
         token: str | None = None,
+        previous_versions: Iterable[Workflow] = (),
+        version_filters: bool | None = None,
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
         self.workflows = list(workflows)
+        self.previous_versions = list(previous_versions)
+        self._versions = WorkflowVersions(self.workflows, self.previous_versions)
+        self._version_filters = version_filters
         self.mode = mode
         self._settings = with_token(resolve_connection(connection_string), token)
         if self._settings is None and mode != "all":
@@ -73,7 +85,7 @@ class DurableWorkflowHost:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WorkflowClient] = (
             weakref.WeakKeyDictionary()
         )
-        self._agents = _all_agents(list(agents), self.workflows)
+        self._agents = _all_agents(list(agents), list(self._versions))
 
     @property
     def address(self) -> str:
@@ -95,7 +107,9 @@ class DurableWorkflowHost:
         client = self._clients.get(loop)
         if client is None:
             durable = create_client(self._target, asynchronous=True, logger=self._logger)
-            client = self._clients[loop] = WorkflowClient(durable, self.workflows)
+            client = self._clients[loop] = WorkflowClient(
+                durable, self.workflows, previous_versions=self.previous_versions
+            )
         return client
 
     @property
@@ -118,9 +132,16 @@ class DurableWorkflowHost:
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )
-            register(worker, self.workflows, self._agents)
+            registered = register(worker, self._versions, self._agents)
+            if self._filters_versions():
+                worker.use_work_item_filters(work_item_filters(self._versions, registered))
             worker.start()
             self._worker = worker
+
+    def _filters_versions(self) -> bool:
+        if self._version_filters is not None:
+            return self._version_filters
+        return isinstance(self._target, ConnectionSettings) and self._target.is_scheduler
 
     def stop(self) -> None:
         """Stop the worker and the embedded backend."""

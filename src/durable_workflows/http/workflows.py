@@ -296,6 +296,7 @@ async def _status_body(run: StreamingWorkflowRun, status: RunStatus, base: str) 
     return RunStatusBody(
         run_id=run.run_id,
         workflow=workflow.name,
+        version=status.version,
         status=status.state,
         superstep=status.superstep,
         last_sequence=status.last_sequence,
