@@ -49,7 +49,7 @@ class Engine(EntityEngine):
                        replaceable: Iterable[int]) -> str:
         """Create a new instance; an existing one is replaced only if its status allows."""
         with self._lock:
-            existing = self.instances.get(instance_id)
+            existing = self.lookup(instance_id)
             if existing is not None and existing.status not in set(replaceable):
                 raise InstanceExistsError(f"orchestration instance {instance_id!r} already exists")
             with self._tx():
@@ -96,26 +96,27 @@ class Engine(EntityEngine):
         with self._lock, self._tx():
             count = 0
             for instance_id in list(instance_ids):
-                inst = self.instances.get(instance_id)
+                inst = self.lookup(instance_id)
                 if inst is None or not inst.terminal:
                     continue
                 if recursive:
                     count += self._purge_children(instance_id)
                 self._purge(instance_id)
                 count += 1
+            if count:
+                self._store.request_reclaim()
             return count
 
     def _purge_children(self, instance_id: str) -> int:
         """Purge the finished sub-orchestrations of an instance, recursively."""
         count = 0
-        for child in self._children(instance_id):
-            if child.terminal:
-                count += self._purge_children(child.instance_id) + 1
-                self._purge(child.instance_id)
+        for child_id in self._store.finished_children(instance_id):
+            count += self._purge_children(child_id) + 1
+            self._purge(child_id)
         return count
 
     def _children(self, instance_id: str) -> list[Instance]:
-        """The sub-orchestrations started by an instance."""
+        """The unfinished sub-orchestrations started by an instance."""
         return [inst for inst in self.instances.values()
                 if inst.parent is not None and inst.parent.instance_id == instance_id]
 
@@ -230,7 +231,7 @@ class Engine(EntityEngine):
     # -- internals -------------------------------------------------------------------------
 
     def _require(self, instance_id: str) -> Instance:
-        inst = self.instances.get(instance_id)
+        inst = self.lookup(instance_id)
         if inst is None:
             raise InstanceNotFoundError(f"orchestration instance {instance_id!r} not found")
         return inst
@@ -311,7 +312,7 @@ class Engine(EntityEngine):
             return [self._send_entity_message(inst, aid, action.sendEntityMessage)]
         if kind == "terminateOrchestration":
             term = action.terminateOrchestration
-            if term.instanceId in self.instances:
+            if self.lookup(term.instanceId) is not None:
                 self._terminate(term.instanceId, optional_str(term, "reason"), term.recurse)
             return []
         log.warning("ignoring unsupported orchestrator action %s", kind)
@@ -324,7 +325,7 @@ class Engine(EntityEngine):
                 instanceId=child_id, name=sub.name,
                 version=optional_field(sub, "version"),
                 input=optional_field(sub, "input"), tags=sub.tags)))
-        existing = self.instances.get(child_id)
+        existing = self.lookup(child_id)
         if existing is not None and not existing.terminal:
             self._deliver(inst.instance_id, new_event(subOrchestrationInstanceFailed=(
                 pb.SubOrchestrationInstanceFailedEvent(
@@ -384,6 +385,7 @@ class Engine(EntityEngine):
         inst.history = None
         self.ready_orchestrations.discard(inst.instance_id)
         self._save(inst)
+        self._evict(inst)
         self._release_locks_of(inst.instance_id)
         parent = inst.parent
         if parent is None:
@@ -404,7 +406,8 @@ class Engine(EntityEngine):
         self._deliver(parent.instance_id, event)
 
     def _terminate(self, instance_id: str, output: str | None, recursive: bool) -> None:
-        inst = self.instances[instance_id]
+        inst = self.lookup(instance_id)
+        assert inst is not None, instance_id
         if recursive:
             for child in self._children(instance_id):
                 if not child.terminal:
@@ -429,6 +432,7 @@ class Engine(EntityEngine):
     def _prepare_rewind(self, inst: Instance, reason: str | None) -> None:
         if inst.history is None:
             inst.history = self._store.load_history(inst.instance_id)
+        self._revive(inst)
         inst.status, inst.output, inst.failure, inst.completed_at = RUNNING, None, None, None
         self._save(inst)
         self._deliver(inst.instance_id, new_event(
@@ -450,7 +454,7 @@ class Engine(EntityEngine):
             if event.eventId in finished:
                 continue
             sub = event.subOrchestrationInstanceCreated
-            child = self.instances.get(sub.instanceId)
+            child = self.lookup(sub.instanceId)
             if child is None:
                 self._new_instance(sub.instanceId, sub.name, optional_str(sub, "input"),
                                    optional_str(sub, "version"), dict(sub.tags),
