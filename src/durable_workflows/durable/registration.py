@@ -59,7 +59,11 @@ def make_activity(workflow: Workflow, node_id: str) -> Callable[[Any, Any], Any]
 
 
 def event_log_entity(ctx: Any, payload: Any) -> Any:
-    """Appends event batches to one chunk of a run's event log; `get` returns the chunk."""
+    """Appends event batches to one chunk of a run's event log; `get` returns the chunk;
+    `delete` removes it (retention)."""
+    if ctx.operation == "delete":
+        ctx.set_state(None)
+        return None
     events: list[Any] = ctx.get_state(None) or []
     if ctx.operation == "append":
         known = {e["sequence"] for e in events}

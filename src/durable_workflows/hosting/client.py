@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
@@ -35,6 +35,7 @@ from ..runtime.events import (
     event_from_dict,
 )
 from ..values.typing_utils import short_name
+from .retention import purge_runs
 from .run_info import RunState, RunSummary, list_runs, run_state, split_failure, utc
 
 IfExists = Literal["error", "return"]
@@ -164,6 +165,12 @@ class WorkflowClient:
         return await list_runs(
             self._client, workflow=name, status=status, created_after=created_after, limit=limit
         )
+
+    async def purge_runs(self, older_than: timedelta | datetime) -> int:
+        """Delete the runs that finished more than `older_than` ago (or before that moment),
+        with the event logs of streamed runs; returns how many were deleted. Active runs are
+        never deleted."""
+        return await purge_runs(self._client, older_than)
 
     async def get_run(self, run_id: str) -> WorkflowRun:
         """A handle on an existing run of a workflow this client knows.

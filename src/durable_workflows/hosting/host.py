@@ -7,6 +7,7 @@ import logging
 import os
 import weakref
 from collections.abc import Iterable
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from .auth import check_token, with_token
 from .client import WorkflowClient
 from .connection import ConnectionSettings, resolve_connection
 from .factories import create_client, create_worker, durabletask_logger
+from .retention import RetentionLoop, check_retention
 
 HostMode = Literal["all", "worker", "client"]
 
@@ -46,6 +48,9 @@ class DurableWorkflowHost:
     with, new runs start on the one in `workflows`. ``version_filters`` makes the worker ask
     the backend only for runs of the versions it registers (a rolling deploy with several
     workers); by default on with the Durable Task Scheduler, off otherwise (docs/versioning.md).
+
+    ``retention=timedelta(days=7)`` purges finished runs (and the event logs of streamed runs)
+    once they ended longer ago than that, checking every tenth of it (1 s to 10 min).
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class DurableWorkflowHost:
         token: str | None = None,
         previous_versions: Iterable[Workflow] = (),
         version_filters: bool | None = None,
+        retention: timedelta | None = None,
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
@@ -68,6 +74,8 @@ class DurableWorkflowHost:
         self.previous_versions = list(previous_versions)
         self._versions = WorkflowVersions(self.workflows, self.previous_versions)
         self._version_filters = version_filters
+        self.retention = check_retention(retention)
+        self._retention: RetentionLoop | None = None
         self.mode = mode
         self._settings = with_token(resolve_connection(connection_string), token)
         if self._settings is None and mode != "all":
@@ -137,6 +145,15 @@ class DurableWorkflowHost:
                 worker.use_work_item_filters(work_item_filters(self._versions, registered))
             worker.start()
             self._worker = worker
+        if self.retention is not None:
+            target = self._target
+            assert target is not None
+            self._retention = RetentionLoop(
+                lambda: create_client(target, asynchronous=True, logger=self._logger),
+                self.retention,
+                self._logger,
+            )
+            self._retention.start()
 
     def _filters_versions(self) -> bool:
         if self._version_filters is not None:
@@ -145,6 +162,9 @@ class DurableWorkflowHost:
 
     def stop(self) -> None:
         """Stop the worker and the embedded backend."""
+        if self._retention is not None:
+            self._retention.stop()
+            self._retention = None
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
