@@ -68,6 +68,8 @@ class FakeSeam:
     def now(self) -> datetime:
         return self.clock
 
+    is_replaying = False
+
     def call_activity(self, name: str, payload: Any, retry: RetryPolicy | None) -> FakeTask:
         self.activity_calls.append(name)
         if name.rsplit(".", 1)[-1] in self.hang:

@@ -181,10 +181,13 @@ async def test_with_filters_a_worker_only_receives_runs_it_can_replay() -> None:
     stays pending) until a worker that has v1 takes it."""
     with SqliteSidecar() as sidecar:
         address = sidecar.address
-        async with DurableWorkflowHost(
-            workflows=[V2], connection_string=address, mode="client"
-        ) as clients, DurableWorkflowHost(
-            workflows=[V2], connection_string=address, mode="worker", version_filters=True
+        async with (
+            DurableWorkflowHost(
+                workflows=[V2], connection_string=address, mode="client"
+            ) as clients,
+            DurableWorkflowHost(
+                workflows=[V2], connection_string=address, mode="worker", version_filters=True
+            ),
         ):
             v1_run = await clients.client.run(V1, 5)
             v2_run = await clients.client.run(V2, 6)

@@ -16,6 +16,7 @@ from ..errors import WorkflowDefinitionError
 from ..model.agent_protocol import AgentInput, AgentThreadState, ExpiringAgent, WorkflowAgent
 from ..values.serialization import TypeRegistry
 from .names import AGENT_TURN_ORCHESTRATOR, agent_entity_name
+from .telemetry import step_span
 
 
 def make_agent_entity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
@@ -28,7 +29,12 @@ def make_agent_entity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
         operation = ctx.operation
         if operation == "run_turn":
             message = registry.decode(payload["message"])
-            thread, response = agent.run_turn(thread, message, thread_id=payload["thread_id"])
+            attributes = {"workflow.agent": agent.name, "workflow.thread_id": payload["thread_id"]}
+            if "run_id" in payload:
+                attributes.update({"workflow.run_id": payload["run_id"],
+                                   "workflow.node_id": payload["node_id"]})
+            with step_span("agent_turn", agent.name, payload, attributes):
+                thread, response = agent.run_turn(thread, message, thread_id=payload["thread_id"])
             ctx.set_state(thread.model_dump(mode="json"))
             expires = _expires_at(agent, thread)
             if expires is not None:

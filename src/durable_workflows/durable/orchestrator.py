@@ -42,6 +42,7 @@ from .names import (
     thread_id,
 )
 from .seam import OrchestrationSeam
+from .telemetry import Carrier, RunTelemetry
 
 SUPERSTEPS_PER_GENERATION = 25
 """Continue-as-new after this many supersteps (keeps each replay short)."""
@@ -96,6 +97,9 @@ class OrchestratorDriver:
         self.unpublished: list[WorkflowEvent] = []
         self.event_waits: dict[str, Any] = {}
         self.timers: dict[str, Any] = {}
+        self.telemetry = RunTelemetry(workflow.name, workflow.version, seam, payload)
+        self._superstep: int | None = None
+        """The superstep being executed (its span ends with a failure)."""
 
     def run(self) -> Generator[Any, Any, Any]:
         """The orchestrator body: returns the run's result payload, or raises to fail it."""
@@ -118,6 +122,7 @@ class OrchestratorDriver:
         completed = self.engine.completion_event(state)
         self._emit([completed])
         self._publish(state)
+        self.telemetry.run_finished(None)
         encode = self.workflow.registry.encode
         return {
             "result": encode(completed.result),
@@ -147,8 +152,12 @@ class OrchestratorDriver:
                 for request in step.new_requests:
                     self.requested_at[request.request_id] = self.seam.now.isoformat()
                 self._publish(state)
-                results = yield from self._execute(state, step)
+                self._superstep = step.number
+                trace = self.telemetry.superstep_started(step.number)
+                results = yield from self._execute(state, step, trace)
                 self._emit(self.engine.finish_superstep(state, step, results))
+                self.telemetry.superstep_finished(step.number)
+                self._superstep = None
                 supersteps += 1
                 tasks += len(step.invocations)
             elif self.engine.status(state) == "waiting":
@@ -166,12 +175,15 @@ class OrchestratorDriver:
             return decode_state(self.workflow, self.payload["state"])
         message = self.workflow.registry.decode(self.payload["input"])
         state = self.engine.start(message, self.seam.instance_id)
+        self.telemetry.run_started()
         self._emit([WorkflowStartedEvent(workflow_name=self.workflow.name)])
         return state
 
     # -- supersteps ----------------------------------------------------------------------
 
-    def _execute(self, state: RunState, step: Superstep) -> Generator[Any, Any, list[Any]]:
+    def _execute(
+        self, state: RunState, step: Superstep, trace: Carrier | None
+    ) -> Generator[Any, Any, list[Any]]:
         if not step.invocations:
             return []  # durabletask's when_all([]) never completes
         encode = self.workflow.registry.encode
@@ -184,6 +196,8 @@ class OrchestratorDriver:
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or state.run_id
                 payload = {"message": message, "thread_id": thread_id(node.agent.name, key)}
+                if trace:
+                    payload.update(trace=trace, run_id=state.run_id, node_id=node.id)
                 task = self.seam.call_entity(
                     agent_entity_name(node.agent.name), key, "run_turn", payload
                 )
@@ -193,6 +207,8 @@ class OrchestratorDriver:
             payload = {"message": message, "run_id": state.run_id, "superstep": state.superstep}
             if shared:  # left out when empty: durabletask serializes every payload on every replay
                 payload["shared"] = shared
+            if trace:
+                payload["trace"] = trace
             task = self.seam.call_activity(
                 activity_name(self.workflow.name, self.workflow.version, node.id),
                 payload,
@@ -318,6 +334,7 @@ class OrchestratorDriver:
             [WorkflowFailedEvent(error=error, error_type=error_type, executor_id=executor_id)]
         )
         self._publish(None)
+        self.telemetry.run_finished((error, error_type), self._superstep)
         where = f"executor {executor_id!r} failed: " if executor_id else ""
         raise DurableRunFailed(f"{where}{error_type}: {error}")
 

@@ -22,6 +22,7 @@ from .names import (
 )
 from .orchestrator import OrchestratorDriver
 from .seam import DurableTaskSeam
+from .telemetry import step_span
 from .versions import WorkflowVersions
 
 
@@ -42,17 +43,25 @@ def make_activity(workflow: Workflow, node_id: str) -> Callable[[Any, Any], Any]
     """The activity that runs executor `node_id` of `workflow` on one message."""
     decode = workflow.registry.decode
 
+    attributes = {
+        "workflow.name": workflow.name,
+        "workflow.version": workflow.version,
+        "workflow.node_id": node_id,
+    }
+
     def activity(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
-        shared = {k: decode(v) for k, v in payload.get("shared", {}).items()}
-        result = invoke_executor(
-            workflow,
-            node_id,
-            decode(payload["message"]),
-            shared,
-            run_id=payload["run_id"],
-            superstep=payload["superstep"],
-        )
-        return encode_result(workflow, node_id, result)
+        run = {"workflow.run_id": payload["run_id"], "workflow.superstep": payload["superstep"]}
+        with step_span("executor", node_id, payload, {**attributes, **run}):
+            shared = {k: decode(v) for k, v in payload.get("shared", {}).items()}
+            result = invoke_executor(
+                workflow,
+                node_id,
+                decode(payload["message"]),
+                shared,
+                run_id=payload["run_id"],
+                superstep=payload["superstep"],
+            )
+            return encode_result(workflow, node_id, result)
 
     activity.__name__ = activity_name(workflow.name, workflow.version, node_id)
     return activity

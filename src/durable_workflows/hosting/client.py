@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
 from ..durable.orchestrator import start_payload
+from ..durable.telemetry import starting
 from ..errors import (
     DurableWorkflowsError,
     InvalidResponseError,
@@ -221,12 +222,15 @@ class WorkflowClient:
             if existing is not None:
                 return self._existing(workflow, run_id, existing, payload, if_exists)
         try:
-            await self._client.schedule_new_orchestration(
-                orchestrator_name(workflow.name),
-                input=payload,
-                instance_id=run_id,
-                version=workflow.version,
-            )
+            with starting(workflow.name, workflow.version, run_id) as trace:
+                if trace:
+                    payload["trace"] = trace
+                await self._client.schedule_new_orchestration(
+                    orchestrator_name(workflow.name),
+                    input=payload,
+                    instance_id=run_id,
+                    version=workflow.version,
+                )
         except Exception as exc:  # a concurrent start with the same id won the race
             existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
             if existing is None or not _already_exists(exc):

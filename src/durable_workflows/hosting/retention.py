@@ -24,6 +24,8 @@ _FINISHED = ("COMPLETED", "FAILED", "TERMINATED")
 _PREFIX = orchestrator_name("")
 MIN_INTERVAL = timedelta(seconds=1)
 MAX_INTERVAL = timedelta(minutes=10)
+PURGE_CONCURRENCY = 16
+"""Purges in flight at once (a backend commits concurrent ones together)."""
 
 
 def cutoff(older_than: timedelta | datetime) -> datetime:
@@ -47,18 +49,24 @@ async def purge_runs(durable_client: Any, older_than: timedelta | datetime) -> i
         runtime_status=[OrchestrationStatus[s] for s in _FINISHED],
         fetch_inputs_and_outputs=False,
     )
-    purged = 0
-    for state in await durable_client.get_all_orchestration_states(query):
-        if not state.name.startswith(_PREFIX) or utc(state.last_updated_at) >= until:
-            continue
-        custom = json.loads(state.serialized_custom_status or "{}")
-        if isinstance(custom, dict) and custom.get("stream"):
-            for chunk in range(-(-int(custom.get("sequence", 0)) // EVENT_CHUNK)):
-                entity = EntityInstanceId(EVENT_LOG_ENTITY, f"{state.instance_id}~{chunk}")
-                await durable_client.signal_entity(entity, "delete")
-        result = await durable_client.purge_orchestration(state.instance_id, recursive=True)
-        purged += result.deleted_instance_count
-    return purged
+    gate = asyncio.Semaphore(PURGE_CONCURRENCY)
+
+    async def purge(state: Any) -> int:
+        async with gate:
+            custom = json.loads(state.serialized_custom_status or "{}")
+            if isinstance(custom, dict) and custom.get("stream"):
+                for chunk in range(-(-int(custom.get("sequence", 0)) // EVENT_CHUNK)):
+                    entity = EntityInstanceId(EVENT_LOG_ENTITY, f"{state.instance_id}~{chunk}")
+                    await durable_client.signal_entity(entity, "delete")
+            result = await durable_client.purge_orchestration(state.instance_id, recursive=True)
+            return int(result.deleted_instance_count)
+
+    old = [
+        state
+        for state in await durable_client.get_all_orchestration_states(query)
+        if state.name.startswith(_PREFIX) and utc(state.last_updated_at) < until
+    ]
+    return sum(await asyncio.gather(*(purge(state) for state in old)))
 
 
 def check_retention(retention: timedelta | None) -> timedelta | None:
@@ -94,7 +102,9 @@ class RetentionLoop:
     def start(self) -> None:
         """Start purging in the background."""
         self._thread = threading.Thread(
-            target=self._loop.run_until_complete, args=(self._main(),), name="dw-retention",
+            target=self._loop.run_until_complete,
+            args=(self._main(),),
+            name="dw-retention",
             daemon=True,
         )
         self._thread.start()
