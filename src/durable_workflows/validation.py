@@ -12,7 +12,8 @@ from .edges import EdgeGroup, FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge,
 from .edges import group_sources as sources_of
 from .errors import ValidationIssue, WorkflowValidationError
 from .nodes import Node
-from .typing_utils import is_assignable, short_name
+from .serialization import json_problem
+from .typing_utils import is_assignable, short_name, union_members
 
 if TYPE_CHECKING:
     from .builder import WorkflowBuilder
@@ -36,6 +37,7 @@ def collect_issues(builder: WorkflowBuilder) -> list[ValidationIssue]:
     graph = to_networkx(builder)
     issues += _check_reachability(builder, graph)
     issues += _check_types(builder)
+    issues += _check_json_types(builder)
     issues += _check_fan_in_can_fire(builder, graph)
     return list(dict.fromkeys(issues))
 
@@ -200,6 +202,26 @@ def _check_types(builder: WorkflowBuilder) -> list[ValidationIssue]:
                     sent = tuple(list[t] for t in sent)  # type: ignore[valid-type]
                 if not any(is_assignable(s, a) for s in sent for a in accepted):
                     issues.append(_type_issue(group, source, target, sent, accepted))
+    return issues
+
+
+def _check_json_types(builder: WorkflowBuilder) -> list[ValidationIssue]:
+    issues = []
+    for node in builder.nodes.values():
+        declared = (*node.input_types, *node.output_types, *node.yield_types)
+        for tp in dict.fromkeys(m for t in declared for m in union_members(t)):
+            problem = json_problem(tp)
+            if problem is not None:
+                issues.append(
+                    _issue(
+                        "unserializable-type",
+                        f"{node.kind} {node.id!r} declares {short_name(tp)}, whose values cannot "
+                        f"travel between processes as JSON ({problem}); use a pydantic model, "
+                        "dataclass or JSON type (str, int, float, bool, None, and lists, tuples "
+                        "and dicts of those) instead",
+                        node.id,
+                    )
+                )
     return issues
 
 

@@ -15,7 +15,7 @@ from ..agent_protocol import AgentThreadState
 from ..context import InvocationResult
 from ..durable.names import thread_id
 from ..engine import Engine, Invocation, RunState, Superstep
-from ..errors import DurableWorkflowsError, ExecutorFailedError
+from ..errors import DurableWorkflowsError, ExecutorFailedError, error_type_name
 from ..events import (
     ExecutorFailedEvent,
     WaitingForInputEvent,
@@ -120,15 +120,14 @@ class InProcessRunner:
             else:
                 copied = {k: registry.decode(registry.encode(v)) for k, v in shared.items()}
                 result = self._invoke_executor(state, own, copied)
-            wire = encode_result(self.workflow, node.id, result)
+            return decode_result(self.workflow, encode_result(self.workflow, node.id, result))
         except ExecutorFailedError:
             raise
         except Exception as exc:
             # Whatever goes wrong while a node handles its message (no matching handler, a
-            # value that cannot be serialised, the handler raising) fails that node, as a
-            # failed durable activity does.
-            raise ExecutorFailedError(node.id, str(exc), type(exc).__name__) from exc
-        return decode_result(self.workflow, wire)
+            # value that cannot be serialised or rebuilt, the handler raising) fails that
+            # node, as a failed durable activity does.
+            raise ExecutorFailedError(node.id, str(exc), error_type_name(type(exc))) from exc
 
     def _invoke_executor(
         self, state: RunState, invocation: Invocation, shared: dict[str, Any]
@@ -164,8 +163,10 @@ class InProcessRunner:
 
     def _failed(self, exc: DurableWorkflowsError, executor_id: str | None) -> InProcessResult:
         events: list[WorkflowEvent] = []
-        error = exc.error if isinstance(exc, ExecutorFailedError) else str(exc)
-        error_type = exc.error_type if isinstance(exc, ExecutorFailedError) else type(exc).__name__
+        if isinstance(exc, ExecutorFailedError):
+            error, error_type = exc.error, exc.error_type
+        else:
+            error, error_type = str(exc), error_type_name(type(exc))
         if executor_id is not None:
             events.append(
                 ExecutorFailedEvent(executor_id=executor_id, error=error, error_type=error_type)
