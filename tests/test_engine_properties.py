@@ -28,12 +28,12 @@ from durable_workflows import (
     WorkflowValidationError,
     handler,
 )
-from durable_workflows.context import InvocationResult
-from durable_workflows.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge
-from durable_workflows.engine import RunState, Superstep
+from durable_workflows.model.context import InvocationResult
+from durable_workflows.model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge
+from durable_workflows.runtime.engine import RunState, Superstep
+from durable_workflows.runtime.wire import decode_state, encode_state
 from durable_workflows.testing import InProcessResult
 from durable_workflows.testing.runner import InProcessRunner
-from durable_workflows.wire import decode_state, encode_state
 
 SETTINGS = settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.filter_too_much]

@@ -14,23 +14,22 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from pydantic import BaseModel
-from reliability._types_helpers import assert_same
 
 from durable_workflows import (
+    AgentNode,
     AgentResponse,
     DurableWorkflowHost,
     WorkflowBuilder,
     WorkflowContext,
     executor,
 )
-from durable_workflows.agent_nodes import AgentNode
 from durable_workflows.agents import Agent, ChatMessage, DeterministicChatClient
 from durable_workflows.errors import WorkflowFailedError
+from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.embedded import EmbeddedBackend
 from durable_workflows.testing import run_in_process
-from durable_workflows.workflow import Workflow
+from reliability._types_helpers import assert_same
 
 _names = itertools.count()
 

@@ -13,10 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from durable_workflows import DurableWorkflowHost, WorkflowFailedError
-from durable_workflows.events import WorkflowEvent
+from durable_workflows import DurableWorkflowHost, Workflow, WorkflowEvent, WorkflowFailedError
 from durable_workflows.testing.runner import InProcessRunner
-from durable_workflows.workflow import Workflow
 
 TIMEOUT = 60.0
 
@@ -67,7 +65,9 @@ class Outcome:
         return [event_view(e) for e in self.events]
 
 
-async def run_durably(host: DurableWorkflowHost, workflow: Workflow, value: Any) -> tuple[str, Outcome]:
+async def run_durably(
+    host: DurableWorkflowHost, workflow: Workflow, value: Any
+) -> tuple[str, Outcome]:
     """Stream a run to its end; also read its result and outputs from the orchestration."""
     run = await host.client.stream(workflow, value)
 

@@ -21,6 +21,7 @@ from durable_workflows import (
     DurableWorkflowHost,
     Executor,
     RequestPort,
+    Workflow,
     WorkflowBuilder,
     WorkflowContext,
     WorkflowValidationError,
@@ -29,7 +30,6 @@ from durable_workflows import (
 )
 from durable_workflows.agents import Agent, ChatClientError, ChatMessage, DeterministicChatClient
 from durable_workflows.testing import run_in_process
-from durable_workflows.workflow import Workflow
 
 from ._types_helpers import assert_same, typed
 
@@ -110,7 +110,9 @@ def handle_spam(detection: AgentResponse[DetectionResult], ctx: WorkflowContext[
 
 
 @executor(id="send_email")
-def send_email(reply: AgentResponse[EmailResponse], ctx: WorkflowContext[None, EmailResponse]) -> None:
+def send_email(
+    reply: AgentResponse[EmailResponse], ctx: WorkflowContext[None, EmailResponse]
+) -> None:
     assert reply.value is not None
     ctx.yield_output(reply.value)
 
@@ -154,7 +156,9 @@ WALK_STEPS = 60
 
 
 @executor(id="walk")
-def walk(step: Step, ctx: WorkflowContext[Step, tuple[int, ...] | dict[int, tuple[int, int]]]) -> None:
+def walk(
+    step: Step, ctx: WorkflowContext[Step, tuple[int, ...] | dict[int, tuple[int, int]]]
+) -> None:
     n, tags = step
     assert type(step) is tuple and type(tags) is frozenset
     squares: dict[int, tuple[int, int]] = ctx.get_state("squares", {})

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ..errors import UNQUALIFIED_MODULES
-from ..policies import RetryPolicy
+from ..model.policies import RetryPolicy
 
 
 class OrchestrationSeam(Protocol):

@@ -15,23 +15,23 @@ from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
-from .durable.orchestrator import start_payload
-from .engine import Engine
-from .errors import (
+from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
+from ..durable.orchestrator import start_payload
+from ..errors import (
     InvalidResponseError,
     WorkflowFailedError,
     WorkflowNotFoundError,
 )
-from .events import (
+from ..graph.workflow import Workflow
+from ..runtime.engine import Engine
+from ..runtime.events import (
     TERMINAL_EVENTS,
     WaitingForInputEvent,
     WorkflowEvent,
     WorkflowFailedEvent,
     event_from_dict,
 )
-from .typing_utils import short_name
-from .workflow import Workflow
+from ..values.typing_utils import short_name
 
 _ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
@@ -71,7 +71,7 @@ class WorkflowClient:
         logger: logging.Logger | None = None,
     ) -> WorkflowClient:
         """A client for a Durable Task Scheduler connection string or a sidecar address."""
-        from .hosting.factories import create_client
+        from .factories import create_client
 
         durable = create_client(connection_string, asynchronous=True, logger=logger)
         return cls(durable, workflows)

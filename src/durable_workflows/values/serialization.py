@@ -15,9 +15,14 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
+from pydantic import (
+    PydanticSchemaGenerationError,
+    PydanticUndefinedAnnotation,
+    TypeAdapter,
+    ValidationError,
+)
 
-from .errors import SerializationError
+from ..errors import SerializationError
 from .typing_utils import is_any, is_json_like, matches, short_name, type_key, union_members
 
 JSON_KEY = "json"
@@ -55,12 +60,16 @@ def json_problem(tp: Any) -> str | None:
     if is_any(tp):
         return None
     try:
-        adapter(tp)
+        built = adapter(tp)
+        if not built.pydantic_complete:  # a model whose annotations name undefined classes
+            built.rebuild(raise_errors=True)
     except PydanticSchemaGenerationError as exc:
         found = re.search(r"schema for (.+?)\. ", str(exc))
         culprit = found.group(1).removeprefix("<class '").removesuffix("'>") if found else ""
         return f"pydantic has no JSON form for {culprit or short_name(tp)}"
-    except Exception as exc:  # e.g. PydanticUserError: a forward reference that is not defined
+    except PydanticUndefinedAnnotation as exc:
+        return f"it refers to {exc.name!r}, which is not defined"
+    except Exception as exc:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
     return None
 
