@@ -20,6 +20,7 @@ from durable_workflows import (
     Default,
     DurableWorkflowHost,
     Executor,
+    ExecutorFailedError,
     RequestPort,
     Workflow,
     WorkflowBuilder,
@@ -397,6 +398,30 @@ def test_a_literal_handler_takes_only_values_of_its_own_type(
     """D2: `Literal[1]` matches `1`, not `True` or `1.0`, in-process and durably."""
     assert run_in_process(UNITS, value).outputs == [output]
     assert assert_same(host, UNITS, value).outputs == [output]
+
+
+@executor(id="only_one")
+def only_one(x: Literal[1], ctx: WorkflowContext[None, str]) -> None:
+    ctx.yield_output("one")
+
+
+@executor(id="sender")
+def sender(kind: str, ctx: WorkflowContext[Any]) -> None:
+    ctx.send_message({"int": 1, "bool": True, "float": 1.0}[kind])
+
+
+ONLY_ONE = WorkflowBuilder(sender, name="TypesOnlyOne").add_edge(sender, only_one).build()
+
+
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_a_lone_literal_handler_does_not_convert_other_types(kind: str) -> None:
+    """D2: a lone `Literal[1]` handler does not convert `True` or `1.0` to `1` either."""
+    assert run_in_process(ONLY_ONE, "int").outputs == ["one"]
+    result = run_in_process(ONLY_ONE, kind)
+    assert result.status == "failed"
+    assert isinstance(result.error, ExecutorFailedError)
+    assert result.error.executor_id == "only_one"
+    assert "cannot handle the message" in result.error.error
 
 
 # -- types that cannot travel as JSON (B12) ---------------------------------------------------

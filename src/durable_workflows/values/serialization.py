@@ -91,6 +91,10 @@ def from_json(data: Any, tp: Any, *, strict: bool = False) -> Any:
     """
     if is_any(tp):
         return data
+    if get_origin(tp) is Literal and not matches(data, tp):  # pydantic would take True for 1
+        names = ", ".join(repr(arg) for arg in get_args(tp))
+        msg = f"value does not match {short_name(tp)}: {data!r:.100} is none of {names}"
+        raise SerializationError(msg)
     try:
         if strict:
             return adapter(tp).validate_json(json.dumps(data), strict=True)
