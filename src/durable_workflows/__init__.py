@@ -5,7 +5,9 @@ from .errors import (
     ExecutorFailedError,
     InvalidResponseError,
     MaxSuperstepsExceededError,
+    RequestAlreadyAnsweredError,
     RequestTimeoutError,
+    RunAlreadyExistsError,
     SerializationError,
     ValidationIssue,
     WorkflowDefinitionError,
@@ -20,6 +22,7 @@ from .graph.workflow import Workflow
 from .hosting.auth import SidecarAuthenticationError
 from .hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from .hosting.host import DurableWorkflowHost
+from .hosting.run_info import RunSummary
 from .model.agent_nodes import AgentNode
 from .model.agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
 from .model.context import WorkflowContext
@@ -33,6 +36,7 @@ from .runtime.events import (
     ExecutorFailedEvent,
     ExecutorInvokedEvent,
     ResponseReceivedEvent,
+    ResponseRefusedEvent,
     WaitingForInputEvent,
     WorkflowCompletedEvent,
     WorkflowEvent,
@@ -59,11 +63,15 @@ __all__ = [
     "ExecutorInvokedEvent",
     "InvalidResponseError",
     "MaxSuperstepsExceededError",
+    "RequestAlreadyAnsweredError",
     "RequestPort",
     "RequestTimeoutError",
     "ResponseReceivedEvent",
+    "ResponseRefusedEvent",
     "RetryPolicy",
+    "RunAlreadyExistsError",
     "RunStatus",
+    "RunSummary",
     "SerializationError",
     "SidecarAuthenticationError",
     "StreamingWorkflowRun",

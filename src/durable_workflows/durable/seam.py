@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from ..errors import UNQUALIFIED_MODULES
 from ..model.policies import RetryPolicy
+from .event_data import RawEventData
 
 
 class OrchestrationSeam(Protocol):
@@ -28,7 +29,10 @@ class OrchestrationSeam(Protocol):
 
     def signal_entity(self, name: str, key: str, operation: str, payload: Any) -> None: ...
 
-    def wait_for_event(self, name: str) -> Any: ...
+    def wait_for_event(self, name: str) -> Any:
+        """A task whose result is the event's payload: raw JSON text (or None, or, from a
+        worker without `EventDataConverter`, the decoded JSON)."""
+        ...
 
     def timer(self, fire_at: datetime) -> Any: ...
 
@@ -78,7 +82,7 @@ class DurableTaskSeam:
         self._ctx.signal_entity(EntityInstanceId(name, key), operation, payload)
 
     def wait_for_event(self, name: str) -> Any:
-        return self._ctx.wait_for_external_event(name)
+        return self._ctx.wait_for_external_event(name, data_type=RawEventData)
 
     def timer(self, fire_at: datetime) -> Any:
         return self._ctx.create_timer(fire_at)
