@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
+from durable_workflows.sidecar.clock import Clock, SystemClock
 from durable_workflows.sidecar.dispatch import Dispatcher
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.servicer import Servicer
@@ -22,7 +23,8 @@ class SqliteSidecar:
     """A Durable Task sidecar (``TaskHubSidecarService``) whose state lives in SQLite.
 
     ``db`` is a file path or ``":memory:"``. ``port=0`` picks a free port; `address` tells
-    which. Use as a context manager, or call `start` and `stop`.
+    which. Use as a context manager, or call `start` and `stop`. ``clock`` (tests: a
+    `VirtualClock`) times timers and orchestrations; the system clock by default.
     """
 
     def __init__(
@@ -36,8 +38,10 @@ class SqliteSidecar:
         ping_interval: float = 30.0,
         max_threads: int = 128,
         synchronous: str = "NORMAL",
+        clock: Clock | None = None,
     ) -> None:
         self.db = db
+        self.clock: Clock = clock or SystemClock()
         self.host = host
         self.max_history = max_history
         self.lease_seconds = lease_seconds
@@ -71,7 +75,7 @@ class SqliteSidecar:
         try:
             engine = Dispatcher(store, max_history=self.max_history,
                                 lease_seconds=self.lease_seconds,
-                                ping_interval=self.ping_interval)
+                                ping_interval=self.ping_interval, clock=self.clock)
             server = grpc.server(
                 futures.ThreadPoolExecutor(max_workers=self.max_threads,
                                            thread_name_prefix="sidecar-rpc"),
@@ -90,6 +94,12 @@ class SqliteSidecar:
         self._server, self._engine, self._store, self._port = server, engine, store, port
         log.info("sidecar serving %s on %s", self.db, self.address)
         return self
+
+    def is_idle(self) -> bool:
+        """Whether no work is ready, running or due (every run waits for an event or timer)."""
+        if self._engine is None:
+            raise SidecarError("the sidecar is not running")
+        return self._engine.is_idle()
 
     def _bind(self, server: Any) -> int:
         try:
