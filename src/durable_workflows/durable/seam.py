@@ -99,7 +99,8 @@ class DurableTaskSeam:
         if not task.is_failed:
             return None
         details = task.get_exception().details
-        return str(details.message), str(details.error_type)
+        # durabletask qualifies the type ("builtins.ValueError"); events name the class (E1)
+        return str(details.message), str(details.error_type).rsplit(".", 1)[-1]
 
     def result(self, task: Any) -> Any:
         return task.get_result()
