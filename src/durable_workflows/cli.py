@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from .builder import WorkflowBuilder
+from .cli_replay import add_replay_commands
 from .cli_runs import add_run_commands
 from .cli_targets import UsageError, load_graph
 from .edges import FanInEdge, FanOutEdge, SingleEdge
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_validate)
 
     add_run_commands(sub)
+    add_replay_commands(sub)
     sub.add_parser(
         "sidecar", help="run a persistent SQLite-backed Durable Task sidecar", add_help=False
     )

@@ -12,6 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..sidecar.clock import VirtualClock
+from .oracle import DurableMismatchError, assert_durable_matches_in_process
+from .replay import NondeterminismError, ReplayReport, replay
 from .runner import InProcessResult, InProcessRunner, run_in_process
 from .scripted import run_scripted
 
@@ -43,15 +45,20 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DurableMismatchError",
     "InProcessResult",
     "InProcessRunner",
     "NoStrategyError",
+    "NondeterminismError",
+    "ReplayReport",
     "Trace",
     "VirtualClock",
     "WorkflowCheckError",
     "WorkflowSpec",
+    "assert_durable_matches_in_process",
     "check_workflow",
     "inputs_for",
+    "replay",
     "responses_for",
     "run_in_process",
     "run_scripted",

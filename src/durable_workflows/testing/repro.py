@@ -116,16 +116,25 @@ def _home(obj: Any) -> tuple[str | None, str | None]:
 
 
 def _find_global(obj: Any) -> tuple[str | None, str | None]:
-    """A module-level name bound to `obj` in a module on the call stack (e.g. a workflow)."""
+    """A module-level name bound to `obj` (e.g. a workflow): on the call stack first, then in
+    any imported module (so a script's ``from flows import *`` still points at ``flows``)."""
+    found: tuple[str | None, str | None] = (None, None)
     for frame_info in inspect.stack()[2:]:
-        namespace = frame_info.frame.f_globals
-        module = namespace.get("__name__")
-        if module not in sys.modules:
-            continue
-        for name, value in namespace.items():
-            if value is obj and not name.startswith("_"):
+        module = frame_info.frame.f_globals.get("__name__")
+        name = _bound_name(frame_info.frame.f_globals, obj)
+        if name is not None and module in sys.modules:
+            found = (module, name)
+            break
+    if found[0] in (None, "__main__"):
+        for module, loaded in list(sys.modules.items()):
+            name = _bound_name(getattr(loaded, "__dict__", {}), obj)
+            if name is not None and module != "__main__":
                 return module, name
-    return None, None
+    return found
+
+
+def _bound_name(namespace: dict[str, Any], obj: Any) -> str | None:
+    return next((k for k, v in namespace.items() if v is obj and not k.startswith("_")), None)
 
 
 def reproduction(

@@ -1,0 +1,107 @@
+"""A run's recorded Durable Task history as a JSON document (for replaying it against new code).
+
+The document holds the history of the run's current generation (the orchestrator continues as
+new every few supersteps, and a new generation starts from the state the last one left), the
+graph hash the run was started with and, when the exporting client knows the workflow with that
+hash, its plan, so a replay can say what changed in the graph.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import DurableWorkflowsError, WorkflowNotFoundError
+from ..workflow import Workflow
+from .names import orchestrator_name
+
+FORMAT = "durable_workflows.history"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class RecordedHistory:
+    """A loaded history document: the protobuf events and what the run was started with."""
+
+    run_id: str
+    workflow_name: str
+    graph_hash: str
+    plan: dict[str, Any] | None
+    status: str
+    events: list[Any]
+    """``HistoryEvent`` protobuf messages, oldest first."""
+
+
+async def export_history(
+    durable_client: Any, run_id: str, workflows: dict[str, Workflow]
+) -> dict[str, Any]:
+    """The JSON document of run `run_id`'s history (see the module docstring)."""
+    import grpc
+    from durabletask.internal import orchestrator_service_pb2 as pb
+    from google.protobuf import json_format
+
+    state = await durable_client.get_orchestration_state(run_id, fetch_payloads=False)
+    if state is None:
+        raise WorkflowNotFoundError(f"no run with id {run_id!r}")
+    request = pb.StreamInstanceHistoryRequest(instanceId=run_id)
+    events: list[Any] = []
+    try:
+        async for chunk in durable_client._get_stub().StreamInstanceHistory(request):
+            events.extend(chunk.events)
+    except grpc.RpcError as exc:
+        raise WorkflowNotFoundError(f"cannot read the history of run {run_id!r}: {exc}") from exc
+    started = _start_payload(events)
+    graph_hash = started.get("graph_hash", "") if started else ""
+    workflow = next((w for w in workflows.values() if orchestrator_name(w.name) == state.name), None)
+    plan = workflow.plan.to_dict() if workflow and workflow.graph_hash == graph_hash else None
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "run_id": run_id,
+        "workflow": state.name.removeprefix("dw."),
+        "graph_hash": graph_hash,
+        "plan": plan,
+        "status": state.runtime_status.name,
+        "events": [json_format.MessageToDict(e) for e in events],
+    }
+
+
+def load_history(source: dict[str, Any] | str | os.PathLike[str]) -> RecordedHistory:
+    """A history document from its data, a JSON string, or a file path."""
+    from durabletask.internal import orchestrator_service_pb2 as pb
+    from google.protobuf import json_format
+
+    data: Any = source
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and not source.lstrip().startswith("{")):
+        data = json.loads(Path(source).read_text(encoding="utf-8"))
+    elif isinstance(source, str):
+        data = json.loads(source)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        msg = "not a run history: export one with `await client.export_history(run_id)`"
+        raise DurableWorkflowsError(msg)
+    if data.get("version") != FORMAT_VERSION:
+        raise DurableWorkflowsError(f"history format version {data.get('version')} is not supported")
+    try:
+        events = [json_format.ParseDict(e, pb.HistoryEvent()) for e in data["events"]]
+    except (json_format.ParseError, KeyError, TypeError) as exc:
+        raise DurableWorkflowsError(f"the history's events cannot be read: {exc}") from exc
+    return RecordedHistory(
+        run_id=data["run_id"],
+        workflow_name=data["workflow"],
+        graph_hash=data["graph_hash"],
+        plan=data.get("plan"),
+        status=data.get("status", ""),
+        events=events,
+    )
+
+
+def _start_payload(events: list[Any]) -> dict[str, Any] | None:
+    """The orchestrator input of the generation (it carries the run's graph hash)."""
+    for event in events:
+        if event.HasField("executionStarted") and event.executionStarted.HasField("input"):
+            payload = json.loads(event.executionStarted.input.value)
+            return payload if isinstance(payload, dict) else None
+    return None
