@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .cli_runs import open_client
-from .hosting.connection import ENV_VAR
 from .cli_targets import load_workflow
+from .hosting.connection import ENV_VAR
 
 
 def add_replay_commands(sub: Any) -> None:

@@ -178,7 +178,7 @@ def barrier_flow() -> Workflow:
 
 def test_a_barrier_left_holding_messages_fails_unless_allowed() -> None:
     flow = barrier_flow()
-    with pytest.raises(WorkflowCheckError, match="left holding messages.*'join'") as caught:
+    with pytest.raises(WorkflowCheckError, match=r"left holding messages.*'join'") as caught:
         check_workflow(flow, inputs=st.integers(0, 1000))
     assert caught.value.input == 1
     check_workflow(flow, inputs=st.integers(0, 1000), allow_unfired_barriers=True, max_examples=20)

@@ -109,7 +109,7 @@ def test_a_type_without_a_strategy_is_a_clear_error() -> None:
         def __init__(self, handle) -> None:  # type: ignore[no-untyped-def]
             self.handle = handle
 
-    with pytest.raises(NoStrategyError, match="Opaque.*pass one yourself"):
+    with pytest.raises(NoStrategyError, match=r"Opaque.*pass one yourself"):
         values_for(Opaque)
     with pytest.raises(NoStrategyError, match="string keys"):
         values_for(dict[int, str])

@@ -54,7 +54,7 @@ def test_a_24_hour_port_timeout_fires_when_the_clock_passes_it() -> None:
             await host.advance(timedelta(minutes=1))
             assert host.clock.time() - start == pytest.approx(24 * 3600)
             assert (await run.get_status()).status == "FAILED"
-            with pytest.raises(WorkflowFailedError, match="approve:2:0.*within 1 day"):
+            with pytest.raises(WorkflowFailedError, match=r"approve:2:0.*within 1 day"):
                 await run.wait_for_completion(timeout=10)
 
     asyncio.run(scenario())

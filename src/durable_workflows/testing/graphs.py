@@ -145,8 +145,8 @@ class WorkflowSpec:
                     for t, c in zip(targets[:-1], group.conditions[:-1], strict=True)
                 ]
                 builder.add_switch_case_edge_group(source, [*cases, Default(targets[-1])])
-        for sources, target in self.fan_ins:
-            builder.add_fan_in_barrier_edge([outs[s] for s in sources], ins[target])
+        for sources, joined in self.fan_ins:
+            builder.add_fan_in_barrier_edge([outs[s] for s in sources], ins[joined])
         for i in self.loops:
             builder.add_edge(outs[i], ins[i], below_loop_limit)
         return builder.build()
@@ -277,7 +277,10 @@ def workflow_specs(
 ) -> st.SearchStrategy[WorkflowSpec]:
     """Random workflow descriptions (`WorkflowSpec`); see `workflows` for the constructs."""
     kinds: tuple[NodeKind, ...] = ("class", "function", "async")
-    kinds += ("port",) * ports + ("agent",) * agents
+    if ports:
+        kinds += ("port",)
+    if agents:
+        kinds += ("agent",)
     options = _Options(kinds, loops, halts, targeted, policies, fan_ins)
     return _specs(min_nodes, max_nodes, options)
 
@@ -293,11 +296,11 @@ def _specs(draw: st.DrawFn, min_nodes: int, max_nodes: int, options: _Options) -
     for source in range(size):
         targets = list(children[source])
         later = list(range(source + 1, size))
-        if later and draw(st.booleans()):
+        if bool(later) and draw(st.booleans()):
             targets.append(draw(st.sampled_from(later)))  # a second route to some node
         if not targets:
             continue
-        kind = draw(st.sampled_from(["edges", "fan-out", "switch"]))
+        kind: GroupKind = draw(st.sampled_from(["edges", "fan-out", "switch"]))
         conditions = [draw(st.none() | st.integers(0, len(CONDITIONS) - 1)) for _ in targets]
         if kind == "edges":
             # keep the tree edges unconditional often enough that most of the graph runs

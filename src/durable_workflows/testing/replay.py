@@ -113,10 +113,10 @@ def _replayer(workflow: Workflow) -> Any:
     from durabletask import worker as dt_worker
     from durabletask.serialization import JsonDataConverter
 
-    registry = dt_worker._Registry()
+    registry = dt_worker._Registry()  # type: ignore[no-untyped-call]
     registry.add_named_orchestrator(orchestrator_name(workflow.name), make_orchestrator(workflow))
 
-    class Replayer(dt_worker._OrchestrationExecutor):  # type: ignore[misc]
+    class Replayer(dt_worker._OrchestrationExecutor):
         def __init__(self) -> None:
             super().__init__(registry, _QUIET, JsonDataConverter())
             self.position = -1

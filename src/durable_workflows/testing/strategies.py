@@ -8,6 +8,7 @@ Floats are finite and strings printable, so every value survives the JSON round 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import enum
@@ -123,10 +124,8 @@ class _Builder:
         if base in _PRIMITIVES:
             # hypothesis reads annotated-types constraints (pydantic's Field(gt=...) holds them)
             flat = [m for item in metadata for m in getattr(item, "metadata", [item])]
-            try:
-                strategy = st.from_type(Annotated[(base, *flat)])
-            except (ResolutionFailed, InvalidArgument):
-                pass
+            with contextlib.suppress(ResolutionFailed, InvalidArgument):
+                strategy = st.from_type(Annotated[(base, *flat)])  # type: ignore[arg-type]
         check = adapter(tp)
         return strategy.filter(lambda value: _valid(check, value))
 
@@ -163,7 +162,7 @@ def _fields(cls: type) -> dict[str, Any]:
             for name, info in cls.model_fields.items()
         }
     hints = typing.get_type_hints(cls, include_extras=True)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
 
 
 def _valid(check: Any, value: Any) -> bool:
