@@ -155,8 +155,8 @@ def _check_request(workflow: Workflow, request: WaitingForInputEvent) -> None:
     try:
         json.dumps(workflow.registry.encode(request.request, port.input_types))
     except (DurableWorkflowsError, TypeError, ValueError) as exc:
-        reason = f"request {request.request_id!r} cannot be sent to whoever answers it: {exc}"
-        raise _Failure(reason, "assert result.status != 'failed', result.error") from exc
+        reason = f"request {request.request_id!r} cannot be sent to whoever answers it: {_first_line(exc)}"
+        raise _Failure(reason, _still_open(request)) from exc
 
 
 def _deliverable(
@@ -171,10 +171,22 @@ def _deliverable(
     except (DurableWorkflowsError, TypeError, ValueError) as exc:
         reason = (
             f"request {request.request_id!r} of port {port.id!r} cannot be answered with "
-            f"{value!r:.200}: {exc}"
+            f"{value!r:.200}: {_first_line(exc)}"
         )
-        raise _Failure(reason, "assert result.status != 'failed', result.error") from exc
+        raise _Failure(reason, _still_open(request)) from exc
     return accepted
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _still_open(request: WaitingForInputEvent) -> str:
+    """The reproduction's check: the run waits on a request nobody can answer."""
+    return (
+        f"assert {request.request_id!r} not in [r.request_id for r in result.pending_requests], "
+        '"the run waits on a request that cannot be answered"'
+    )
 
 
 def _check(

@@ -69,7 +69,7 @@ class Source:
             for module, names in sorted(self.imports.items())
         ]
         if self.missing:
-            lines.append(f"# not importable, define them here: {', '.join(sorted(self.missing))}")
+            lines.append(f"# fill in (not importable or not printable): {', '.join(sorted(self.missing))}")
         return "\n".join(lines)
 
     def _call(self, cls: type, fields: dict[str, Any]) -> str:
@@ -94,6 +94,10 @@ class Source:
     def _repr(self, value: Any) -> str:
         text = repr(value)
         cls = type(value)
+        if text.startswith("<"):  # no constructor-like repr: leave a placeholder
+            self.missing.add(f"a {cls.__qualname__} value for the `...`")
+            return "..."
+
         if text.startswith(cls.__module__ + "."):
             self.modules.add(cls.__module__)
         elif text.startswith(cls.__name__ + "("):
