@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from durable_workflows import Workflow
-from durable_workflows.context import InvocationResult, SentMessage
-from durable_workflows.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge
-from durable_workflows.engine import Engine, RunState, Superstep
+from durable_workflows.model.context import InvocationResult, SentMessage
+from durable_workflows.model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge
+from durable_workflows.runtime.engine import Engine, RunState, Superstep
+from durable_workflows.runtime.wire import decode_state, encode_state
 from durable_workflows.testing import InProcessResult, Trace, WorkflowSpec, workflow_specs
 from durable_workflows.testing.graphs import build_or_none
 from durable_workflows.testing.runner import InProcessRunner
-from durable_workflows.wire import decode_state, encode_state
 
 SETTINGS = settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.filter_too_much]

@@ -33,6 +33,7 @@ EXPECTED = [
     "RetryPolicy",
     "RunStatus",
     "SerializationError",
+    "SidecarAuthenticationError",
     "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",

@@ -1,11 +1,5 @@
 """durable_workflows: workflow graphs in Python, compiled onto durable Durable Task orchestrations."""
 
-from .agent_nodes import AgentNode
-from .agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
-from .builder import WorkflowBuilder
-from .client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
-from .context import WorkflowContext
-from .edges import Case, Default
 from .errors import (
     DurableWorkflowsError,
     ExecutorFailedError,
@@ -21,7 +15,19 @@ from .errors import (
     WorkflowRuntimeError,
     WorkflowValidationError,
 )
-from .events import (
+from .graph.builder import WorkflowBuilder
+from .graph.workflow import Workflow
+from .hosting.auth import SidecarAuthenticationError
+from .hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
+from .hosting.host import DurableWorkflowHost
+from .model.agent_nodes import AgentNode
+from .model.agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
+from .model.context import WorkflowContext
+from .model.edges import Case, Default
+from .model.executors import Executor, executor, handler
+from .model.policies import RetryPolicy
+from .model.ports import RequestPort
+from .runtime.events import (
     CustomEvent,
     ExecutorCompletedEvent,
     ExecutorFailedEvent,
@@ -34,11 +40,6 @@ from .events import (
     WorkflowOutputEvent,
     WorkflowStartedEvent,
 )
-from .executors import Executor, executor, handler
-from .hosting.host import DurableWorkflowHost
-from .policies import RetryPolicy
-from .ports import RequestPort
-from .workflow import Workflow
 
 __version__ = "0.1.0"
 
@@ -64,6 +65,7 @@ __all__ = [
     "RetryPolicy",
     "RunStatus",
     "SerializationError",
+    "SidecarAuthenticationError",
     "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",

@@ -12,9 +12,8 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 
 from durable_workflows import WaitingForInputEvent
-from durable_workflows.testing import Trace, workflows
-from durable_workflows.testing.oracle import assert_durable_matches_in_process
-from durable_workflows.workflow import Workflow
+from durable_workflows.graph.workflow import Workflow
+from durable_workflows.testing import Trace, assert_durable_matches_in_process, workflows
 
 
 def answer(request: WaitingForInputEvent) -> Trace:

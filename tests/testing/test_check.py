@@ -23,6 +23,7 @@ from durable_workflows import (
     WorkflowContext,
     executor,
 )
+from durable_workflows.graph.workflow import Workflow
 from durable_workflows.testing import (
     InProcessResult,
     Trace,
@@ -31,7 +32,6 @@ from durable_workflows.testing import (
     run_scripted,
     workflows,
 )
-from durable_workflows.workflow import Workflow
 
 
 class Expense(BaseModel):

@@ -16,8 +16,8 @@ from durable_workflows import (
     WorkflowContext,
     executor,
 )
+from durable_workflows.graph.workflow import Workflow
 from durable_workflows.testing import DurableMismatchError, assert_durable_matches_in_process
-from durable_workflows.workflow import Workflow
 
 
 def review_flow() -> Workflow:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from durable_workflows import DurableWorkflowHost, DurableWorkflowsError, WorkflowGraphMismatchError
-from durable_workflows.cli import main
+from durable_workflows.cli.main import main
+from durable_workflows.graph.workflow import Workflow
 from durable_workflows.testing import NondeterminismError, replay
-from durable_workflows.workflow import Workflow
 
 FLOW = '''
 from durable_workflows import Case, Default, RequestPort, WorkflowBuilder, executor

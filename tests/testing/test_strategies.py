@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from durable_workflows import AgentNode, Executor, RequestPort, WorkflowBuilder, executor
-from durable_workflows.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge
-from durable_workflows.engine import Engine
-from durable_workflows.executors import FunctionExecutor
-from durable_workflows.serialization import TypeRegistry
+from durable_workflows.graph.workflow import Workflow
+from durable_workflows.model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge
+from durable_workflows.model.executors import FunctionExecutor
+from durable_workflows.runtime.engine import Engine
 from durable_workflows.testing import (
     NoStrategyError,
     Trace,
@@ -34,8 +34,8 @@ from durable_workflows.testing import (
     workflow_specs,
 )
 from durable_workflows.testing.graphs import build_or_none
-from durable_workflows.typing_utils import matches
-from durable_workflows.workflow import Workflow
+from durable_workflows.values.serialization import TypeRegistry
+from durable_workflows.values.typing_utils import matches
 
 
 class Priority(enum.Enum):

@@ -20,8 +20,8 @@ from durable_workflows import (
     WorkflowFailedError,
     executor,
 )
+from durable_workflows.graph.workflow import Workflow
 from durable_workflows.testing import VirtualClock
-from durable_workflows.workflow import Workflow
 
 
 def approval_flow() -> Workflow:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DurableWorkflowsError, WorkflowNotFoundError
-from ..workflow import Workflow
+from ..errors import DurableWorkflowsError
+from ..graph.workflow import Workflow
 from .names import orchestrator_name
 
 FORMAT = "durable_workflows.history"
@@ -35,36 +35,31 @@ class RecordedHistory:
     """``HistoryEvent`` protobuf messages, oldest first."""
 
 
-async def export_history(
-    durable_client: Any, run_id: str, workflows: dict[str, Workflow]
+def history_document(
+    run_id: str,
+    orchestrator: str,
+    status: str,
+    events: list[Any],
+    workflow: Workflow | None,
 ) -> dict[str, Any]:
-    """The JSON document of run `run_id`'s history (see the module docstring)."""
-    import grpc
-    from durabletask.internal import orchestrator_service_pb2 as pb
+    """The JSON document of a run's history (`events` are ``HistoryEvent`` protobufs).
+
+    `workflow` is the exporting side's workflow of that name: its plan goes in the document
+    when its graph hash is the one the run was started with.
+    """
     from google.protobuf import json_format
 
-    state = await durable_client.get_orchestration_state(run_id, fetch_payloads=False)
-    if state is None:
-        raise WorkflowNotFoundError(f"no run with id {run_id!r}")
-    request = pb.StreamInstanceHistoryRequest(instanceId=run_id)
-    events: list[Any] = []
-    try:
-        async for chunk in durable_client._get_stub().StreamInstanceHistory(request):
-            events.extend(chunk.events)
-    except grpc.RpcError as exc:
-        raise WorkflowNotFoundError(f"cannot read the history of run {run_id!r}: {exc}") from exc
     started = _start_payload(events)
-    graph_hash = started.get("graph_hash", "") if started else ""
-    workflow = next((w for w in workflows.values() if orchestrator_name(w.name) == state.name), None)
+    graph_hash = str(started.get("graph_hash", "")) if started else ""
     plan = workflow.plan.to_dict() if workflow and workflow.graph_hash == graph_hash else None
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "run_id": run_id,
-        "workflow": state.name.removeprefix("dw."),
+        "workflow": orchestrator.removeprefix(orchestrator_name("")),
         "graph_hash": graph_hash,
         "plan": plan,
-        "status": state.runtime_status.name,
+        "status": status,
         "events": [json_format.MessageToDict(e) for e in events],
     }
 

@@ -13,9 +13,6 @@ from collections.abc import Generator
 from datetime import datetime
 from typing import Any, NoReturn
 
-from ..agent_nodes import AgentNode
-from ..context import InvocationResult, SentMessage
-from ..engine import Engine, RunState, Superstep
 from ..errors import (
     DurableWorkflowsError,
     ExecutorFailedError,
@@ -23,15 +20,18 @@ from ..errors import (
     RequestTimeoutError,
     WorkflowGraphMismatchError,
 )
-from ..events import (
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.context import InvocationResult, SentMessage
+from ..model.executors import Executor
+from ..runtime.engine import Engine, RunState, Superstep
+from ..runtime.events import (
     ExecutorFailedEvent,
     WorkflowEvent,
     WorkflowFailedEvent,
     WorkflowStartedEvent,
 )
-from ..executors import Executor
-from ..wire import decode_result, decode_state, encode_message, encode_state
-from ..workflow import Workflow
+from ..runtime.wire import decode_result, decode_state, encode_message, encode_state
 from .names import (
     EVENT_LOG_ENTITY,
     activity_name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from ..policies import RetryPolicy
+from ..model.policies import RetryPolicy
 
 
 class OrchestrationSeam(Protocol):

@@ -20,6 +20,7 @@ from durabletask.grpc_options import GrpcWorkerResiliencyOptions
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
 from ..errors import DurableWorkflowsError
+from .auth import channel_arguments
 from .connection import ConnectionSettings, create_credential, parse_connection_string
 
 MIN_WORKER_THREADS = 32
@@ -62,8 +63,7 @@ def create_worker(
             logger=logger or durabletask_logger(),
         )
     return TaskHubGrpcWorker(
-        host_address=settings.host_address,
-        secure_channel=settings.secure,
+        **channel_arguments(settings, asynchronous=False),
         concurrency_options=concurrency,
         resiliency_options=GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0),
         logger=logger or durabletask_logger(),
@@ -98,8 +98,7 @@ def create_client(
     if settings.taskhub is None:
         client_class = AsyncTaskHubGrpcClient if asynchronous else TaskHubGrpcClient
         return client_class(
-            host_address=settings.host_address,
-            secure_channel=settings.secure,
+            **channel_arguments(settings, asynchronous=asynchronous),
             logger=logger or durabletask_logger(),
         )
     if asynchronous:

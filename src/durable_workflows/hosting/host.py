@@ -12,15 +12,16 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
 
-from ..agent_client import AgentClient
-from ..agent_nodes import AgentNode
-from ..agent_protocol import WorkflowAgent
-from ..client import WorkflowClient
 from ..durable.registration import register
 from ..errors import DurableWorkflowsError
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import WorkflowAgent
 from ..sidecar import SqliteSidecar
 from ..sidecar.clock import VirtualClock
-from ..workflow import Workflow
+from .agent_client import AgentClient
+from .auth import check_token, with_token
+from .client import WorkflowClient
 from .connection import ConnectionSettings, resolve_connection
 from .factories import create_client, create_worker, durabletask_logger
 
@@ -39,7 +40,9 @@ class DurableWorkflowHost:
     embedded backend (the SQLite sidecar) runs in this process: in memory by default, durable
     across crashes and restarts with ``database="runs.db"``. ``mode="worker"`` only serves a
     shared task hub (start many such processes to scale out); ``mode="client"`` only talks to
-    one. ``clock="virtual"`` (embedded backend, for tests) stops time until `advance` moves it.
+    one. A sidecar started with ``--token`` needs that token: ``token=``, in the address
+    (``grpc://TOKEN@host:port``), or ``$DURABLE_WORKFLOWS_SIDECAR_TOKEN``.
+    ``clock="virtual"`` (embedded backend, for tests) stops time until `advance` moves it.
     """
 
     def __init__(
@@ -52,13 +55,14 @@ class DurableWorkflowHost:
         database: str | os.PathLike[str] | None = None,
         max_concurrency: int | None = None,
         logger: logging.Logger | None = None,
+        token: str | None = None,
         clock: Literal["system", "virtual"] | VirtualClock = "system",
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
         self.workflows = list(workflows)
         self.mode = mode
-        self._settings: ConnectionSettings | None = resolve_connection(connection_string)
+        self._settings = with_token(resolve_connection(connection_string), token)
         if self._settings is None and mode != "all":
             msg = f"mode={mode!r} needs a connection string: the embedded backend lives in one process"
             raise DurableWorkflowsError(msg)
@@ -144,6 +148,8 @@ class DurableWorkflowHost:
         else:
             self._target = self._settings
         if self.mode != "client":
+            if isinstance(self._target, ConnectionSettings) and not self._target.is_scheduler:
+                check_token(self._target)
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ..durable.replay import NondeterminismError, ReplayReport, replay
 from ..sidecar.clock import VirtualClock
 from .oracle import DurableMismatchError, assert_durable_matches_in_process
-from .replay import NondeterminismError, ReplayReport, replay
 from .runner import InProcessResult, InProcessRunner, run_in_process
 from .scripted import run_scripted
 

@@ -17,10 +17,10 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
-from ..engine import Engine
 from ..errors import DurableWorkflowsError, MaxSuperstepsExceededError
-from ..events import WaitingForInputEvent, WorkflowCompletedEvent
-from ..workflow import Workflow
+from ..graph.workflow import Workflow
+from ..runtime.engine import Engine
+from ..runtime.events import WaitingForInputEvent, WorkflowCompletedEvent
 from .repro import reproduction
 from .runner import InProcessResult
 from .scripted import Batch, ScriptedRunner

@@ -21,17 +21,17 @@ from typing import Literal
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from ..agent_nodes import AgentNode
-from ..agent_protocol import AgentResponse
-from ..builder import WorkflowBuilder
-from ..context import WorkflowContext
-from ..edges import Case, Default
 from ..errors import WorkflowValidationError
-from ..executors import Executor, executor, handler
-from ..nodes import Node
-from ..policies import RetryPolicy
-from ..ports import RequestPort
-from ..workflow import Workflow
+from ..graph.builder import WorkflowBuilder
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import AgentResponse
+from ..model.context import WorkflowContext
+from ..model.edges import Case, Default
+from ..model.executors import Executor, executor, handler
+from ..model.nodes import Node
+from ..model.policies import RetryPolicy
+from ..model.ports import RequestPort
 
 NodeKind = Literal["class", "function", "async", "port", "agent"]
 GroupKind = Literal["edges", "fan-out", "switch"]

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..errors import DurableWorkflowsError, WorkflowFailedError
-from ..events import WaitingForInputEvent, WorkflowEvent
+from ..graph.workflow import Workflow
 from ..hosting.host import DurableWorkflowHost
-from ..workflow import Workflow
+from ..runtime.events import WaitingForInputEvent, WorkflowEvent
 from .runner import InProcessResult
 from .scripted import ScriptedRunner, one_at_a_time
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from ..graph.workflow import Workflow
     from ..hosting.host import DurableWorkflowHost
-    from ..workflow import Workflow
     from .openai_server import LocalOpenAIServer
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..workflow import Workflow
+from ..graph.workflow import Workflow
 
 
 class Source:

@@ -10,23 +10,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..agent_nodes import AgentNode
-from ..agent_protocol import AgentThreadState
-from ..context import InvocationResult
 from ..durable.names import thread_id
-from ..engine import Engine, Invocation, RunState, Superstep
 from ..errors import DurableWorkflowsError, ExecutorFailedError
-from ..events import (
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import AgentThreadState
+from ..model.context import InvocationResult
+from ..model.executors import Executor
+from ..runtime.engine import Engine, Invocation, RunState, Superstep
+from ..runtime.events import (
     ExecutorFailedEvent,
     WaitingForInputEvent,
     WorkflowEvent,
     WorkflowFailedEvent,
     WorkflowStartedEvent,
 )
-from ..executors import Executor
-from ..invoke import invoke_agent, invoke_executor
-from ..wire import decode_result, encode_message, encode_result
-from ..workflow import Workflow
+from ..runtime.invoke import invoke_agent, invoke_executor
+from ..runtime.wire import decode_result, encode_message, encode_result
 
 ResponseProvider = Callable[[WaitingForInputEvent], Any]
 """Answers a request: given the `WaitingForInputEvent`, returns the response."""

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..engine import RunState
-from ..events import WaitingForInputEvent
-from ..workflow import Workflow
+from ..graph.workflow import Workflow
+from ..runtime.engine import RunState
+from ..runtime.events import WaitingForInputEvent
 from .runner import InProcessResult, InProcessRunner
 
 Batch = Sequence[tuple[str, Any]]

@@ -21,10 +21,10 @@ from hypothesis.errors import InvalidArgument, ResolutionFailed
 from pydantic import BaseModel, ValidationError
 
 from ..errors import DurableWorkflowsError
-from ..ports import RequestPort
-from ..serialization import adapter
-from ..typing_utils import is_any, short_name
-from ..workflow import Workflow
+from ..graph.workflow import Workflow
+from ..model.ports import RequestPort
+from ..values.serialization import adapter
+from ..values.typing_utils import is_any, short_name
 
 MAX_ITEMS = 4
 """Longest list or dict drawn (keeps runs small; hypothesis shrinks towards empty)."""

@@ -17,23 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
-from .durable.orchestrator import start_payload
-from .engine import Engine
-from .errors import (
+from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
+from ..durable.orchestrator import start_payload
+from ..errors import (
     InvalidResponseError,
     WorkflowFailedError,
     WorkflowNotFoundError,
 )
-from .events import (
+from ..graph.workflow import Workflow
+from ..runtime.engine import Engine
+from ..runtime.events import (
     TERMINAL_EVENTS,
     WaitingForInputEvent,
     WorkflowEvent,
     WorkflowFailedEvent,
     event_from_dict,
 )
-from .typing_utils import short_name
-from .workflow import Workflow
+from ..values.typing_utils import short_name
 
 _ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
@@ -73,7 +73,7 @@ class WorkflowClient:
         logger: logging.Logger | None = None,
     ) -> WorkflowClient:
         """A client for a Durable Task Scheduler connection string or a sidecar address."""
-        from .hosting.factories import create_client
+        from .factories import create_client
 
         durable = create_client(connection_string, asynchronous=True, logger=logger)
         return cls(durable, workflows)
@@ -122,7 +122,7 @@ class WorkflowClient:
 
         Replay it against new code before deploying: ``testing.replay(workflow, history)``.
         """
-        from .durable.history import export_history
+        from .history import export_history
 
         document = await export_history(self._client, run_id, self._workflows)
         if path is not None:

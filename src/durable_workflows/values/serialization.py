@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import TypeAdapter, ValidationError
 
-from .errors import SerializationError
+from ..errors import SerializationError
 from .typing_utils import is_any, is_json_like, matches, short_name, type_key, union_members
 
 JSON_KEY = "json"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from ..errors import WorkflowDefinitionError
 from .agent_protocol import AgentInput, WorkflowAgent
-from .errors import WorkflowDefinitionError
 from .nodes import Node, NodeKind, check_id
 
 SessionScope = Literal["run", "node", "call"]

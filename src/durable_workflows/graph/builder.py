@@ -5,11 +5,11 @@ from __future__ import annotations
 import inspect
 import itertools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from .agent_nodes import AgentNode
-from .agent_protocol import WorkflowAgent
-from .edges import (
+from ..errors import WorkflowDefinitionError
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import WorkflowAgent
+from ..model.edges import (
     Case,
     Condition,
     Default,
@@ -20,11 +20,10 @@ from .edges import (
     SwitchCaseEdge,
     condition_name,
 )
-from .errors import WorkflowDefinitionError
-from .nodes import Node
-
-if TYPE_CHECKING:
-    from .workflow import Workflow
+from ..model.nodes import Node
+from .spec import GraphSpec
+from .validation import validate
+from .workflow import Workflow
 
 NodeRef = Node | WorkflowAgent | str
 """What edges accept: an executor, a request port, an agent, or the id of one added earlier."""
@@ -128,13 +127,31 @@ class WorkflowBuilder:
 
     def build(self) -> Workflow:
         """Validate the graph (raising every problem at once) and compile it to a `Workflow`."""
-        from .validation import validate
-        from .workflow import Workflow
+        spec = self.spec()
+        validate(spec)
+        return Workflow(
+            name=spec.name,
+            description=spec.description,
+            start=spec.start_id,
+            max_supersteps=spec.max_supersteps,
+            nodes=dict(spec.nodes),
+            groups=spec.groups,
+        )
 
-        validate(self)
-        return Workflow._from_builder(self)
+    def spec(self) -> GraphSpec:
+        """The graph recorded so far, as validation and compilation read it."""
+        return GraphSpec(
+            name=self.name,
+            description=self.description,
+            start_id=self._start,
+            max_supersteps=self.max_supersteps,
+            nodes=dict(self._nodes),
+            groups=tuple(self._groups),
+            duplicates=tuple(self._duplicates),
+            unknown_refs=tuple(self._unknown_refs),
+        )
 
-    # -- internals used by validation and compilation ------------------------------------
+    # -- what rendering reads from a builder not yet built ----------------------------------
 
     @property
     def start_id(self) -> str:
@@ -150,16 +167,6 @@ class WorkflowBuilder:
     def groups(self) -> tuple[EdgeGroup, ...]:
         """The edge groups in declaration order."""
         return tuple(self._groups)
-
-    @property
-    def duplicates(self) -> list[tuple[str, Node, Node]]:
-        """(id, first node, other node) for each id used by two different nodes."""
-        return list(self._duplicates)
-
-    @property
-    def unknown_refs(self) -> list[tuple[str, str]]:
-        """(id, where) for each string reference to a node never added."""
-        return list(self._unknown_refs)
 
     def _group_id(self) -> str:
         return f"g{len(self._groups)}"

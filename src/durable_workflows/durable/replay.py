@@ -16,11 +16,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..durable.history import RecordedHistory, load_history
-from ..durable.names import EVENT_LOG_ENTITY, orchestrator_name
-from ..durable.registration import make_orchestrator
 from ..errors import DurableWorkflowsError, WorkflowGraphMismatchError
-from ..workflow import Workflow
+from ..graph.workflow import Workflow
+from .history import RecordedHistory, load_history
+from .names import EVENT_LOG_ENTITY, orchestrator_name
+from .registration import make_orchestrator
 
 _QUIET = logging.getLogger("durable_workflows.replay")
 _QUIET.addHandler(logging.NullHandler())

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .serialization import TypeRegistry
+from ..values.serialization import TypeRegistry
 
 
 @dataclass(kw_only=True)

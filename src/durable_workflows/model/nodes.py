@@ -6,7 +6,7 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Literal
 
-from .errors import WorkflowDefinitionError
+from ..errors import WorkflowDefinitionError
 
 NodeKind = Literal["executor", "agent", "port"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import InvocationResult, SentMessage
+from ..graph.workflow import Workflow
+from ..model.context import InvocationResult, SentMessage
+from ..values.serialization import Envelope
 from .engine import Delivery, PendingRequest, RunState
-from .serialization import Envelope
-from .workflow import Workflow
 
 
 def encode_result(workflow: Workflow, node_id: str, result: InvocationResult) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .errors import WorkflowDefinitionError
+from ..errors import WorkflowDefinitionError
 
 
 @dataclass(frozen=True)

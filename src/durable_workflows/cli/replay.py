@@ -11,9 +11,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from .cli_runs import open_client
-from .cli_targets import load_workflow
-from .hosting.connection import ENV_VAR
+from ..hosting.connection import ENV_VAR
+from ..sidecar.auth import TOKEN_ENV_VAR
+from .runs import open_client
+from .targets import load_workflow
 
 
 def add_replay_commands(sub: Any) -> None:
@@ -23,7 +24,11 @@ def add_replay_commands(sub: Any) -> None:
     p.add_argument("-o", "--output", type=Path, metavar="PATH", help="file to write (default: print)")
     p.add_argument("-w", "--workflow", metavar="TARGET", help="the run's workflow (adds its plan)")
     p.add_argument(
-        "--connection-string", help=f"Durable Task Scheduler connection string or sidecar address (default: ${ENV_VAR})"
+        "--connection-string",
+        help=f"Durable Task Scheduler connection string or sidecar address (default: ${ENV_VAR})",
+    )
+    p.add_argument(
+        "--token", help=f"the token of a sidecar started with --token (default: ${TOKEN_ENV_VAR})"
     )
     p.set_defaults(handler=lambda args: asyncio.run(history_command(args)))
 
@@ -52,7 +57,7 @@ async def history_command(args: argparse.Namespace) -> int:
 
 def replay_command(args: argparse.Namespace) -> int:
     """Replay; a divergence raises (exit 1 with the message)."""
-    from .testing.replay import replay
+    from ..durable.replay import replay
 
     workflow = load_workflow(args.target)
     report = replay(workflow, args.history)

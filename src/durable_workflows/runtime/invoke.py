@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .agent_nodes import AgentNode
-from .agent_protocol import AgentThreadState
-from .context import InvocationResult, SentMessage, WorkflowContext
-from .errors import WorkflowRuntimeError
-from .executors import Executor
-from .workflow import Workflow
+from ..errors import WorkflowRuntimeError
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import AgentThreadState
+from ..model.context import InvocationResult, SentMessage, WorkflowContext
+from ..model.executors import Executor
 
 
 def invoke_executor(

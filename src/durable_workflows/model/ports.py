@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from .errors import WorkflowDefinitionError
+from ..errors import WorkflowDefinitionError
 from .nodes import Node, NodeKind, check_id
 
 

@@ -11,15 +11,19 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .agent_nodes import AgentNode
-from .context import InvocationResult, SentMessage
-from .edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, condition_name
-from .errors import (
+from ..errors import (
     InvalidResponseError,
     MaxSuperstepsExceededError,
     SerializationError,
     WorkflowRuntimeError,
 )
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.context import InvocationResult, SentMessage
+from ..model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, condition_name
+from ..model.ports import RequestPort
+from ..values.serialization import from_json
+from ..values.typing_utils import is_any, matches, short_name
 from .events import (
     CustomEvent,
     ExecutorCompletedEvent,
@@ -30,10 +34,6 @@ from .events import (
     WorkflowEvent,
     WorkflowOutputEvent,
 )
-from .ports import RequestPort
-from .serialization import from_json
-from .typing_utils import is_any, matches, short_name
-from .workflow import Workflow
 
 INPUT_SOURCE = "__input__"
 """The source of the workflow's input message."""

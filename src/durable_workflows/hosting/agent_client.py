@@ -7,10 +7,16 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .agent_protocol import AgentInput, AgentResponse, AgentThreadState, ChatMessage, WorkflowAgent
-from .durable.names import AGENT_TURN_ORCHESTRATOR, agent_entity_name, thread_id
-from .errors import DurableWorkflowsError, InvalidResponseError, WorkflowNotFoundError
-from .serialization import TypeRegistry
+from ..durable.names import AGENT_TURN_ORCHESTRATOR, agent_entity_name, thread_id
+from ..errors import DurableWorkflowsError, InvalidResponseError, WorkflowNotFoundError
+from ..model.agent_protocol import (
+    AgentInput,
+    AgentResponse,
+    AgentThreadState,
+    ChatMessage,
+    WorkflowAgent,
+)
+from ..values.serialization import TypeRegistry
 
 
 class DurableAgent:

@@ -1,53 +1,58 @@
-"""Checks run by `WorkflowBuilder.build()`: every problem is collected, then raised once."""
+"""Validation of a `GraphSpec` (run by `build()`): every problem is collected, then raised once."""
 
 from __future__ import annotations
 
 import inspect
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 
-from .edges import EdgeGroup, FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, group_targets
-from .edges import group_sources as sources_of
-from .errors import ValidationIssue, WorkflowValidationError
-from .nodes import Node
-from .typing_utils import is_assignable, short_name
-
-if TYPE_CHECKING:
-    from .builder import WorkflowBuilder
+from ..errors import ValidationIssue, WorkflowValidationError
+from ..model.edges import (
+    EdgeGroup,
+    FanInEdge,
+    FanOutEdge,
+    SingleEdge,
+    SwitchCaseEdge,
+    group_targets,
+)
+from ..model.edges import group_sources as sources_of
+from ..model.nodes import Node
+from ..values.typing_utils import is_assignable, short_name
+from .spec import GraphSpec
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
 
-def validate(builder: WorkflowBuilder) -> None:
-    """Raise `WorkflowValidationError` listing every problem of the builder's graph."""
-    issues = collect_issues(builder)
+def validate(spec: GraphSpec) -> None:
+    """Raise `WorkflowValidationError` listing every problem of the graph."""
+    issues = collect_issues(spec)
     if issues:
-        raise WorkflowValidationError(builder.name, issues)
+        raise WorkflowValidationError(spec.name, issues)
 
 
-def collect_issues(builder: WorkflowBuilder) -> list[ValidationIssue]:
-    """Every problem of the builder's graph, in a stable order."""
+def collect_issues(spec: GraphSpec) -> list[ValidationIssue]:
+    """Every problem of the graph, in a stable order."""
     issues: list[ValidationIssue] = []
-    issues += _check_settings(builder)
-    issues += _check_ids(builder)
-    issues += _check_groups(builder)
-    graph = to_networkx(builder)
-    issues += _check_reachability(builder, graph)
-    issues += _check_types(builder)
-    issues += _check_fan_in_can_fire(builder, graph)
+    issues += _check_settings(spec)
+    issues += _check_ids(spec)
+    issues += _check_groups(spec)
+    graph = to_networkx(spec)
+    issues += _check_reachability(spec, graph)
+    issues += _check_types(spec)
+    issues += _check_fan_in_can_fire(spec, graph)
     return list(dict.fromkeys(issues))
 
 
-def to_networkx(builder: WorkflowBuilder) -> nx.MultiDiGraph:
+def to_networkx(spec: GraphSpec) -> nx.MultiDiGraph:
     """A multigraph of the declared nodes; one edge per (group, source, target)."""
-    nodes = builder.nodes
+    nodes = spec.nodes
     graph = nx.MultiDiGraph()
     graph.add_nodes_from(nodes)
     graph.add_edges_from(
         (source, target, group.id)
-        for group in builder.groups
+        for group in spec.groups
         for source in sources_of(group)
         for target in group_targets(group)
         if source in nodes and target in nodes
@@ -59,17 +64,17 @@ def _issue(code: str, message: str, *ids: str) -> ValidationIssue:
     return ValidationIssue(code=code, message=message, ids=ids)
 
 
-def _check_settings(builder: WorkflowBuilder) -> list[ValidationIssue]:
+def _check_settings(spec: GraphSpec) -> list[ValidationIssue]:
     issues = []
-    if not isinstance(builder.name, str) or not NAME_PATTERN.match(builder.name):
+    if not isinstance(spec.name, str) or not NAME_PATTERN.match(spec.name):
         issues.append(
             _issue(
                 "workflow-name",
-                f"workflow name {builder.name!r} is not a stable identifier: it must match "
+                f"workflow name {spec.name!r} is not a stable identifier: it must match "
                 f"{NAME_PATTERN.pattern} (a letter, then letters, digits, '_' or '-', at most 63)",
             )
         )
-    max_steps = builder.max_supersteps
+    max_steps = spec.max_supersteps
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         issues.append(
             _issue("max-supersteps", f"max_supersteps must be a positive int, got {max_steps!r}")
@@ -77,7 +82,7 @@ def _check_settings(builder: WorkflowBuilder) -> list[ValidationIssue]:
     return issues
 
 
-def _check_ids(builder: WorkflowBuilder) -> list[ValidationIssue]:
+def _check_ids(spec: GraphSpec) -> list[ValidationIssue]:
     issues = [
         _issue(
             "duplicate-id",
@@ -85,7 +90,7 @@ def _check_ids(builder: WorkflowBuilder) -> list[ValidationIssue]:
             f"{_describe(other)}); give one of them another id",
             node_id,
         )
-        for node_id, first, other in builder.duplicates
+        for node_id, first, other in spec.duplicates
     ]
     issues += [
         _issue(
@@ -94,7 +99,7 @@ def _check_ids(builder: WorkflowBuilder) -> list[ValidationIssue]:
             "node object or add it first with add_node()",
             node_id,
         )
-        for node_id, where in builder.unknown_refs
+        for node_id, where in spec.unknown_refs
     ]
     return issues
 
@@ -103,9 +108,9 @@ def _describe(node: Node) -> str:
     return f"a {type(node).__name__}"
 
 
-def _check_groups(builder: WorkflowBuilder) -> list[ValidationIssue]:
+def _check_groups(spec: GraphSpec) -> list[ValidationIssue]:
     issues = []
-    for group in builder.groups:
+    for group in spec.groups:
         if isinstance(group, SwitchCaseEdge):
             issues += [
                 _issue(
@@ -169,9 +174,9 @@ def _check_condition(condition: Any, where: str, node_id: str) -> list[Validatio
     return []
 
 
-def _check_reachability(builder: WorkflowBuilder, graph: nx.MultiDiGraph) -> list[ValidationIssue]:
-    start = builder.start_id
-    if start not in builder.nodes:
+def _check_reachability(spec: GraphSpec, graph: nx.MultiDiGraph) -> list[ValidationIssue]:
+    start = spec.start_id
+    if start not in spec.nodes:
         return [_issue("start", f"the start node {start!r} is not part of the graph", start)]
     reachable = nx.descendants(graph, start) | {start}
     return [
@@ -181,15 +186,15 @@ def _check_reachability(builder: WorkflowBuilder, graph: nx.MultiDiGraph) -> lis
             "it or remove it",
             node_id,
         )
-        for node_id in builder.nodes
+        for node_id in spec.nodes
         if node_id not in reachable
     ]
 
 
-def _check_types(builder: WorkflowBuilder) -> list[ValidationIssue]:
+def _check_types(spec: GraphSpec) -> list[ValidationIssue]:
     issues = []
-    nodes = builder.nodes
-    for group in builder.groups:
+    nodes = spec.nodes
+    for group in spec.groups:
         for source in sources_of(group):
             for target in group_targets(group):
                 if source not in nodes or target not in nodes:
@@ -222,15 +227,13 @@ def _type_issue(
     )
 
 
-def _check_fan_in_can_fire(
-    builder: WorkflowBuilder, graph: nx.MultiDiGraph
-) -> list[ValidationIssue]:
-    start = builder.start_id
+def _check_fan_in_can_fire(spec: GraphSpec, graph: nx.MultiDiGraph) -> list[ValidationIssue]:
+    start = spec.start_id
     if start not in graph:
         return []
     issues = []
-    switches = [g for g in builder.groups if isinstance(g, SwitchCaseEdge)]
-    for group in builder.groups:
+    switches = [g for g in spec.groups if isinstance(g, SwitchCaseEdge)]
+    for group in spec.groups:
         if not isinstance(group, FanInEdge):
             continue
         sources = [s for s in group.sources if s in graph]

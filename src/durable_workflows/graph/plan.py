@@ -14,11 +14,11 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from .agent_nodes import AgentNode
-from .edges import EdgeGroup, FanInEdge, FanOutEdge, SingleEdge, condition_name
-from .nodes import Node
-from .ports import RequestPort
-from .typing_utils import type_key
+from ..model.agent_nodes import AgentNode
+from ..model.edges import EdgeGroup, FanInEdge, FanOutEdge, SingleEdge, condition_name
+from ..model.nodes import Node
+from ..model.ports import RequestPort
+from ..values.typing_utils import type_key
 
 PLAN_VERSION = 1
 

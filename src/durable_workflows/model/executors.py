@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin, overload
 
+from ..errors import SerializationError, WorkflowDefinitionError, WorkflowRuntimeError
+from ..values.serialization import from_json
+from ..values.typing_utils import is_any, matches, short_name, union_members
 from .context import InvocationResult, SentMessage, WorkflowContext
-from .errors import SerializationError, WorkflowDefinitionError, WorkflowRuntimeError
 from .nodes import Node, NodeKind, check_id
 from .policies import RetryPolicy
-from .serialization import from_json
-from .typing_utils import is_any, matches, short_name, union_members
 
 FuncT = TypeVar("FuncT", bound=Callable[..., Any])
 

@@ -15,11 +15,15 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
-from .builder import WorkflowBuilder
-from .cli_targets import UsageError, load_target, load_workflow, parse_json
-from .client import StreamingWorkflowRun, WorkflowClient, WorkflowRun
-from .errors import InvalidResponseError, WorkflowNotFoundError
-from .events import (
+from ..errors import InvalidResponseError, WorkflowNotFoundError
+from ..graph.builder import WorkflowBuilder
+from ..graph.workflow import Workflow
+from ..hosting.auth import with_token
+from ..hosting.client import StreamingWorkflowRun, WorkflowClient, WorkflowRun
+from ..hosting.connection import ENV_VAR, parse_connection_string, resolve_connection
+from ..hosting.factories import create_client
+from ..rendering import RunOverlay, render
+from ..runtime.events import (
     CustomEvent,
     ExecutorCompletedEvent,
     ExecutorFailedEvent,
@@ -32,11 +36,9 @@ from .events import (
     WorkflowOutputEvent,
     WorkflowStartedEvent,
 )
-from .hosting.connection import ENV_VAR, resolve_connection
-from .hosting.factories import create_client
-from .rendering import RunOverlay, render
-from .serialization import to_json
-from .workflow import Workflow
+from ..sidecar.auth import TOKEN_ENV_VAR
+from ..values.serialization import to_json
+from .targets import UsageError, load_target, load_workflow, parse_json
 
 MISSING: Any = object()
 """No prepared answer for a request."""
@@ -45,11 +47,13 @@ MISSING: Any = object()
 def add_run_commands(sub: Any) -> None:
     """Add ``run``, ``worker``, ``status`` and ``respond`` to the subcommand parsers."""
     cs_help = f"Durable Task Scheduler connection string or sidecar address (default: ${ENV_VAR})"
+    token_help = f"the token of a sidecar started with --token (default: ${TOKEN_ENV_VAR})"
 
     p = sub.add_parser("run", help="run a workflow and print its events")
     p.add_argument("target", metavar="TARGET")
     p.add_argument("--input", default="null", help="the workflow input as JSON (default: null)")
     p.add_argument("--connection-string", help=cs_help + "; without one, an embedded backend")
+    p.add_argument("--token", help=token_help)
     p.add_argument(
         "--responses",
         help="answers to requests as JSON: an object keyed by request id or port id, "
@@ -63,12 +67,14 @@ def add_run_commands(sub: Any) -> None:
     p = sub.add_parser("worker", help="serve workflows from a task hub until interrupted")
     p.add_argument("targets", nargs="+", metavar="TARGET", help="workflows, lists or a host")
     p.add_argument("--connection-string", help=cs_help)
+    p.add_argument("--token", help=token_help)
     p.add_argument("--max-concurrency", type=int, help="work items processed at once")
     p.set_defaults(handler=worker_command)
 
     p = sub.add_parser("status", help="show a run's status and pending requests")
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--connection-string", help=cs_help)
+    p.add_argument("--token", help=token_help)
     p.add_argument("-w", "--workflow", metavar="TARGET", help="the run's workflow (for details)")
     p.add_argument("--render", type=Path, metavar="PATH", help="draw the run (needs --workflow)")
     p.set_defaults(handler=lambda args: asyncio.run(status_command(args)))
@@ -78,6 +84,7 @@ def add_run_commands(sub: Any) -> None:
     p.add_argument("request_id", metavar="REQUEST_ID")
     p.add_argument("response", metavar="JSON", help="the response as JSON")
     p.add_argument("--connection-string", help=cs_help)
+    p.add_argument("--token", help=token_help)
     p.add_argument("-w", "--workflow", metavar="TARGET", required=True, help="the run's workflow")
     p.set_defaults(handler=lambda args: asyncio.run(respond_command(args)))
 
@@ -87,7 +94,7 @@ def add_run_commands(sub: Any) -> None:
 
 async def run_command(args: argparse.Namespace) -> int:
     """Start a run, print its events, answer its requests; 0 when it completes."""
-    from .hosting.host import DurableWorkflowHost
+    from ..hosting.host import DurableWorkflowHost
 
     workflow = load_workflow(args.target)
     value = parse_json(args.input, "--input")
@@ -95,7 +102,9 @@ async def run_command(args: argparse.Namespace) -> int:
     shared = resolve_connection(args.connection_string) is not None
     answers = Answers(prepared, shared_backend=shared)
     printer = EventPrinter(workflow, json_lines=args.json)
-    host = DurableWorkflowHost(workflows=[workflow], connection_string=args.connection_string)
+    host = DurableWorkflowHost(
+        workflows=[workflow], connection_string=args.connection_string, token=args.token
+    )
     async with host:
         run = await host.client.stream(workflow, value, run_id=args.run_id)
         code = await follow(run, printer, answers)
@@ -262,13 +271,14 @@ def open_client(args: argparse.Namespace, workflows: list[Workflow]) -> Workflow
     """A client for the connection string, with durabletask's INFO chatter turned off."""
     logger = logging.getLogger("durable_workflows.cli.durabletask")
     logger.setLevel(logging.WARNING)
-    durable = create_client(connection_string(args), asynchronous=True, logger=logger)
+    settings = with_token(parse_connection_string(connection_string(args)), args.token)
+    durable = create_client(settings, asynchronous=True, logger=logger)
     return WorkflowClient(durable, workflows)
 
 
 def hosted_workflows(targets: list[str]) -> list[Workflow]:
     """The workflows named by worker targets: workflows, builders, lists of them, or hosts."""
-    from .hosting.host import DurableWorkflowHost
+    from ..hosting.host import DurableWorkflowHost
 
     found: dict[str, Workflow] = {}
     for target in targets:
@@ -286,12 +296,16 @@ def hosted_workflows(targets: list[str]) -> list[Workflow]:
 
 def worker_command(args: argparse.Namespace) -> int:
     """Serve the workflows from a task hub until SIGINT or SIGTERM."""
-    from .hosting.host import DurableWorkflowHost
+    from ..hosting.host import DurableWorkflowHost
 
     cs = connection_string(args)
     workflows = hosted_workflows(args.targets)
     host = DurableWorkflowHost(
-        workflows, connection_string=cs, mode="worker", max_concurrency=args.max_concurrency
+        workflows,
+        connection_string=cs,
+        mode="worker",
+        max_concurrency=args.max_concurrency,
+        token=args.token,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

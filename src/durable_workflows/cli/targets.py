@@ -11,9 +11,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .builder import WorkflowBuilder
-from .errors import DurableWorkflowsError
-from .workflow import Workflow
+from ..errors import DurableWorkflowsError
+from ..graph.builder import WorkflowBuilder
+from ..graph.workflow import Workflow
 
 DEFAULT_ATTRIBUTES = ("workflow", "build_workflow")
 """Attributes tried, in order, when a target names only a module."""

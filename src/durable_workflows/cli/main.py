@@ -11,15 +11,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from .builder import WorkflowBuilder
-from .cli_replay import add_replay_commands
-from .cli_runs import add_run_commands
-from .cli_targets import UsageError, load_graph
-from .edges import FanInEdge, FanOutEdge, SingleEdge
-from .errors import DurableWorkflowsError, WorkflowValidationError
-from .rendering import FORMATS, Format, render, workflow_to_dot, workflow_to_mermaid
-from .validation import collect_issues
-from .workflow import Workflow
+from ..errors import DurableWorkflowsError, WorkflowValidationError
+from ..graph.builder import WorkflowBuilder
+from ..graph.workflow import Workflow
+from ..model.edges import FanInEdge, FanOutEdge, SingleEdge
+from ..rendering import FORMATS, Format, render, workflow_to_dot, workflow_to_mermaid
+from .replay import add_replay_commands
+from .runs import add_run_commands
+from .targets import UsageError, load_graph
 
 SUFFIX_FORMATS: dict[str, Format] = {
     ".svg": "svg",
@@ -54,11 +53,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(str(exc))
         return 1
     if isinstance(graph, WorkflowBuilder):
-        issues = collect_issues(graph)
-        if issues:
-            print(WorkflowValidationError(graph.name, issues))
+        try:
+            graph = graph.build()
+        except WorkflowValidationError as exc:
+            print(str(exc))
             return 1
-        graph = graph.build()
     print(summary(graph))
     return 0
 
@@ -95,7 +94,7 @@ def _group_kind(group: object) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(
         prog="durable-workflows",
@@ -129,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args_list = sys.argv[1:] if argv is None else list(argv)
     if args_list[:1] == ["sidecar"]:
-        from .sidecar.__main__ import main as sidecar_main
+        from ..sidecar.__main__ import main as sidecar_main
 
         return sidecar_main(args_list[1:])
     args = build_parser().parse_args(args_list)
@@ -147,7 +146,3 @@ def main(argv: list[str] | None = None) -> int:
 def _fail(message: str, code: int) -> int:
     print(message, file=sys.stderr)
     return code
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

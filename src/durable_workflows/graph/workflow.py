@@ -5,18 +5,17 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from .edges import EdgeGroup, FanInEdge, group_targets
-from .edges import group_sources as sources_of
-from .nodes import Node
+from ..model.edges import EdgeGroup, FanInEdge, group_targets
+from ..model.edges import group_sources as sources_of
+from ..model.nodes import Node
+from ..model.ports import RequestPort
+from ..values.serialization import TypeRegistry
 from .plan import ExecutionPlan, compile_plan
-from .ports import RequestPort
-from .serialization import TypeRegistry
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .builder import WorkflowBuilder
-    from .rendering import Format, RunOverlay
+    from ..rendering import Format, RunOverlay
 
 
 class Workflow:
@@ -58,17 +57,6 @@ class Workflow:
             for t in (*node.input_types, *node.output_types, *node.yield_types)
         )
 
-    @classmethod
-    def _from_builder(cls, builder: WorkflowBuilder) -> Workflow:
-        return cls(
-            name=builder.name,
-            description=builder.description,
-            start=builder.start_id,
-            max_supersteps=builder.max_supersteps,
-            nodes=builder.nodes,
-            groups=builder.groups,
-        )
-
     @property
     def start(self) -> Node:
         """The start node."""
@@ -91,13 +79,13 @@ class Workflow:
 
     def to_dot(self, overlay: RunOverlay | None = None) -> str:
         """The graph as graphviz DOT text (with a run's state drawn over it, given `overlay`)."""
-        from .rendering import workflow_to_dot
+        from ..rendering import workflow_to_dot
 
         return workflow_to_dot(self, overlay=overlay)
 
     def to_mermaid(self) -> str:
         """The graph as Mermaid flowchart text."""
-        from .rendering import workflow_to_mermaid
+        from ..rendering import workflow_to_mermaid
 
         return workflow_to_mermaid(self)
 
@@ -105,13 +93,13 @@ class Workflow:
         self, path: str | Path, format: Format = "svg", *, overlay: RunOverlay | None = None
     ) -> Path:
         """Write the diagram to `path` (svg, png and pdf need graphviz's `dot`)."""
-        from .rendering import render
+        from ..rendering import render
 
         return render(self, path, format, overlay=overlay)
 
     def _repr_svg_(self) -> str | None:
         """Inline SVG in Jupyter (None, so the text repr shows, when `dot` is missing)."""
-        from .rendering import RenderingError, workflow_to_svg
+        from ..rendering import RenderingError, workflow_to_svg
 
         try:
             return workflow_to_svg(self)
