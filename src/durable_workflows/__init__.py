@@ -6,6 +6,7 @@ from .errors import (
     InvalidResponseError,
     MaxSuperstepsExceededError,
     RequestTimeoutError,
+    RunAlreadyExistsError,
     SerializationError,
     ValidationIssue,
     WorkflowDefinitionError,
@@ -20,6 +21,7 @@ from .graph.workflow import Workflow
 from .hosting.auth import SidecarAuthenticationError
 from .hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from .hosting.host import DurableWorkflowHost
+from .hosting.run_info import RunSummary
 from .model.agent_nodes import AgentNode
 from .model.agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
 from .model.context import WorkflowContext
@@ -63,7 +65,9 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseReceivedEvent",
     "RetryPolicy",
+    "RunAlreadyExistsError",
     "RunStatus",
+    "RunSummary",
     "SerializationError",
     "SidecarAuthenticationError",
     "StreamingWorkflowRun",

@@ -82,5 +82,14 @@ class WorkflowNotFoundError(DurableWorkflowsError, LookupError):
     """No run, workflow or agent with the given id or name is known."""
 
 
+class RunAlreadyExistsError(DurableWorkflowsError):
+    """A run was started with the id of an existing run (and `if_exists` did not allow it)."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        super().__init__(f"a run with id {run_id!r} already exists: {reason}")
+
+
 class RequestTimeoutError(WorkflowRuntimeError):
     """A request port's request got no response within the port's timeout."""

@@ -9,6 +9,8 @@ so replay cost, stays bounded.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections.abc import Generator
 from datetime import datetime
 from typing import Any, NoReturn
@@ -53,16 +55,27 @@ class DurableRunFailed(DurableWorkflowsError):
 
 
 def start_payload(workflow: Workflow, input_envelope: Any, *, stream: bool) -> dict[str, Any]:
-    """The orchestrator input of a new run."""
+    """The orchestrator input of a new run.
+
+    ``input_digest`` identifies the input for idempotent starts; like every key of the payload
+    it is carried over by continue-as-new (which drops ``input`` itself).
+    """
     return {
         "graph_hash": workflow.graph_hash,
         "input": input_envelope,
+        "input_digest": input_digest(input_envelope),
         "state": None,
         "sequence": 0,
         "stream": stream,
         "generation": 0,
         "requested_at": {},
     }
+
+
+def input_digest(input_envelope: Any) -> str:
+    """A stable digest of an encoded run input (canonical JSON, SHA-256)."""
+    text = json.dumps(input_envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class OrchestratorDriver:

@@ -14,13 +14,16 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
 from ..durable.orchestrator import start_payload
 from ..errors import (
+    DurableWorkflowsError,
     InvalidResponseError,
+    RunAlreadyExistsError,
     WorkflowFailedError,
     WorkflowNotFoundError,
 )
@@ -34,6 +37,10 @@ from ..runtime.events import (
     event_from_dict,
 )
 from ..values.typing_utils import short_name
+from .run_info import RunState, RunSummary, list_runs, run_state, split_failure, utc
+
+IfExists = Literal["error", "return"]
+"""What starting a run with the id of an existing run does: raise, or return that run."""
 
 _ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
@@ -50,11 +57,23 @@ class RunStatus:
     last_sequence: int = 0
     pending_requests: list[WaitingForInputEvent] = field(default_factory=list)
     error: str | None = None
+    created_at: datetime | None = None
+    """When the run started (UTC)."""
+    updated_at: datetime | None = None
+    """When the run last changed (UTC)."""
+    streamed: bool = False
+    """Whether the run records its events (started with `stream()`)."""
 
     @property
     def is_active(self) -> bool:
         """True while the run may still make progress."""
         return self.status in _ACTIVE
+
+    @property
+    def state(self) -> RunState:
+        """``pending``, ``running``, ``waiting`` (for responses), ``completed``, ``failed`` or
+        ``cancelled``."""
+        return run_state(self.status, bool(self.pending_requests))
 
 
 class WorkflowClient:
@@ -87,16 +106,49 @@ class WorkflowClient:
         """Make `workflow` known, so runs of it can be looked up by id."""
         self._workflows[workflow.name] = workflow
 
-    async def run(self, workflow: Workflow, input: Any, run_id: str | None = None) -> WorkflowRun:
-        """Start a run; `await run.wait_for_completion()` gives its result."""
-        return await self._start(workflow, input, run_id, stream=False)
+    async def run(
+        self,
+        workflow: Workflow,
+        input: Any,
+        run_id: str | None = None,
+        *,
+        if_exists: IfExists = "error",
+    ) -> WorkflowRun:
+        """Start a run; `await run.wait_for_completion()` gives its result.
+
+        With the `run_id` of an existing run, ``if_exists="error"`` raises
+        `RunAlreadyExistsError`; ``"return"`` returns that run if it is a run of `workflow`
+        started with an equal input in the same mode (else `RunAlreadyExistsError`), so a
+        retried start never starts a second run.
+        """
+        return await self._start(workflow, input, run_id, stream=False, if_exists=if_exists)
 
     async def stream(
-        self, workflow: Workflow, input: Any, run_id: str | None = None
+        self,
+        workflow: Workflow,
+        input: Any,
+        run_id: str | None = None,
+        *,
+        if_exists: IfExists = "error",
     ) -> StreamingWorkflowRun:
-        """Start a run whose events can be watched with `run.watch_stream()`."""
-        run = await self._start(workflow, input, run_id, stream=True)
+        """Start a run whose events can be watched with `run.watch_stream()` (`if_exists` as
+        in `run`)."""
+        run = await self._start(workflow, input, run_id, stream=True, if_exists=if_exists)
         return StreamingWorkflowRun(self, workflow, run.run_id)
+
+    async def list_runs(
+        self,
+        workflow: Workflow | str | None = None,
+        status: RunState | Iterable[RunState] | None = None,
+        created_after: datetime | None = None,
+        limit: int = 100,
+    ) -> list[RunSummary]:
+        """Recent runs, newest first: of one workflow (or all), in the given state(s), started
+        after `created_after` (naive datetimes are UTC); at most `limit`."""
+        name = workflow.name if isinstance(workflow, Workflow) else workflow
+        return await list_runs(
+            self._client, workflow=name, status=status, created_after=created_after, limit=limit
+        )
 
     async def get_run(self, run_id: str) -> WorkflowRun:
         """A handle on an existing run of a workflow this client knows.
@@ -109,7 +161,7 @@ class WorkflowClient:
         custom = json.loads(state.serialized_custom_status or "{}")
         for workflow in self._workflows.values():
             if orchestrator_name(workflow.name) == state.name:
-                run_class = StreamingWorkflowRun if custom.get("stream") else WorkflowRun
+                run_class = StreamingWorkflowRun if _streamed(state, custom) else WorkflowRun
                 return run_class(self, workflow, run_id)
         known = sorted(self._workflows)
         msg = f"run {run_id!r} is of {state.name!r}, which is not one of this client's workflows {known}"
@@ -134,18 +186,59 @@ class WorkflowClient:
         await self._client.close()
 
     async def _start(
-        self, workflow: Workflow, input: Any, run_id: str | None, *, stream: bool
+        self,
+        workflow: Workflow,
+        input: Any,
+        run_id: str | None,
+        *,
+        stream: bool,
+        if_exists: IfExists,
     ) -> WorkflowRun:
+        if if_exists not in ("error", "return"):
+            raise DurableWorkflowsError(f"if_exists must be 'error' or 'return', not {if_exists!r}")
         self.add_workflow(workflow)
         message = Engine(workflow).coerce_input(input)
         envelope = workflow.registry.encode(message, workflow.input_types)
-        run_id = run_id or uuid.uuid4().hex
-        await self._client.schedule_new_orchestration(
-            orchestrator_name(workflow.name),
-            input=start_payload(workflow, envelope, stream=stream),
-            instance_id=run_id,
-        )
+        payload = start_payload(workflow, envelope, stream=stream)
+        if run_id is None:
+            run_id = uuid.uuid4().hex
+        else:
+            existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+            if existing is not None:
+                return self._existing(workflow, run_id, existing, payload, if_exists)
+        try:
+            await self._client.schedule_new_orchestration(
+                orchestrator_name(workflow.name), input=payload, instance_id=run_id
+            )
+        except Exception as exc:  # a concurrent start with the same id won the race
+            existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+            if existing is None or not _already_exists(exc):
+                raise
+            return self._existing(workflow, run_id, existing, payload, if_exists)
         return WorkflowRun(self, workflow, run_id)
+
+    def _existing(
+        self,
+        workflow: Workflow,
+        run_id: str,
+        state: Any,
+        payload: dict[str, Any],
+        if_exists: IfExists,
+    ) -> WorkflowRun:
+        """The existing run `state` if `if_exists` allows returning it, else raise."""
+        if if_exists == "error":
+            raise RunAlreadyExistsError(run_id, "pass if_exists='return' to get it instead")
+        if state.name != orchestrator_name(workflow.name):
+            raise RunAlreadyExistsError(run_id, f"it is not a run of {workflow.name!r}")
+        stored = json.loads(state.serialized_input or "{}")
+        if stored.get("input_digest") != payload["input_digest"]:
+            raise RunAlreadyExistsError(run_id, "it was started with a different input")
+        streamed = bool(stored.get("stream"))
+        if streamed != payload["stream"]:
+            how = "with" if streamed else "without"
+            raise RunAlreadyExistsError(run_id, f"it was started {how} streaming")
+        run_class = StreamingWorkflowRun if streamed else WorkflowRun
+        return run_class(self, workflow, run_id)
 
 
 class WorkflowRun:
@@ -189,6 +282,9 @@ class WorkflowRun:
             custom.get("sequence", 0),
             requests,
             error,
+            created_at=utc(state.created_at),
+            updated_at=utc(state.last_updated_at),
+            streamed=_streamed(state, custom),
         )
 
     async def pending_requests(self) -> list[WaitingForInputEvent]:
@@ -223,7 +319,7 @@ class WorkflowRun:
                 if state.failure_details
                 else state.runtime_status.name
             )
-            executor_id, error = _split_failure(error)
+            executor_id, error = split_failure(error)
             raise WorkflowFailedError(self.run_id, error, executor_id)
 
     async def send_response(self, request: WaitingForInputEvent | str, response: Any) -> None:
@@ -281,6 +377,20 @@ class StreamingWorkflowRun(WorkflowRun):
             delay = _POLL_MIN if progressed else min(_POLL_MAX, delay * 2)
             await asyncio.sleep(delay)
 
+    async def recorded_events(self, after: int = 0) -> list[WorkflowEvent]:
+        """The events recorded so far after sequence `after`, in order (does not wait)."""
+        events: list[WorkflowEvent] = []
+        cursor = after
+        while True:
+            fresh = [e for e in await self._read_chunk(cursor + 1) if e.sequence > cursor]
+            if not fresh or fresh[0].sequence != cursor + 1:
+                return events
+            for event in fresh:
+                if event.sequence != cursor + 1:
+                    return events
+                events.append(event)
+                cursor = event.sequence
+
     async def _read_chunk(self, sequence: int) -> list[WorkflowEvent]:
         from durabletask.entities import EntityInstanceId
 
@@ -296,10 +406,14 @@ class StreamingWorkflowRun(WorkflowRun):
         return sorted((event_from_dict(e, registry) for e in data), key=lambda e: e.sequence)
 
 
-def _split_failure(error: str) -> tuple[str | None, str]:
-    """(failing executor, rest of the message) from the orchestrator's failure message."""
-    prefix = "executor '"
-    if error.startswith(prefix) and "' failed: " in error:
-        executor_id, rest = error[len(prefix) :].split("' failed: ", 1)
-        return executor_id, rest
-    return None, error
+def _streamed(state: Any, custom: dict[str, Any]) -> bool:
+    """Whether a run records its events (from its status; before its first step, its input)."""
+    if "stream" in custom:
+        return bool(custom["stream"])
+    return bool(json.loads(state.serialized_input or "{}").get("stream"))
+
+
+def _already_exists(exc: Exception) -> bool:
+    """Whether a gRPC error says the instance id is taken."""
+    code = getattr(exc, "code", None)
+    return callable(code) and getattr(code(), "name", "") == "ALREADY_EXISTS"

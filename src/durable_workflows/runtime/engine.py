@@ -116,17 +116,18 @@ class Engine:
         accepted = self.workflow.input_types
         if any(matches(message, t) for t in accepted):
             return message
+        last: SerializationError | None = None
         for tp in accepted:
             try:
                 return from_json(message, tp)
-            except SerializationError:
-                continue
+            except SerializationError as exc:
+                last = exc
         names = " | ".join(short_name(t) for t in accepted)
         msg = (
             f"workflow {self.workflow.name!r}: its start node {self.workflow.start_id!r} "
             f"accepts {names}, but the input is a {type(message).__qualname__}: {message!r:.200}"
         )
-        raise SerializationError(msg)
+        raise SerializationError(msg) from last
 
     # -- supersteps ----------------------------------------------------------------------
 
