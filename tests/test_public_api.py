@@ -30,6 +30,7 @@ EXPECTED = [
     "RequestPort",
     "RequestTimeoutError",
     "ResponseReceivedEvent",
+    "ResponseRefusedEvent",
     "RetryPolicy",
     "RunAlreadyExistsError",
     "RunStatus",

@@ -50,12 +50,16 @@ class MaxSuperstepsExceededError(WorkflowRuntimeError):
 
 
 class ExecutorFailedError(DurableWorkflowsError):
-    """An executor raised; `.executor_id` names it and `.error` carries the message."""
+    """An executor raised; `.executor_id` names it, `.error` carries the message and
+    `.superstep` says when."""
 
-    def __init__(self, executor_id: str, error: str, error_type: str = "Exception") -> None:
+    def __init__(
+        self, executor_id: str, error: str, error_type: str = "Exception", superstep: int = 0
+    ) -> None:
         self.executor_id = executor_id
         self.error = error
         self.error_type = error_type
+        self.superstep = superstep
         super().__init__(f"Executor {executor_id!r} failed: {error_type}: {error}")
 
 
