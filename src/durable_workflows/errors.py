@@ -82,6 +82,15 @@ class InvalidResponseError(DurableWorkflowsError, ValueError):
     """A response to a request port was refused (unknown request, wrong type, run finished)."""
 
 
+class RequestAlreadyAnsweredError(InvalidResponseError):
+    """A response to a request the run has already taken another answer for."""
+
+    def __init__(self, run_id: str, request_id: str) -> None:
+        self.run_id = run_id
+        self.request_id = request_id
+        super().__init__(f"request {request_id!r} of run {run_id!r} was already answered")
+
+
 class WorkflowNotFoundError(DurableWorkflowsError, LookupError):
     """No run, workflow or agent with the given id or name is known."""
 

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from ..errors import InvalidResponseError, WorkflowNotFoundError
+from ..errors import InvalidResponseError, RequestAlreadyAnsweredError, WorkflowNotFoundError
 
 ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
 """Runtime statuses of a run that may still make progress."""
@@ -28,12 +28,12 @@ def custom_status(state: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def already_answered(state: Any, run_id: str, request_id: str) -> InvalidResponseError | None:
+def already_answered(
+    state: Any, run_id: str, request_id: str
+) -> RequestAlreadyAnsweredError | None:
     """The error for an answer to `request_id`, if the run has taken one already."""
     if request_id in custom_status(state).get("answered", {}):
-        return InvalidResponseError(
-            f"request {request_id!r} of run {run_id!r} was already answered"
-        )
+        return RequestAlreadyAnsweredError(run_id, request_id)
     return None
 
 
@@ -45,7 +45,7 @@ def verdict(state: Any, run_id: str, request_id: str, token: str) -> bool:
     if answered is not None:
         if answered[0] == token:
             return True
-        raise InvalidResponseError(f"request {request_id!r} of run {run_id!r} was already answered")
+        raise RequestAlreadyAnsweredError(run_id, request_id)
     refused = custom.get("refused", {}).get(token)
     if refused is not None:
         raise InvalidResponseError(
