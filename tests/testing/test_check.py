@@ -11,7 +11,7 @@ from typing import Any, Literal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
 from durable_workflows import (
     Case,
@@ -184,11 +184,14 @@ def test_a_barrier_left_holding_messages_fails_unless_allowed() -> None:
     check_workflow(flow, inputs=st.integers(0, 1000), allow_unfired_barriers=True, max_examples=20)
 
 
-class Token:
-    """A response type JSON cannot carry."""
+class Token(BaseModel):
+    """A response type that passes `build()` but does not survive its own JSON round trip."""
 
-    def __init__(self, raw: str) -> None:
-        self.raw = raw
+    raw: str
+
+    @field_serializer("raw")
+    def _as_number(self, raw: str) -> int:
+        return len(raw)  # decoding wants a str back: every answer is refused
 
 
 def test_a_request_nobody_can_answer_fails() -> None:
