@@ -9,6 +9,18 @@ class DurableWorkflowsError(Exception):
     """Root of every error raised by durable_workflows."""
 
 
+UNQUALIFIED_MODULES = ("builtins", "__main__")
+"""Modules whose exception classes an `error_type` names without the module."""
+
+
+def error_type_name(exc_type: type[BaseException]) -> str:
+    """How a failure names its exception class (`error_type`), as Python's tracebacks do:
+    ``ValueError`` for a builtin, ``app.errors.PaymentDeclined`` for any other class."""
+    module = exc_type.__module__
+    name = exc_type.__qualname__
+    return name if module in UNQUALIFIED_MODULES else f"{module}.{name}"
+
+
 class WorkflowDefinitionError(DurableWorkflowsError, TypeError):
     """An executor, handler, port or agent is declared wrongly (bad signature, bad id)."""
 
@@ -50,12 +62,16 @@ class MaxSuperstepsExceededError(WorkflowRuntimeError):
 
 
 class ExecutorFailedError(DurableWorkflowsError):
-    """An executor raised; `.executor_id` names it and `.error` carries the message."""
+    """An executor raised; `.executor_id` names it, `.error` carries the message and
+    `.superstep` says when."""
 
-    def __init__(self, executor_id: str, error: str, error_type: str = "Exception") -> None:
+    def __init__(
+        self, executor_id: str, error: str, error_type: str = "Exception", superstep: int = 0
+    ) -> None:
         self.executor_id = executor_id
         self.error = error
         self.error_type = error_type
+        self.superstep = superstep
         super().__init__(f"Executor {executor_id!r} failed: {error_type}: {error}")
 
 
@@ -76,6 +92,15 @@ class WorkflowGraphMismatchError(DurableWorkflowsError):
 
 class InvalidResponseError(DurableWorkflowsError, ValueError):
     """A response to a request port was refused (unknown request, wrong type, run finished)."""
+
+
+class RequestAlreadyAnsweredError(InvalidResponseError):
+    """A response to a request the run has already taken another answer for."""
+
+    def __init__(self, run_id: str, request_id: str) -> None:
+        self.run_id = run_id
+        self.request_id = request_id
+        super().__init__(f"request {request_id!r} of run {run_id!r} was already answered")
 
 
 class WorkflowNotFoundError(DurableWorkflowsError, LookupError):

@@ -12,6 +12,7 @@ import pytest
 
 from durable_workflows import (
     DurableWorkflowHost,
+    InvalidResponseError,
     RequestPort,
     WorkflowBuilder,
     WorkflowDefinitionError,
@@ -107,7 +108,8 @@ async def test_a_run_whose_version_no_worker_has_fails_naming_it(tmp_path: Path)
 
     async with DurableWorkflowHost(workflows=[V2], database=db) as host:
         run = await host.client.get_run(old_id)
-        await run.send_response((await run.pending_requests())[0], True)
+        with pytest.raises(InvalidResponseError, match=r"ended \(FAILED\) before it took"):
+            await run.send_response((await run.pending_requests())[0], True)
         with pytest.raises(WorkflowFailedError, match="needs version '1'") as failed:
             await asyncio.wait_for(run.wait_for_completion(), 60)
         assert "previous_versions" in str(failed.value)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+
+from durable_workflows.rendering.programs import find_renderer
 
 from .conftest import Api
 
@@ -63,7 +64,7 @@ def test_describe_workflow_gives_its_graph_for_a_live_view(api: Api) -> None:
     assert body["svgUrl"] == "http://test/api/workflows/Approval/graph.svg"
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz dot is not installed")
+@pytest.mark.skipif(find_renderer() is None, reason="no graphviz program (dot or graphviz-pure)")
 def test_graph_svg_is_served(api: Api) -> None:
     response = api(lambda c: c.get("/api/workflows/Approval/graph.svg"))
     assert response.status_code == 200
@@ -221,6 +222,25 @@ def test_respond_refuses_wrong_types_unknown_and_answered_requests(api: Api) -> 
     assert found["result"].json()["result"] == "approved=True by Ann"
     assert found["again"].status_code == 409
     assert found["again"].json()["error"]["type"] == "ConflictError"
+
+
+def test_two_racing_answers_to_one_request_one_wins_the_other_is_409(api: Api) -> None:
+    """Sent at once, before the run has taken either: exactly one is accepted."""
+
+    async def body(c: httpx.AsyncClient) -> list[httpx.Response]:
+        started = await c.post("/api/workflows/Parallel/run?wait=10", json=1)
+        run_id = started.json()["runId"]
+        pending = (await c.get(f"/api/workflows/Parallel/status/{run_id}")).json()
+        first = next(r["requestId"] for r in pending["pendingRequests"] if r["portId"] == "first")
+        url = f"/api/workflows/Parallel/respond/{run_id}"
+        return list(
+            await asyncio.gather(
+                *(c.post(url, json={"requestId": first, "response": r}) for r in ("a", "b"))
+            )
+        )
+
+    codes = sorted(r.status_code for r in api(body))
+    assert codes == [202, 409]
 
 
 def test_an_answered_request_of_a_running_run_is_409(api: Api) -> None:

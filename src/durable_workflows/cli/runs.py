@@ -38,6 +38,7 @@ from ..runtime.events import (
 )
 from ..sidecar.auth import TOKEN_ENV_VAR
 from ..values.serialization import to_json
+from .prompt import read_line
 from .targets import UsageError, load_target, load_workflow, parse_json
 
 MISSING: Any = object()
@@ -179,7 +180,7 @@ async def answer(run: WorkflowRun, event: WaitingForInputEvent, answers: Answers
     prompt = f"response to {event.port_id} ({event.response_type}), as JSON> "
     while True:
         try:
-            text = await asyncio.to_thread(input, prompt)
+            text = await read_line(prompt)
         except EOFError:
             return False
         try:

@@ -1,14 +1,13 @@
 """The generic orchestrator: one generator that walks any workflow's plan superstep by superstep.
 
 It is a thin driver of `Engine`: it schedules a superstep's executors as activities and its
-agents as entity calls, waits for request responses as external events (raced against port
-timeouts), publishes events, and continues-as-new every few supersteps so that history, and
-so replay cost, stays bounded.
+agents as entity calls, takes request responses as external events (`ResponseIntake`; raced
+against port timeouts while the run only waits), publishes events, and continues-as-new every
+few supersteps so that history, and so replay cost, stays bounded.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Generator
@@ -18,9 +17,9 @@ from typing import Any, NoReturn
 from ..errors import (
     DurableWorkflowsError,
     ExecutorFailedError,
-    InvalidResponseError,
     RequestTimeoutError,
     WorkflowGraphMismatchError,
+    error_type_name,
 )
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
@@ -41,6 +40,7 @@ from .names import (
     event_chunk_key,
     thread_id,
 )
+from .responses import ResponseIntake
 from .seam import OrchestrationSeam
 from .telemetry import Carrier, RunTelemetry
 
@@ -72,6 +72,7 @@ def start_payload(workflow: Workflow, input_envelope: Any, *, stream: bool) -> d
         "stream": stream,
         "generation": 0,
         "requested_at": {},
+        "verdicts": {},
     }
 
 
@@ -95,7 +96,7 @@ class OrchestratorDriver:
         self.stream: bool = payload["stream"]
         self.requested_at: dict[str, str] = dict(payload["requested_at"])
         self.unpublished: list[WorkflowEvent] = []
-        self.event_waits: dict[str, Any] = {}
+        self.intake = ResponseIntake(workflow, self.engine, seam, payload.get("verdicts"))
         self.timers: dict[str, Any] = {}
         self.telemetry = RunTelemetry(workflow.name, workflow.version, seam, payload)
         self._superstep: int | None = None
@@ -110,13 +111,16 @@ class OrchestratorDriver:
             self._emit(
                 [
                     ExecutorFailedEvent(
-                        executor_id=exc.executor_id, error=exc.error, error_type=exc.error_type
+                        executor_id=exc.executor_id,
+                        error=exc.error,
+                        error_type=exc.error_type,
+                        superstep=exc.superstep,
                     )
                 ]
             )
             return self._fail(exc.error, exc.error_type, exc.executor_id)
         except DurableWorkflowsError as exc:
-            return self._fail(str(exc), type(exc).__name__, None)
+            return self._fail(str(exc), error_type_name(type(exc)), None)
         if state is None:
             return None  # continued as new
         completed = self.engine.completion_event(state)
@@ -146,6 +150,10 @@ class OrchestratorDriver:
         state = self._initial_state()
         supersteps = tasks = 0
         while True:
+            self._emit(self.intake.route(state))
+            if supersteps >= SUPERSTEPS_PER_GENERATION or tasks >= TASKS_PER_GENERATION:
+                self._continue_as_new(state)
+                return None
             step = self.engine.begin_superstep(state)
             if step is not None:
                 self._emit(step.events)
@@ -166,9 +174,6 @@ class OrchestratorDriver:
                 supersteps += 1
             else:
                 return state
-            if supersteps >= SUPERSTEPS_PER_GENERATION or tasks >= TASKS_PER_GENERATION:
-                self._continue_as_new(state)
-                return None
 
     def _initial_state(self) -> RunState:
         if self.payload["state"] is not None:
@@ -184,6 +189,7 @@ class OrchestratorDriver:
     def _execute(
         self, state: RunState, step: Superstep, trace: Carrier | None
     ) -> Generator[Any, Any, list[Any]]:
+        """Run the superstep's tasks; responses arriving meanwhile are judged at once."""
         if not step.invocations:
             return []  # durabletask's when_all([]) never completes
         encode = self.workflow.registry.encode
@@ -195,7 +201,12 @@ class OrchestratorDriver:
             message = encode_message(self.workflow, node.id, invocation.message)
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or state.run_id
-                payload = {"message": message, "thread_id": thread_id(node.agent.name, key)}
+                payload = {
+                    "message": message,
+                    "thread_id": thread_id(node.agent.name, key),
+                    "workflow": self.workflow.name,  # the entity decodes with its types
+                    "version": self.workflow.version,
+                }
                 if trace:
                     payload.update(trace=trace, run_id=state.run_id, node_id=node.id)
                 task = self.seam.call_entity(
@@ -219,71 +230,67 @@ class OrchestratorDriver:
             else:
                 timer = self.seam.timer(self.seam.now + node.timeout)
                 calls.append((node.id, self.seam.when_any([task, timer]), task))
-        with contextlib.suppress(Exception):  # a task failed: the loop below names the first
-            yield self.seam.when_all([call for _, call, _ in calls])
+        batch = self.seam.when_all([call for _, call, _ in calls])
+        while not self.seam.is_complete(batch):
+            # a when_any never fails: a failed task is named by the loop below
+            yield self.seam.when_any([batch, *self.intake.watch(state)])
+            self._emit(self.intake.take(state))
+            if not self.seam.is_complete(batch):
+                self._publish(state)  # the verdicts, for the senders
         results = []
         for node_id, call, inner in calls:
             task = call if inner is None else inner
             if inner is not None and not self.seam.is_complete(inner):
                 limit = getattr(self.workflow.nodes[node_id], "timeout", None)
-                raise ExecutorFailedError(node_id, f"timed out after {limit}", "TimeoutError")
+                error = f"timed out after {limit}"
+                raise ExecutorFailedError(node_id, error, "TimeoutError", step.number)
             failure = self.seam.failure(task)
             if failure is not None:
-                raise ExecutorFailedError(node_id, failure[0], failure[1])
+                raise ExecutorFailedError(node_id, failure[0], failure[1], step.number)
             if not self.seam.is_complete(task):
                 continue
-            results.append(self._decode_result(node_id, self.seam.result(task)))
+            results.append(self._decode_result(node_id, self.seam.result(task), step.number))
         if len(results) != len(calls):
             msg = "a superstep ended with unfinished tasks (a bug)"
             raise DurableWorkflowsError(msg)
         return results
 
-    def _decode_result(self, node_id: str, data: Any) -> Any:
+    def _decode_result(self, node_id: str, data: Any, superstep: int) -> Any:
         node = self.workflow.nodes[node_id]
-        if isinstance(node, AgentNode):
-            response = self.workflow.registry.decode(data)
-            return InvocationResult(sent=[SentMessage(response, None, returned=True)])
-        return decode_result(self.workflow, data)
+        try:
+            if isinstance(node, AgentNode):
+                response = self.workflow.registry.decode(data)
+                return InvocationResult(sent=[SentMessage(response, None, returned=True)])
+            return decode_result(self.workflow, data)
+        except DurableWorkflowsError as exc:  # a result that cannot be rebuilt fails its node
+            error_type = error_type_name(type(exc))
+            raise ExecutorFailedError(node_id, str(exc), error_type, superstep) from exc
 
     # -- requests ------------------------------------------------------------------------
 
     def _wait_for_responses(self, state: RunState) -> Generator[Any, Any, None]:
-        for request_id, request in state.requests.items():
-            if request_id not in self.event_waits:
-                self.event_waits[request_id] = self.seam.wait_for_event(request_id)
-            port = self.workflow.ports[request.port_id]
-            if port.timeout is not None and request_id not in self.timers:
+        """Wait until a response arrives (judged by the intake) or a port's timeout passes."""
+        waits = self.intake.watch(state)
+        timers: dict[str, Any] = {}
+        for request in self.intake.open_requests(state):
+            timeout = self.workflow.ports[request.port_id].timeout
+            if timeout is None:
+                continue
+            request_id = request.request_id
+            if request_id not in self.timers:
                 asked = datetime.fromisoformat(self.requested_at[request_id])
-                self.timers[request_id] = self.seam.timer(asked + port.timeout)
-        waits = [self.event_waits[r] for r in state.requests]
-        timers = [self.timers[r] for r in state.requests if r in self.timers]
-        yield self.seam.when_any(waits + timers)
-        for request_id in list(state.requests):
-            wait = self.event_waits[request_id]
-            if self.seam.is_complete(wait):
-                del self.event_waits[request_id]
-                self._accept(state, request_id, self.seam.result(wait))
-        for request_id in list(state.requests):
-            timer = self.timers.get(request_id)
-            if timer is not None and self.seam.is_complete(timer):
+                self.timers[request_id] = self.seam.timer(asked + timeout)
+            timers[request_id] = self.timers[request_id]
+        yield self.seam.when_any(waits + list(timers.values()))
+        self._emit(self.intake.take(state))
+        for request_id, timer in timers.items():
+            if request_id not in self.intake.accepted and self.seam.is_complete(timer):
                 port_id = state.requests[request_id].port_id
                 msg = (
                     f"request {request_id!r} of port {port_id!r} got no response within "
                     f"{self.workflow.ports[port_id].timeout}"
                 )
                 raise RequestTimeoutError(msg)
-
-    def _accept(self, state: RunState, request_id: str, payload: Any) -> None:
-        try:
-            envelope = payload.get("response") if isinstance(payload, dict) else None
-            if envelope is None:
-                raise InvalidResponseError("a response must be sent with WorkflowRun.send_response")
-            response = self.workflow.registry.decode(envelope)
-            self._emit(self.engine.submit_response(state, request_id, response))
-            self.requested_at.pop(request_id, None)
-            self.timers.pop(request_id, None)
-        except DurableWorkflowsError:
-            pass  # refused; the client reports it to the sender, the run keeps waiting
 
     # -- events, status, continue-as-new ----------------------------------------------------
 
@@ -315,7 +322,7 @@ class OrchestratorDriver:
                         r.request, self.workflow.nodes[r.port_id].input_types
                     ),
                 }
-                for r in state.requests.values()
+                for r in self.intake.open_requests(state)
             ]
         )
         superstep = 0 if state is None else state.superstep
@@ -326,6 +333,7 @@ class OrchestratorDriver:
                 "superstep": superstep,
                 "stream": self.stream,
                 "requests": requests,
+                **self.intake.verdicts(),
             }
         )
 
@@ -346,6 +354,7 @@ class OrchestratorDriver:
             "input": None,
             "sequence": self.sequence,
             "generation": self.payload["generation"] + 1,
-            "requested_at": self.requested_at,
+            "requested_at": {r: at for r, at in self.requested_at.items() if r in state.requests},
+            "verdicts": self.intake.verdicts(),
         }
         self.seam.continue_as_new(payload)

@@ -12,6 +12,7 @@ from ..model.agent_protocol import WorkflowAgent
 from ..model.executors import Executor
 from ..runtime.invoke import invoke_executor
 from ..runtime.wire import encode_result
+from ..values.serialization import TypeRegistry
 from .agent_entity import agent_turn_orchestrator, make_agent_entity
 from .names import (
     AGENT_TURN_ORCHESTRATOR,
@@ -26,12 +27,23 @@ from .telemetry import step_span
 from .versions import WorkflowVersions
 
 
-def make_orchestrator(versions: WorkflowVersions, name: str) -> Callable[[Any, Any], Any]:
-    """The orchestrator of workflow `name`: replays each run on the version it started with."""
+def make_orchestrator(
+    workflows: WorkflowVersions | Workflow, name: str | None = None
+) -> Callable[[Any, Any], Any]:
+    """The orchestrator of workflow `name`: replays each run on the version it started with.
+
+    Given one `Workflow`, it runs every run on that definition (replay before deploy).
+    """
+    if isinstance(workflows, Workflow):
+        name = workflows.name
+    assert name is not None
 
     def orchestrator(ctx: Any, payload: Any) -> Any:
         seam = DurableTaskSeam(ctx)
-        workflow = versions.for_run(name, payload, seam.instance_id)
+        if isinstance(workflows, Workflow):
+            workflow = workflows
+        else:
+            workflow = workflows.for_run(name, payload, seam.instance_id)
         driver = OrchestratorDriver(workflow, seam, payload)
         return (yield from driver.run())
 
@@ -91,6 +103,7 @@ def register(
     versions = workflows if isinstance(workflows, WorkflowVersions) else WorkflowVersions(workflows)
     names: list[str] = []
     all_agents: dict[str, WorkflowAgent] = {}
+    registries: dict[str, dict[str, TypeRegistry]] = {}  # agent -> workflow -> its types
     for agent in agents:
         all_agents[agent.name] = agent
     for name in versions.current:
@@ -100,6 +113,9 @@ def register(
             if isinstance(node, Executor):
                 names.append(worker.add_activity(make_activity(workflow, node.id)))
             elif isinstance(node, AgentNode):
+                by_workflow = registries.setdefault(node.agent.name, {})
+                by_workflow.setdefault(workflow.name, workflow.registry)  # the current version
+                by_workflow[f"{workflow.name}@{workflow.version}"] = workflow.registry
                 other = all_agents.setdefault(node.agent.name, node.agent)
                 if other is not node.agent:
                     msg = f"two different agents are named {node.agent.name!r}; agent names must be unique"
@@ -110,7 +126,8 @@ def register(
         if clash != name:
             msg = f"agents {clash!r} and {name!r} differ only in case; entity names ignore case"
             raise WorkflowDefinitionError(msg)
-        names.append(worker.add_entity(make_agent_entity(agent), name=agent_entity_name(name)))
+        entity = make_agent_entity(agent, registries.get(name))
+        names.append(worker.add_entity(entity, name=agent_entity_name(name)))
     names.append(worker.add_entity(event_log_entity, name=EVENT_LOG_ENTITY))
     if all_agents:
         names.append(worker.add_orchestrator(agent_turn_orchestrator))

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
@@ -23,6 +25,7 @@ from ..errors import (
     DurableWorkflowsError,
     InvalidResponseError,
     RunAlreadyExistsError,
+    SerializationError,
     WorkflowFailedError,
     WorkflowNotFoundError,
 )
@@ -38,11 +41,11 @@ from ..runtime.events import (
 from ..values.typing_utils import short_name
 from .retention import purge_runs
 from .run_info import RunState, RunSummary, list_runs, run_state, split_failure, utc
+from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
 
 IfExists = Literal["error", "return"]
 """What starting a run with the id of an existing run does: raise, or return that run."""
 
-_ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
 
 
@@ -69,7 +72,7 @@ class RunStatus:
     @property
     def is_active(self) -> bool:
         """True while the run may still make progress."""
-        return self.status in _ACTIVE
+        return self.status in ACTIVE
 
     @property
     def state(self) -> RunState:
@@ -181,7 +184,7 @@ class WorkflowClient:
         state = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {run_id!r}")
-        custom = json.loads(state.serialized_custom_status or "{}")
+        custom = custom_status(state)
         for workflow in self._workflows.values():
             if orchestrator_name(workflow.name) == state.name:
                 run_class = StreamingWorkflowRun if _streamed(state, custom) else WorkflowRun
@@ -189,6 +192,25 @@ class WorkflowClient:
         known = sorted(self._workflows)
         msg = f"run {run_id!r} is of {state.name!r}, which is not one of this client's workflows {known}"
         raise WorkflowNotFoundError(msg)
+
+    async def export_history(
+        self, run_id: str, path: str | os.PathLike[str] | None = None
+    ) -> dict[str, Any]:
+        """A run's recorded history as JSON data (also written to `path` if given).
+
+        Replay it against new code before deploying: ``testing.replay(workflow, history)``.
+        """
+        from .history import export_history
+
+        versions = {
+            f"{name}@{version}": workflow
+            for name, by_version in self._versions.items()
+            for version, workflow in by_version.items()
+        }
+        document = await export_history(self._client, run_id, versions)
+        if path is not None:
+            Path(path).write_text(json.dumps(document, indent=1), encoding="utf-8")
+        return document
 
     async def close(self) -> None:
         """Close the connection."""
@@ -278,35 +300,52 @@ class WorkflowRun:
 
     async def get_status(self) -> RunStatus:
         """The run's current status, superstep and pending requests."""
+        return self._status(await self._state())
+
+    async def _state(self) -> Any:
         state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
-        custom = (
-            json.loads(state.serialized_custom_status) if state.serialized_custom_status else {}
-        )
-        registry = self.workflow.registry
-        requests = [
-            WaitingForInputEvent(
-                run_id=self.run_id,
-                request_id=r["request_id"],
-                port_id=r["port_id"],
-                request=registry.decode(r["request"]),
-                response_type=short_name(self.workflow.ports[r["port_id"]].response_type),
-            )
-            for r in custom.get("requests", [])
-        ]
+        return state
+
+    def _status(self, state: Any) -> RunStatus:
+        custom = custom_status(state)
+        status = state.runtime_status.name
+        requests = [self._request(r) for r in custom.get("requests", [])]
         error = state.failure_details.message if state.failure_details else None
         return RunStatus(
             self.run_id,
-            state.runtime_status.name,
+            status,
             custom.get("superstep", 0),
             custom.get("sequence", 0),
-            requests,
+            requests if status in ACTIVE else [],  # an ended run waits for nothing (P2)
             error,
             created_at=utc(state.created_at),
             updated_at=utc(state.last_updated_at),
             streamed=_streamed(state, custom),
             version=_run_version(state, custom),
+        )
+
+    def _request(self, data: dict[str, Any]) -> WaitingForInputEvent:
+        """A pending request from the status. If the graph changed since the run started (its
+        port or request type is not in this workflow), it is shown as far as known: the raw
+        request data, and a response type that says so."""
+        port = self.workflow.ports.get(data["port_id"])
+        response_type = (
+            short_name(port.response_type)
+            if port is not None
+            else f"unknown (port not in workflow {self.workflow.name!r} as defined here)"
+        )
+        try:
+            request = self.workflow.registry.decode(data["request"])
+        except SerializationError:
+            request = data["request"].get("data")
+        return WaitingForInputEvent(
+            run_id=self.run_id,
+            request_id=data["request_id"],
+            port_id=data["port_id"],
+            request=request,
+            response_type=response_type,
         )
 
     async def pending_requests(self) -> list[WaitingForInputEvent]:
@@ -344,24 +383,46 @@ class WorkflowRun:
             executor_id, error = split_failure(error)
             raise WorkflowFailedError(self.run_id, error, executor_id)
 
-    async def send_response(self, request: WaitingForInputEvent | str, response: Any) -> None:
-        """Answer a pending request. Refused with `InvalidResponseError` when the request is
-        unknown or answered, the response has the wrong type, or the run has ended."""
+    async def send_response(
+        self, request: WaitingForInputEvent | str, response: Any, *, timeout: float | None = None
+    ) -> None:
+        """Answer a pending request; returns once the run has taken the response.
+
+        Refused with `InvalidResponseError` when the request is unknown or already answered
+        (of two concurrent answers exactly one is taken, P7), the response has the wrong
+        type, or the run has ended. Raises `TimeoutError` if the run has not decided within
+        `timeout` seconds (its workers are down or busy): the response stays queued, and
+        sending it again is safe (the second one is refused if the first was taken).
+        """
         request_id = request if isinstance(request, str) else request.request_id
-        status = await self.get_status()
+        state = await self._state()
+        status = self._status(state)
         if not status.is_active:
             msg = f"run {self.run_id!r} is {status.status}; it no longer accepts responses"
             raise InvalidResponseError(msg)
         pending = {r.request_id: r for r in status.pending_requests}
         if request_id not in pending:
+            answered = already_answered(state, self.run_id, request_id)
+            if answered is not None:
+                raise answered
             msg = f"run {self.run_id!r} has no pending request {request_id!r} (pending: {sorted(pending) or 'none'})"
             raise InvalidResponseError(msg)
-        port = self.workflow.ports[pending[request_id].port_id]
+        port = self.workflow.ports.get(pending[request_id].port_id)
+        if port is None:
+            msg = (
+                f"request {request_id!r} of run {self.run_id!r} waits at port "
+                f"{pending[request_id].port_id!r}, which is not in workflow "
+                f"{self.workflow.name!r} as this client defines it: the graph changed since the "
+                "run started. Answer it with the workflow definition the run was started with."
+            )
+            raise InvalidResponseError(msg)
         value = Engine(self.workflow).coerce_response(port, response)
         envelope = self.workflow.registry.encode(value, port.output_types)
+        token = uuid.uuid4().hex
         await self._durable.raise_orchestration_event(
-            self.run_id, request_id, data={"response": envelope}
+            self.run_id, request_id, data={"response": envelope, "token": token}
         )
+        await wait_for_verdict(self._durable, self.run_id, request_id, token, timeout)
 
     async def cancel(self, reason: str = "cancelled") -> None:
         """Terminate the run."""

@@ -19,6 +19,7 @@ from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
 from durabletask.grpc_options import GrpcWorkerResiliencyOptions
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
+from ..durable.event_data import EventDataConverter
 from ..errors import DurableWorkflowsError
 from .auth import channel_arguments
 from .connection import ConnectionSettings, create_credential, parse_connection_string
@@ -60,12 +61,14 @@ def create_worker(
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
             concurrency_options=concurrency,
+            data_converter=EventDataConverter(),
             logger=logger or durabletask_logger(),
         )
     return TaskHubGrpcWorker(
         **channel_arguments(settings, asynchronous=False),
         concurrency_options=concurrency,
         resiliency_options=GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0),
+        data_converter=EventDataConverter(),
         logger=logger or durabletask_logger(),
     )
 

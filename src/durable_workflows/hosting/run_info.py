@@ -101,14 +101,15 @@ def summarize(state: Any) -> RunSummary | None:
         return None
     custom = _json_object(state.serialized_custom_status)
     requests = custom.get("requests") or []
+    status = run_state(state.runtime_status.name, bool(requests))
     return RunSummary(
         run_id=state.instance_id,
         workflow=name[len(_ORCHESTRATOR_PREFIX) :],
-        status=run_state(state.runtime_status.name, bool(requests)),
+        status=status,
         created_at=utc(state.created_at),
         updated_at=utc(state.last_updated_at),
         superstep=int(custom.get("superstep", 0)),
-        pending_requests=len(requests),
+        pending_requests=0 if status in TERMINAL_STATES else len(requests),  # P2
         streamed=bool(custom.get("stream", False)),
         version=custom.get("version"),
     )

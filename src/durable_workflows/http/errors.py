@@ -18,6 +18,7 @@ from ..agents._errors import AgentInputError, InvalidThreadIdError
 from ..errors import (
     DurableWorkflowsError,
     InvalidResponseError,
+    RequestAlreadyAnsweredError,
     RunAlreadyExistsError,
     SerializationError,
     WorkflowNotFoundError,
@@ -79,7 +80,7 @@ def status_for(exc: BaseException) -> int:
         return exc.status_code
     if isinstance(exc, WorkflowNotFoundError):
         return 404
-    if isinstance(exc, RunAlreadyExistsError):
+    if isinstance(exc, (RunAlreadyExistsError, RequestAlreadyAnsweredError)):
         return 409
     if isinstance(
         exc, (SerializationError, InvalidResponseError, InvalidThreadIdError, AgentInputError)

@@ -135,13 +135,17 @@ class Engine:
         """`running` with messages to deliver, `waiting` for responses only, else `completed`."""
         if state.halted:
             return "completed"
-        if state.pending:
+        if state.pending or self._can_fire(state):
             return "running"
         return "waiting" if state.requests else "completed"
 
     def begin_superstep(self, state: RunState) -> Superstep | None:
-        """Take the pending messages and plan the next superstep (None when there are none)."""
-        if state.halted or not state.pending:
+        """Fire the complete barriers, take the pending messages and plan the next superstep
+        (None when there is nothing to deliver)."""
+        if state.halted:
+            return None
+        self._fire_barriers(state)
+        if not state.pending:
             return None
         limit = self.workflow.max_supersteps
         if state.superstep >= limit:
@@ -223,7 +227,6 @@ class Engine:
                 self._route(state, events, node_id, sent)
             state.halted = state.halted or result.halt
             events.append(ExecutorCompletedEvent(executor_id=node_id, superstep=step.number))
-        self._fire_barriers(state)
         if state.halted:
             state.pending = []
             state.requests = {}
@@ -232,7 +235,10 @@ class Engine:
     def submit_response(
         self, state: RunState, request_id: str, response: Any
     ) -> list[WorkflowEvent]:
-        """Accept the response to a pending request; it is routed like a message from the port."""
+        """Accept the response to a pending request; it is routed like a message from the port.
+
+        Barriers it completes fire when the next superstep begins, after every other delivery.
+        """
         request = state.requests.get(request_id)
         if request is None:
             known = ", ".join(state.requests) or "none"
@@ -246,7 +252,6 @@ class Engine:
             ResponseReceivedEvent(request_id=request_id, port_id=port.id, response=response)
         ]
         self._route(state, events, port.id, SentMessage(response, None, returned=True))
-        self._fire_barriers(state)
         return events
 
     def coerce_response(self, port: RequestPort, response: Any) -> Any:
@@ -350,6 +355,9 @@ class Engine:
             if _evaluate(condition, value, where):
                 return target
         return group.default
+
+    def _can_fire(self, state: RunState) -> bool:
+        return any(all(state.barriers[g.id][s] for s in g.sources) for g in self.workflow.fan_ins)
 
     def _fire_barriers(self, state: RunState) -> None:
         for group in self.workflow.fan_ins:
