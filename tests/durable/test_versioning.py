@@ -177,19 +177,22 @@ def test_work_item_filters_name_the_versions_a_worker_can_replay() -> None:
     assert list(sent.orchestrations[0].versions) == ["1", "2"]
 
 
+@pytest.mark.parametrize("backend", ["sidecar address", "scheduler"])
 @sync
-async def test_with_filters_a_worker_only_receives_runs_it_can_replay() -> None:
+async def test_with_filters_a_worker_only_receives_runs_it_can_replay(backend: str) -> None:
     """Rolling deploy on a shared backend: a worker with only v2 leaves a v1 run alone (it
-    stays pending) until a worker that has v1 takes it."""
+    stays pending) until a worker that has v1 takes it. Through a Durable Task Scheduler
+    connection string (durabletask-azuremanaged's worker) the filters are on by default."""
     with SqliteSidecar() as sidecar:
-        address = sidecar.address
-        async with (
-            DurableWorkflowHost(
-                workflows=[V2], connection_string=address, mode="client"
-            ) as clients,
-            DurableWorkflowHost(
-                workflows=[V2], connection_string=address, mode="worker", version_filters=True
-            ),
+        if backend == "scheduler":
+            address = f"Endpoint=http://{sidecar.address};TaskHub=default;Authentication=None"
+            filters: dict[str, Any] = {}
+        else:
+            address, filters = sidecar.address, {"version_filters": True}
+        async with DurableWorkflowHost(
+            workflows=[V2], connection_string=address, mode="client"
+        ) as clients, DurableWorkflowHost(
+            workflows=[V2], connection_string=address, mode="worker", **filters
         ):
             v1_run = await clients.client.run(V1, 5)
             v2_run = await clients.client.run(V2, 6)
@@ -202,7 +205,7 @@ async def test_with_filters_a_worker_only_receives_runs_it_can_replay() -> None:
                 previous_versions=[V1],
                 connection_string=address,
                 mode="worker",
-                version_filters=True,
+                **filters,
             ):
                 while not await v1_run.pending_requests():
                     await asyncio.sleep(0.02)
