@@ -301,12 +301,14 @@ def worker_command(args: argparse.Namespace) -> int:
 
     cs = connection_string(args)
     workflows = hosted_workflows(args.targets)
+    hosts = [obj for obj in map(load_target, args.targets) if isinstance(obj, DurableWorkflowHost)]
     host = DurableWorkflowHost(
         workflows,
         connection_string=cs,
         mode="worker",
         max_concurrency=args.max_concurrency,
         token=args.token,
+        previous_versions=[w for h in hosts for w in h.previous_versions],
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
