@@ -94,35 +94,34 @@ class RetentionLoop:
         self._logger = logger
         self._loop = asyncio.new_event_loop()
         self._stop = threading.Event()
-        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
         self.purged = 0
         """How many runs this loop purged so far."""
 
     def start(self) -> None:
         """Start purging in the background."""
-        self._thread = threading.Thread(
-            target=self._loop.run_until_complete,
-            args=(self._main(),),
-            name="dw-retention",
-            daemon=True,
-        )
+        self._thread = threading.Thread(target=self._run, name="dw-retention", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop after the pass in progress, if any."""
+        """Stop, abandoning the pass in progress (the next one picks up where it ended)."""
         self._stop.set()
         if self._thread is not None:
-            self._loop.call_soon_threadsafe(self._set_wake)
+            self._loop.call_soon_threadsafe(self._cancel)
             self._thread.join()
         self._loop.close()
 
-    def _set_wake(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
+    def _cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def _run(self) -> None:
+        self._task = self._loop.create_task(self._main())
+        with contextlib.suppress(asyncio.CancelledError):
+            self._loop.run_until_complete(self._task)
 
     async def _main(self) -> None:
-        self._wake = asyncio.Event()
         client = self._connect()
         try:
             while not self._stop.is_set():
@@ -130,7 +129,6 @@ class RetentionLoop:
                     self.purged += await purge_runs(client, self.retention)
                 except Exception:
                     self._logger.warning("retention: a purge pass failed", exc_info=True)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.interval.total_seconds())
+                await asyncio.sleep(self.interval.total_seconds())
         finally:
             await client.close()
