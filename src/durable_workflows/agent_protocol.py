@@ -8,18 +8,42 @@ from __future__ import annotations
 
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 ValueT = TypeVar("ValueT")
 
 Role = Literal["system", "user", "assistant", "tool"]
 
 
+class ToolCall(BaseModel):
+    """A tool call the model asked for: the tool's name and its arguments as JSON text."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
 class ChatMessage(BaseModel):
-    """One message of a conversation."""
+    """One message of a conversation.
+
+    An ``assistant`` message may carry `tool_calls` (its `content` is then often empty); a
+    ``tool`` message answers the call `tool_call_id` with the tool's result in `content`.
+    """
 
     role: Role
-    content: str
+    content: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Plain messages serialize as ``{"role", "content"}`` (threads stay small)."""
+        data: dict[str, Any] = handler(self)
+        if not data.get("tool_calls"):
+            data.pop("tool_calls", None)
+        if data.get("tool_call_id") is None:
+            data.pop("tool_call_id", None)
+        return data
 
 
 class Usage(BaseModel):

@@ -4,8 +4,8 @@ Install the ``agents`` extra for the model SDKs: ``pip install 'durable_workflow
 The SDKs are imported only when a model is first called.
 """
 
-from ..agent_protocol import AgentResponse, AgentThreadState, ChatMessage, Usage
-from ._agent import DEFAULT_SESSION_TTL, Agent
+from ..agent_protocol import AgentResponse, AgentThreadState, ChatMessage, ToolCall, Usage
+from ._agent import DEFAULT_MAX_TOOL_ROUNDS, DEFAULT_SESSION_TTL, Agent, ToolErrors
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import (
     AgentError,
@@ -13,6 +13,8 @@ from ._errors import (
     AgentInputError,
     AgentModelCallError,
     AgentResponseError,
+    AgentToolError,
+    AgentToolRoundsError,
     ChatClientConfigurationError,
     ChatClientError,
     InvalidThreadIdError,
@@ -26,9 +28,11 @@ from ._openai import (
     chat_client_from_env,
 )
 from ._testing import DeterministicChatClient
+from ._tools import Tool, ToolResult, tool
 
 __all__ = [
     "DEFAULT_MAX_HISTORY_BYTES",
+    "DEFAULT_MAX_TOOL_ROUNDS",
     "DEFAULT_SESSION_TTL",
     "NO_MODEL_CONFIGURED",
     "Agent",
@@ -39,6 +43,8 @@ __all__ = [
     "AgentResponse",
     "AgentResponseError",
     "AgentThreadState",
+    "AgentToolError",
+    "AgentToolRoundsError",
     "AzureOpenAIChatClient",
     "ChatClient",
     "ChatClientConfigurationError",
@@ -50,6 +56,10 @@ __all__ = [
     "InvalidThreadIdError",
     "OpenAIChatClient",
     "ThreadId",
+    "Tool",
+    "ToolCall",
+    "ToolErrors",
+    "ToolResult",
     "Usage",
     "agent_entity_name",
     "chat_client_from_env",
@@ -58,4 +68,5 @@ __all__ = [
     "keep_last_messages",
     "new_thread_id",
     "parse_thread_id",
+    "tool",
 ]

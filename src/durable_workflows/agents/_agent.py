@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ValidationError
 
-from ..agent_protocol import AgentInput, AgentResponse, AgentThreadState, ChatMessage
+from ..agent_protocol import AgentInput, AgentResponse, AgentThreadState, ChatMessage, ToolCall
 from ..errors import WorkflowDefinitionError
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import (
@@ -17,6 +19,8 @@ from ._errors import (
     AgentInputError,
     AgentModelCallError,
     AgentResponseError,
+    AgentToolError,
+    AgentToolRoundsError,
     ChatClientError,
 )
 from ._history import (
@@ -26,6 +30,13 @@ from ._history import (
     keep_last_messages,
 )
 from ._names import check_agent_name
+from ._tools import Tool, ToolResult, as_tools
+from ._turn import ToolRequest, TurnDone, TurnProgress, add_usage
+
+ToolErrors = Literal["return", "raise"]
+"""What a failing tool call does: go back to the model as the tool's result, or fail the turn."""
+
+DEFAULT_MAX_TOOL_ROUNDS = 8
 
 DEFAULT_SESSION_TTL = timedelta(days=14)
 """Idle threads are deleted after this long unless the agent sets `session_ttl`."""
@@ -46,6 +57,12 @@ class Agent:
         history_reducer: Called to shorten a thread that would exceed `max_history_bytes`,
             e.g. `keep_last_messages(40)`; without one such a turn raises
             `AgentHistoryLimitError`.
+        tools: Functions (or `Tool`s from `@tool`) the model may call; their JSON schemas come
+            from their signatures.
+        max_tool_rounds: Most model replies asking for tools in one turn; one more fails the
+            turn with `AgentToolRoundsError`.
+        tool_errors: ``"return"`` sends a failing tool's error to the model as its result;
+            ``"raise"`` fails the turn with `AgentToolError`.
     """
 
     def __init__(
@@ -58,6 +75,9 @@ class Agent:
         session_ttl: timedelta | None = DEFAULT_SESSION_TTL,
         max_history_bytes: int | None = DEFAULT_MAX_HISTORY_BYTES,
         history_reducer: HistoryReducer | None = None,
+        tools: Iterable[Tool | Callable[..., Any]] = (),
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+        tool_errors: ToolErrors = "return",
     ) -> None:
         self._name = check_agent_name(name)
         if not isinstance(instructions, str):
@@ -73,28 +93,44 @@ class Agent:
         if max_history_bytes is not None and max_history_bytes <= 0:
             msg = f"Agent {name!r}: max_history_bytes must be positive or None (no limit)"
             raise WorkflowDefinitionError(msg)
+        if (
+            isinstance(max_tool_rounds, bool)
+            or not isinstance(max_tool_rounds, int)
+            or max_tool_rounds < 1
+        ):
+            msg = f"Agent {name!r}: max_tool_rounds must be an int of at least 1, got {max_tool_rounds!r}"
+            raise WorkflowDefinitionError(msg)
+        if tool_errors not in ("return", "raise"):
+            msg = f"Agent {name!r}: tool_errors must be 'return' or 'raise', not {tool_errors!r}"
+            raise WorkflowDefinitionError(msg)
         self.instructions = instructions
         self.chat_client = chat_client
         self.response_format = response_format
         self.session_ttl = session_ttl
         self.max_history_bytes = max_history_bytes
         self.history_reducer = history_reducer
-        self._response_type: type[AgentResponse[Any]] = (
-            cast(Any, AgentResponse)[response_format] if response_format else AgentResponse[Any]
-        )
+        self.tools = as_tools(self._name, tools)
+        self.max_tool_rounds = max_tool_rounds
+        self.tool_errors: ToolErrors = tool_errors
+        self._tools = {t.name: t for t in self.tools}
+        self._response_type = response_type_for(response_format)
 
-    def _check_response_format(self, response_format: object) -> None:
+    def _check_response_format(self, response_format: object, *, per_call: bool = False) -> None:
         if response_format is None:
             return
+        problem = None
         if not (isinstance(response_format, type) and issubclass(response_format, BaseModel)):
-            msg = f"Agent {self._name!r}: response_format must be a pydantic model class"
-            raise WorkflowDefinitionError(msg)
-        if response_format.model_json_schema().get("type") != "object":
-            msg = (
-                f"Agent {self._name!r}: response_format {response_format.__name__} must be an "
-                "object model (structured output needs a JSON object); wrap the value in a field"
+            problem = f"response_format must be a pydantic model class, not {response_format!r}"
+        elif response_format.model_json_schema().get("type") != "object":
+            problem = (
+                f"response_format {response_format.__name__} must be an object model "
+                "(structured output needs a JSON object); wrap the value in a field"
             )
-            raise WorkflowDefinitionError(msg)
+        if problem is None:
+            return
+        if per_call:
+            raise AgentInputError(self._name, f"Agent {self._name!r}: {problem}")
+        raise WorkflowDefinitionError(f"Agent {self._name!r}: {problem}")
 
     @property
     def name(self) -> str:
@@ -118,39 +154,160 @@ class Agent:
         return AgentThreadState(messages=messages, last_used=thread.last_used)
 
     def run_turn(
-        self, thread: AgentThreadState, message: AgentInput, *, thread_id: str
+        self,
+        thread: AgentThreadState,
+        message: AgentInput,
+        *,
+        thread_id: str,
+        response_format: type[BaseModel] | None = None,
     ) -> tuple[AgentThreadState, AgentResponse[Any]]:
-        """Run one turn: append `message`, call the model, append its reply.
+        """Run one turn: append `message`, call the model (and the tools it asks for, in
+        parallel, until it answers), append the exchange.
 
-        Pure with respect to `thread`: on any error nothing is returned, so the caller keeps
-        the stored thread as it was.
+        `response_format` overrides the agent's for this turn. Pure with respect to `thread`:
+        on any error nothing is returned, so the caller keeps the stored thread as it was.
         """
-        history = self._fit([*thread.messages, *self._to_messages(message)], thread_id)
+        turn = self.begin_turn(thread, message, thread_id=thread_id)
+        while True:
+            step = self.model_step(
+                thread, turn, thread_id=thread_id, response_format=response_format
+            )
+            if isinstance(step, TurnDone):
+                return step.thread, step.response
+            results = self.call_tools(step.calls)
+            turn = self.add_tool_results(step.turn, results, thread_id=thread_id)
+
+    # -- the turn as steps: the durable host runs the model in the entity, tools as activities --
+
+    def begin_turn(
+        self, thread: AgentThreadState, message: AgentInput, *, thread_id: str, turn_id: str = ""
+    ) -> TurnProgress:
+        """Start a turn on `thread` with the caller's `message` (checked, and sized)."""
+        messages = self._to_messages(message)
+        self._fit([*thread.messages, *messages], thread_id)
+        return TurnProgress(turn_id=turn_id, messages=messages)
+
+    def model_step(
+        self,
+        thread: AgentThreadState,
+        turn: TurnProgress,
+        *,
+        thread_id: str,
+        response_format: type[BaseModel] | None = None,
+    ) -> ToolRequest | TurnDone:
+        """Call the model once: it either asks for tools (`ToolRequest`) or answers (`TurnDone`)."""
+        self._check_response_format(response_format, per_call=True)
+        fmt = response_format or self.response_format
+        history = self._fit([*thread.messages, *turn.messages], thread_id)
+        completion = self._complete(history, fmt, thread_id)
+        usage = add_usage(turn.usage, completion.usage)
+        if completion.tool_calls:
+            self._check_tool_round(turn, completion, thread_id)
+            request = ChatMessage(
+                role="assistant", content=completion.text, tool_calls=list(completion.tool_calls)
+            )
+            progress = TurnProgress(
+                turn_id=turn.turn_id,
+                messages=[*turn.messages, request],
+                rounds=turn.rounds + 1,
+                usage=usage,
+            )
+            return ToolRequest(turn=progress, calls=completion.tool_calls)
+        value = self._parse(completion, thread_id, fmt)
+        reply = ChatMessage(role="assistant", content=completion.text)
+        new_thread = AgentThreadState(
+            messages=self._fit([*thread.messages, *turn.messages, reply], thread_id),
+            last_used=time.time(),
+        )
+        response = self.response_type_for(fmt)(
+            text=completion.text,
+            value=value,
+            thread_id=thread_id,
+            agent_name=self._name,
+            usage=usage,
+        )
+        return TurnDone(thread=new_thread, response=response)
+
+    def call_tool(self, call: ToolCall) -> ToolResult:
+        """Run one tool call; failures (unknown tool, bad arguments, an exception) are results."""
+        found = self._tools.get(call.name)
+        if found is None:
+            known = ", ".join(sorted(self._tools)) or "none"
+            text = f"Error: there is no tool named {call.name!r} (the tools are: {known})"
+            return ToolResult(call_id=call.id, name=call.name, content=text, error=True)
+        return found.invoke(call)
+
+    def call_tools(self, calls: tuple[ToolCall, ...]) -> list[ToolResult]:
+        """Run `calls` at the same time (in threads); results in call order."""
+        if len(calls) == 1:
+            return [self.call_tool(calls[0])]
+        with ThreadPoolExecutor(len(calls), thread_name_prefix=f"{self._name}-tool") as pool:
+            return list(pool.map(self.call_tool, calls))
+
+    def add_tool_results(
+        self, turn: TurnProgress, results: list[ToolResult], *, thread_id: str
+    ) -> TurnProgress:
+        """`turn` with the tool results appended (raises on a failure if ``tool_errors="raise"``)."""
+        asked = turn.messages[-1].tool_calls if turn.messages else []
+        if [r.call_id for r in results] != [c.id for c in asked]:
+            msg = (
+                f"Agent {self._name!r} (thread {thread_id!r}): the tool results "
+                f"{[r.call_id for r in results]} do not answer the calls {[c.id for c in asked]}"
+            )
+            raise AgentToolError(self._name, msg)
+        failed = next((r for r in results if r.error), None)
+        if failed is not None and self.tool_errors == "raise":
+            msg = (
+                f"Agent {self._name!r} (thread {thread_id!r}): {failed.content.removeprefix('Error: ')}. "
+                "The thread is unchanged (tool_errors='raise'; use 'return' to let the model see it)."
+            )
+            raise AgentToolError(self._name, msg)
+        answers = [
+            ChatMessage(role="tool", content=r.content, tool_call_id=r.call_id) for r in results
+        ]
+        return turn.model_copy(update={"messages": [*turn.messages, *answers]})
+
+    def response_type_for(
+        self, response_format: type[BaseModel] | None
+    ) -> type[AgentResponse[Any]]:
+        """The response type of a turn with this per-call format (the agent's without one)."""
+        if response_format is None:
+            return self._response_type
+        return response_type_for(response_format)
+
+    def _complete(
+        self, history: list[ChatMessage], fmt: type[BaseModel] | None, thread_id: str
+    ) -> ChatCompletion:
         prompt = (
             [ChatMessage(role="system", content=self.instructions)] if self.instructions else []
         )
         try:
-            completion = self.chat_client.complete(
-                [*prompt, *history], response_format=self.response_format
-            )
+            if self.tools:
+                return self.chat_client.complete(
+                    [*prompt, *history], response_format=fmt, tools=[t.spec() for t in self.tools]
+                )
+            return self.chat_client.complete([*prompt, *history], response_format=fmt)
         except ChatClientError as exc:
             msg = f"Agent {self._name!r} (thread {thread_id!r}): {exc}. The thread is unchanged."
             raise AgentModelCallError(
                 self._name, msg, status_code=exc.status_code, retryable=exc.retryable
             ) from exc
-        value = self._parse(completion, thread_id)
-        reply = ChatMessage(role="assistant", content=completion.text)
-        new_thread = AgentThreadState(
-            messages=self._fit([*history, reply], thread_id), last_used=time.time()
-        )
-        response = self._response_type(
-            text=completion.text,
-            value=value,
-            thread_id=thread_id,
-            agent_name=self._name,
-            usage=completion.usage,
-        )
-        return new_thread, response
+
+    def _check_tool_round(
+        self, turn: TurnProgress, completion: ChatCompletion, thread_id: str
+    ) -> None:
+        where = f"Agent {self._name!r} (thread {thread_id!r})"
+        if not self.tools:
+            names = ", ".join(c.name for c in completion.tool_calls)
+            msg = f"{where}: the model asked for tools ({names}) but the agent has none. The thread is unchanged."
+            raise AgentResponseError(self._name, msg)
+        if turn.rounds >= self.max_tool_rounds:
+            msg = (
+                f"{where}: the model still asked for tools after max_tool_rounds="
+                f"{self.max_tool_rounds} rounds of tool calls. The thread is unchanged. Raise "
+                "max_tool_rounds, or make the instructions say when to stop calling tools."
+            )
+            raise AgentToolRoundsError(self._name, msg)
 
     def _to_messages(self, message: object) -> list[ChatMessage]:
         if isinstance(message, str):
@@ -163,9 +320,12 @@ class Agent:
             except ValidationError as exc:
                 msg = f"Agent {self._name!r}: invalid chat message in the input list: {exc}"
                 raise AgentInputError(self._name, msg) from exc
-            if all(m.role != "tool" for m in messages):
+            if all(m.role != "tool" and not m.tool_calls for m in messages):
                 return messages
-            msg = f"Agent {self._name!r}: tool messages are not supported (no tool calling)"
+            msg = (
+                f"Agent {self._name!r}: the input cannot hold tool calls or tool messages; "
+                "tool calls come from the model and their results from the agent's tools"
+            )
             raise AgentInputError(self._name, msg)
         msg = (
             f"Agent {self._name!r} cannot take a {type(message).__name__} as its message: "
@@ -198,16 +358,18 @@ class Agent:
         )
         raise AgentHistoryLimitError(self._name, msg, size=size, limit=limit)
 
-    def _parse(self, completion: ChatCompletion, thread_id: str) -> BaseModel | None:
+    def _parse(
+        self, completion: ChatCompletion, thread_id: str, fmt: type[BaseModel] | None
+    ) -> BaseModel | None:
         where = f"Agent {self._name!r} (thread {thread_id!r})"
         if completion.refusal:
             msg = f"{where}: the model refused: {completion.refusal}. The thread is unchanged."
             raise AgentResponseError(self._name, msg)
-        if self.response_format is None:
+        if fmt is None:
             return None
         text = _strip_code_fence(completion.text)
         try:
-            return self.response_format.model_validate_json(text)
+            return fmt.model_validate_json(text)
         except ValidationError as exc:
             if any(error["type"] == "json_invalid" for error in exc.errors()):
                 problem = "is not valid JSON"
@@ -216,7 +378,7 @@ class Agent:
                     f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}"
                     for e in exc.errors()[:5]
                 )
-                problem = f"does not match {self.response_format.__name__} ({details})"
+                problem = f"does not match {fmt.__name__} ({details})"
             cut = (
                 " It was cut off at the token limit (finish_reason='length')."
                 if completion.finish_reason == "length"
@@ -230,6 +392,14 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"Agent(name={self._name!r})"
+
+
+def response_type_for(response_format: type[BaseModel] | None) -> type[AgentResponse[Any]]:
+    """``AgentResponse[response_format]``, or ``AgentResponse[Any]`` without a format."""
+    if response_format is None:
+        return AgentResponse[Any]
+    response_type: type[AgentResponse[Any]] = cast(Any, AgentResponse)[response_format]
+    return response_type
 
 
 def _strip_code_fence(text: str) -> str:

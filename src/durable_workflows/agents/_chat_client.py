@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from ..agent_protocol import ChatMessage, Usage
+from ..agent_protocol import ChatMessage, ToolCall, Usage
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class ChatCompletion:
     """Why the model stopped (``"length"`` means the reply was cut off)."""
     refusal: str | None = None
     """The model's refusal message, if it refused to answer in the requested format."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The tools the model asks to call (then `text` is usually empty)."""
 
 
 @runtime_checkable
@@ -27,11 +30,16 @@ class ChatClient(Protocol):
     """A synchronous chat model (durable entity operations are synchronous).
 
     Implementations raise `ChatClientError` when the call fails after their own retries and
-    `ChatClientConfigurationError` when they lack configuration.
+    `ChatClientConfigurationError` when they lack configuration. `tools` (chat-completions
+    ``tools`` entries) is passed only to agents that have tools.
     """
 
     def complete(
-        self, messages: list[ChatMessage], *, response_format: type[BaseModel] | None
+        self,
+        messages: list[ChatMessage],
+        *,
+        response_format: type[BaseModel] | None,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> ChatCompletion:
         """Answer `messages`; with `response_format`, the text is JSON for that model."""
         ...

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ..agent_protocol import ChatMessage, Usage
+from ..agent_protocol import ChatMessage, ToolCall, Usage
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import ChatClientConfigurationError, ChatClientError
 from ._schema import schema_name, strict_json_schema
@@ -23,7 +23,10 @@ from ._schema import schema_name, strict_json_schema
 if TYPE_CHECKING:
     import openai
     from azure.core.credentials import TokenCredential
-    from openai.types.chat import ChatCompletionMessageParam
+    from openai.types.chat import (
+        ChatCompletionMessageParam,
+        ChatCompletionMessageToolCallParam,
+    )
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 """The model `OpenAIChatClient` uses when neither `model` nor `OPENAI_MODEL` is given."""
@@ -71,10 +74,19 @@ def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
         return {"role": "system", "content": message.content}
     if message.role == "user":
         return {"role": "user", "content": message.content}
-    if message.role == "assistant":
+    if message.role == "tool":
+        return {
+            "role": "tool",
+            "content": message.content,
+            "tool_call_id": message.tool_call_id or "",
+        }
+    if not message.tool_calls:
         return {"role": "assistant", "content": message.content}
-    msg = "Tool messages are not supported: this client does not implement tool calling"
-    raise ChatClientError(msg, retryable=False)
+    calls: list[ChatCompletionMessageToolCallParam] = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in message.tool_calls
+    ]
+    return {"role": "assistant", "content": message.content or None, "tool_calls": calls}
 
 
 def _retryable(status_code: int) -> bool:
@@ -123,12 +135,19 @@ class _OpenAICompatibleClient(ABC):
         """Which model at which address, for error messages."""
 
     def complete(
-        self, messages: list[ChatMessage], *, response_format: type[BaseModel] | None
+        self,
+        messages: list[ChatMessage],
+        *,
+        response_format: type[BaseModel] | None,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> ChatCompletion:
-        """Call the chat completions API (with JSON-schema structured output if requested)."""
+        """Call the chat completions API (with JSON-schema structured output if requested,
+        and the `tools` the model may call)."""
         sdk = _import_openai()
         client = self.sdk_client
         options = dict(self.completion_options)
+        if tools:
+            options["tools"] = list(tools)
         if response_format is not None:
             options["response_format"] = {
                 "type": "json_schema",
@@ -162,11 +181,17 @@ class _OpenAICompatibleClient(ABC):
                 output_tokens=reply.usage.completion_tokens,
                 total_tokens=reply.usage.total_tokens,
             )
+        calls = tuple(
+            ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "{}")
+            for c in choice.message.tool_calls or ()
+            if c.type == "function"
+        )
         return ChatCompletion(
             text=choice.message.content or "",
             usage=usage,
             finish_reason=choice.finish_reason,
             refusal=choice.message.refusal,
+            tool_calls=calls,
         )
 
 

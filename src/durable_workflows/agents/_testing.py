@@ -13,8 +13,9 @@ from ..agent_protocol import ChatMessage, Usage
 from ._chat_client import ChatCompletion
 from ._schema import example_from_schema
 
-Reply = str | BaseModel | Mapping[str, Any]
-"""A stand-in answer: text, or a model / mapping sent as JSON (for structured output)."""
+Reply = str | BaseModel | Mapping[str, Any] | ChatCompletion
+"""A stand-in answer: text, a model / mapping sent as JSON (for structured output), or a whole
+`ChatCompletion` (to ask for tool calls)."""
 Responder = Callable[[list[ChatMessage], type[BaseModel] | None], Reply]
 """Computes the answer from the messages (system prompt first) and the requested format."""
 
@@ -41,11 +42,17 @@ class DeterministicChatClient:
         self.calls: list[list[ChatMessage]] = []
 
     def complete(
-        self, messages: list[ChatMessage], *, response_format: type[BaseModel] | None
+        self,
+        messages: list[ChatMessage],
+        *,
+        response_format: type[BaseModel] | None,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> ChatCompletion:
         """Answer deterministically; the same messages always give the same reply."""
         self.calls.append(list(messages))
         reply = self._reply(messages, response_format)
+        if isinstance(reply, ChatCompletion):
+            return reply
         if isinstance(reply, BaseModel):
             text = reply.model_dump_json()
         elif isinstance(reply, str):

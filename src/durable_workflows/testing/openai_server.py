@@ -2,7 +2,7 @@
 
 Point the real `openai` client at it (``base_url=server.base_url``, or ``azure_endpoint=
 server.url`` for Azure clients); script its answers with a responder and its failures with
-`fail_next` and `reply_invalid_json_next`::
+`fail_next` and `reply_invalid_json_next`, and tool calls with ``ServerReply(tool_calls=...)``::
 
     with LocalOpenAIServer() as server:
         server.fail_next(1, status=429)
@@ -38,6 +38,8 @@ class ServerReply:
     refusal: str | None = None
     retry_after: float | None = None
     """Seconds the client should wait before retrying (sent as ``retry-after-ms``)."""
+    tool_calls: tuple[tuple[str, Mapping[str, Any] | str], ...] = ()
+    """Tool calls to ask for, as ``(tool name, arguments)``; ids are ``call_<request>_<i>``."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,11 @@ class RecordedRequest:
     def messages(self) -> list[dict[str, Any]]:
         """The chat messages sent."""
         return list(self.body.get("messages", []))
+
+    @property
+    def tool_names(self) -> list[str]:
+        """The names of the tools offered to the model."""
+        return [t["function"]["name"] for t in self.body.get("tools", [])]
 
     @property
     def json_schema(self) -> dict[str, Any] | None:
@@ -206,6 +213,26 @@ class LocalOpenAIServer:
             number = len(self._requests)
         prompt_tokens = sum(_words(m.get("content")) for m in body.get("messages", []))
         completion_tokens = _words(reply.content)
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if reply.refusal else reply.content,
+            "refusal": reply.refusal,
+        }
+        if reply.tool_calls:
+            message["content"] = reply.content or None
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{number}_{index}",
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "arguments": arguments
+                        if isinstance(arguments, str)
+                        else json.dumps(arguments),
+                    },
+                }
+                for index, (name, arguments) in enumerate(reply.tool_calls)
+            ]
         return {
             "id": f"chatcmpl-local-{number}",
             "object": "chat.completion",
@@ -214,12 +241,8 @@ class LocalOpenAIServer:
             "choices": [
                 {
                     "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": None if reply.refusal else reply.content,
-                        "refusal": reply.refusal,
-                    },
-                    "finish_reason": reply.finish_reason,
+                    "message": message,
+                    "finish_reason": "tool_calls" if reply.tool_calls else reply.finish_reason,
                     "logprobs": None,
                 }
             ],
