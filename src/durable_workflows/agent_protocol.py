@@ -6,7 +6,8 @@ no dependency on any model SDK so that graphs, validation and the engine can tre
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, Protocol, TypeVar, cast, runtime_checkable
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
@@ -47,11 +48,18 @@ class ChatMessage(BaseModel):
 
 
 class Usage(BaseModel):
-    """Token usage of one or more model calls."""
+    """Token usage of one or more model calls (``a + b`` adds them up)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
 
 
 class AgentResponse(BaseModel, Generic[ValueT]):
@@ -64,6 +72,14 @@ class AgentResponse(BaseModel, Generic[ValueT]):
     usage: Usage = Field(default_factory=Usage)
 
 
+def response_type_for(response_format: type[BaseModel] | None) -> type[AgentResponse[Any]]:
+    """``AgentResponse[response_format]``, or ``AgentResponse[Any]`` without a format."""
+    if response_format is None:
+        return AgentResponse[Any]
+    response_type: type[AgentResponse[Any]] = cast(Any, AgentResponse)[response_format]
+    return response_type
+
+
 class AgentThreadState(BaseModel):
     """The durable state of one conversation thread (what an agent entity stores)."""
 
@@ -74,6 +90,42 @@ class AgentThreadState(BaseModel):
 
 AgentInput = str | list[ChatMessage] | AgentResponse[Any]
 """What an agent node accepts as a message in a workflow."""
+
+
+class ToolResult(BaseModel):
+    """The outcome of one tool call: the text sent back to the model, and whether it failed."""
+
+    call_id: str
+    name: str
+    content: str
+    error: bool = False
+
+
+class TurnProgress(BaseModel):
+    """A turn in progress: its messages so far (the input, then tool calls and results)."""
+
+    turn_id: str = ""
+    messages: list[ChatMessage] = Field(default_factory=list)
+    rounds: int = 0
+    """Model replies in this turn that asked for tools."""
+    usage: Usage = Field(default_factory=Usage)
+    """Tokens of this turn's model calls so far."""
+
+
+@dataclass(frozen=True)
+class ToolRequest:
+    """The model asked for `calls`: run them and add their results to `turn`."""
+
+    turn: TurnProgress
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True)
+class TurnDone:
+    """The model answered: store `thread` (the old one plus the whole turn), return `response`."""
+
+    thread: AgentThreadState
+    response: AgentResponse[Any]
 
 
 @runtime_checkable
@@ -100,6 +152,53 @@ class WorkflowAgent(Protocol):
     ) -> tuple[AgentThreadState, AgentResponse[Any]]:
         """Run one turn of the conversation and return the updated thread and the response."""
         ...
+
+
+@runtime_checkable
+class ToolUsingAgent(Protocol):
+    """An agent whose turn is steps: the model asks for tools until it answers.
+
+    The durable host runs `model_step` in the thread's entity and each `call_tool` as an
+    activity, so a recorded tool result is never computed again; `Agent.run_turn` runs the
+    same steps in-process.
+    """
+
+    @property
+    def has_tools(self) -> bool:
+        """True when the model may call tools (otherwise one `run_turn` is the whole turn)."""
+        ...
+
+    def begin_turn(
+        self, thread: AgentThreadState, message: AgentInput, *, thread_id: str, turn_id: str = ""
+    ) -> TurnProgress:
+        """Start a turn with the caller's message."""
+        ...
+
+    def model_step(
+        self,
+        thread: AgentThreadState,
+        turn: TurnProgress,
+        *,
+        thread_id: str,
+        response_format: type[BaseModel] | None = None,
+    ) -> ToolRequest | TurnDone:
+        """Call the model once."""
+        ...
+
+    def call_tool(self, call: ToolCall) -> ToolResult:
+        """Run one tool call; its failure is a result, not a raise."""
+        ...
+
+    def add_tool_results(
+        self, turn: TurnProgress, results: list[ToolResult], *, thread_id: str
+    ) -> TurnProgress:
+        """`turn` with the results of its last tool calls."""
+        ...
+
+
+def uses_tools(agent: object) -> bool:
+    """True for a `ToolUsingAgent` that has tools."""
+    return isinstance(agent, ToolUsingAgent) and agent.has_tools
 
 
 @runtime_checkable

@@ -4,7 +4,14 @@ Install the ``agents`` extra for the model SDKs: ``pip install 'durable_workflow
 The SDKs are imported only when a model is first called.
 """
 
-from ..agent_protocol import AgentResponse, AgentThreadState, ChatMessage, ToolCall, Usage
+from ..agent_protocol import (
+    AgentResponse,
+    AgentThreadState,
+    ChatMessage,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 from ._agent import DEFAULT_MAX_TOOL_ROUNDS, DEFAULT_SESSION_TTL, Agent, ToolErrors
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import (
@@ -28,7 +35,7 @@ from ._openai import (
     chat_client_from_env,
 )
 from ._testing import DeterministicChatClient
-from ._tools import Tool, ToolResult, tool
+from ._tools import Tool, tool
 
 __all__ = [
     "DEFAULT_MAX_HISTORY_BYTES",

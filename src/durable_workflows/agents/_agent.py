@@ -7,11 +7,22 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ..agent_protocol import AgentInput, AgentResponse, AgentThreadState, ChatMessage, ToolCall
+from ..agent_protocol import (
+    AgentInput,
+    AgentResponse,
+    AgentThreadState,
+    ChatMessage,
+    ToolCall,
+    ToolRequest,
+    ToolResult,
+    TurnDone,
+    TurnProgress,
+    response_type_for,
+)
 from ..errors import WorkflowDefinitionError
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import (
@@ -30,8 +41,7 @@ from ._history import (
     keep_last_messages,
 )
 from ._names import check_agent_name
-from ._tools import Tool, ToolResult, as_tools
-from ._turn import ToolRequest, TurnDone, TurnProgress, add_usage
+from ._tools import Tool, as_tools
 
 ToolErrors = Literal["return", "raise"]
 """What a failing tool call does: go back to the model as the tool's result, or fail the turn."""
@@ -138,6 +148,11 @@ class Agent:
         return self._name
 
     @property
+    def has_tools(self) -> bool:
+        """True when the agent has tools (its durable turns then run tools as activities)."""
+        return bool(self.tools)
+
+    @property
     def response_type(self) -> type[AgentResponse[Any]]:
         """``AgentResponse[response_format]``, or ``AgentResponse[Any]`` without a format."""
         return self._response_type
@@ -200,7 +215,7 @@ class Agent:
         fmt = response_format or self.response_format
         history = self._fit([*thread.messages, *turn.messages], thread_id)
         completion = self._complete(history, fmt, thread_id)
-        usage = add_usage(turn.usage, completion.usage)
+        usage = turn.usage + completion.usage
         if completion.tool_calls:
             self._check_tool_round(turn, completion, thread_id)
             request = ChatMessage(
@@ -392,14 +407,6 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"Agent(name={self._name!r})"
-
-
-def response_type_for(response_format: type[BaseModel] | None) -> type[AgentResponse[Any]]:
-    """``AgentResponse[response_format]``, or ``AgentResponse[Any]`` without a format."""
-    if response_format is None:
-        return AgentResponse[Any]
-    response_type: type[AgentResponse[Any]] = cast(Any, AgentResponse)[response_format]
-    return response_type
 
 
 def _strip_code_fence(text: str) -> str:

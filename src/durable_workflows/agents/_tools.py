@@ -18,20 +18,11 @@ from typing import Any, get_type_hints, overload
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from ..agent_protocol import ToolCall
+from ..agent_protocol import ToolCall, ToolResult
 from ..errors import WorkflowDefinitionError
 
 TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 """Tool names as OpenAI accepts them."""
-
-
-class ToolResult(BaseModel):
-    """The outcome of one tool call: the text sent back to the model, and whether it failed."""
-
-    call_id: str
-    name: str
-    content: str
-    error: bool = False
 
 
 class Tool:

@@ -1,40 +1,69 @@
 """Agents as durable entities: one entity instance per conversation thread.
 
-Operations: ``run_turn`` (one model turn, returns the response envelope), ``get_history``,
-``delete``, and ``expire`` (signalled to itself after each turn; deletes an idle thread once
-the agent's session time-to-live has passed).
+Operations: ``run_turn`` (a whole turn of an agent without tools), ``step`` (one model call of a
+tool-using turn, see `agent_turn_orchestrator`), ``get_history``, ``delete``, and ``expire``
+(signalled to itself after each turn; deletes an idle thread once its time-to-live has passed).
+
+The entity state is the thread (`AgentThreadState`) plus, while a tool-using turn runs, that
+turn's progress under ``"turn"``; only a finished turn joins the thread's messages.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from ..agent_protocol import AgentInput, AgentThreadState, ExpiringAgent, WorkflowAgent
-from ..errors import WorkflowDefinitionError
+from ..agent_protocol import (
+    AgentInput,
+    AgentResponse,
+    AgentThreadState,
+    ExpiringAgent,
+    ToolCall,
+    ToolResult,
+    ToolUsingAgent,
+    TurnDone,
+    TurnProgress,
+    WorkflowAgent,
+    response_type_for,
+    uses_tools,
+)
+from ..errors import DurableWorkflowsError, WorkflowDefinitionError, WorkflowNotFoundError
 from ..serialization import TypeRegistry
-from .names import AGENT_TURN_ORCHESTRATOR, agent_entity_name
+from .names import AGENT_TURN_ORCHESTRATOR, agent_entity_name, agent_tool_activity
+from .response_formats import resolve_format
+
+
+class AgentTurnError(DurableWorkflowsError):
+    """A step of a tool-using turn does not fit the thread's state (the turn was abandoned)."""
 
 
 def make_agent_entity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
     """The entity function holding `agent`'s threads."""
-    registry = TypeRegistry([AgentInput, agent.response_type])
 
     def entity(ctx: Any, payload: Any) -> Any:
         stored = ctx.get_state(None)
         thread = AgentThreadState.model_validate(stored or {})
         operation = ctx.operation
-        if operation == "run_turn":
-            message = registry.decode(payload["message"])
-            thread, response = agent.run_turn(thread, message, thread_id=payload["thread_id"])
-            ctx.set_state(thread.model_dump(mode="json"))
-            expires = _expires_at(agent, thread)
+        if operation in ("run_turn", "step"):
+            fmt = resolve_format(payload.get("response_format"))
+            registry = TypeRegistry([AgentInput, agent.response_type, _response_type(agent, fmt)])
+            if operation == "run_turn":
+                done = _run_turn(agent, thread, registry, payload, fmt)
+            else:
+                step = _step(agent, thread, stored, registry, payload, fmt)
+                if not isinstance(step, TurnDone):
+                    ctx.set_state({**thread.model_dump(mode="json"), "turn": step[0]})
+                    return {"tool_calls": step[1]}
+                done = step
+            ctx.set_state(done.thread.model_dump(mode="json"))
+            expires = _expires_at(agent, done.thread)
             if expires is not None:
                 fire_at = datetime.fromtimestamp(expires, tz=timezone.utc)
                 ctx.signal_entity(ctx.entity_id, "expire", None, signal_time=fire_at)
-            return registry.encode(response)
+            encoded = registry.encode(done.response)
+            return encoded if operation == "run_turn" else {"response": encoded}
         if operation == "get_history":
             return None if stored is None else thread.model_dump(mode="json")
         if operation == "delete":
@@ -51,17 +80,116 @@ def make_agent_entity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
     return entity
 
 
+def _run_turn(
+    agent: WorkflowAgent,
+    thread: AgentThreadState,
+    registry: TypeRegistry,
+    payload: dict[str, Any],
+    fmt: Any,
+) -> TurnDone:
+    if uses_tools(agent):
+        msg = (
+            f"agent {agent.name!r} has tools: its turns run as the {AGENT_TURN_ORCHESTRATOR!r} "
+            "orchestration (tool calls are activities), not as one entity operation"
+        )
+        raise WorkflowDefinitionError(msg)
+    message = registry.decode(payload["message"])
+    options = {} if fmt is None else {"response_format": fmt}
+    new_thread, response = agent.run_turn(
+        thread, message, thread_id=payload["thread_id"], **options
+    )
+    return TurnDone(thread=new_thread, response=response)
+
+
+def _step(
+    agent: WorkflowAgent,
+    thread: AgentThreadState,
+    stored: Any,
+    registry: TypeRegistry,
+    payload: dict[str, Any],
+    fmt: Any,
+) -> TurnDone | tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One model call of a tool-using turn: the first (with the message) or a later one."""
+    if not isinstance(agent, ToolUsingAgent):
+        msg = f"agent {agent.name!r} cannot run tool-using turns (it has no model_step)"
+        raise WorkflowDefinitionError(msg)
+    thread_id, turn_id = payload["thread_id"], payload["turn_id"]
+    if "message" in payload:
+        message = registry.decode(payload["message"])
+        turn = agent.begin_turn(thread, message, thread_id=thread_id, turn_id=turn_id)
+    else:
+        pending = (stored or {}).get("turn")
+        if not pending or pending.get("turn_id") != turn_id:
+            msg = (
+                f"agent {agent.name!r}: turn {turn_id!r} is not in progress on thread "
+                f"{thread_id!r} (its state was deleted while the turn ran)"
+            )
+            raise AgentTurnError(msg)
+        results = [ToolResult.model_validate(r) for r in payload["tool_results"]]
+        turn = TurnProgress.model_validate(pending)
+        turn = agent.add_tool_results(turn, results, thread_id=thread_id)
+    step = agent.model_step(thread, turn, thread_id=thread_id, response_format=fmt)
+    if isinstance(step, TurnDone):
+        return step
+    return step.turn.model_dump(mode="json"), [c.model_dump(mode="json") for c in step.calls]
+
+
+def make_tool_activity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
+    """The activity running one of `agent`'s tool calls (its result is recorded in history)."""
+    if not isinstance(agent, ToolUsingAgent):
+        msg = f"agent {agent.name!r} has no tools to run as activities"
+        raise WorkflowDefinitionError(msg)
+    tools = agent
+
+    def activity(ctx: Any, call: dict[str, Any]) -> dict[str, Any]:
+        return tools.call_tool(ToolCall.model_validate(call)).model_dump(mode="json")
+
+    activity.__name__ = agent_tool_activity(agent.name)
+    return activity
+
+
+def make_agent_turn_orchestrator(
+    agents: Mapping[str, WorkflowAgent],
+) -> Callable[[Any, Any], Generator[Any, Any, Any]]:
+    """The orchestration running one turn for a client, an orchestration or a workflow node.
+
+    Without tools it is one ``run_turn`` entity call. With tools it locks the thread's entity
+    and alternates ``step`` calls (the model) with one activity per tool call (in parallel),
+    so a crash resumes the turn where it was: recorded tool results are not computed again.
+    """
+
+    def agent_turn(ctx: Any, payload: dict[str, Any]) -> Generator[Any, Any, Any]:
+        from durabletask import task
+        from durabletask.entities import EntityInstanceId
+
+        agent = agents.get(payload["agent"])
+        if agent is None:
+            msg = f"no agent named {payload['agent']!r} is hosted (hosted: {sorted(agents)})"
+            raise WorkflowNotFoundError(msg)
+        entity = EntityInstanceId(agent_entity_name(agent.name), payload["key"])
+        body: dict[str, Any] = {"message": payload["message"], "thread_id": payload["thread_id"]}
+        if payload.get("response_format") is not None:
+            body["response_format"] = payload["response_format"]
+        if not uses_tools(agent):
+            return (yield ctx.call_entity(entity, "run_turn", body))
+        activity = agent_tool_activity(agent.name)
+        later: dict[str, Any] = {k: v for k, v in body.items() if k != "message"}
+        later["turn_id"] = ctx.instance_id
+        with (yield ctx.lock_entities([entity])):
+            step = yield ctx.call_entity(entity, "step", {**body, "turn_id": ctx.instance_id})
+            while "tool_calls" in step:
+                calls = [ctx.call_activity(activity, input=c) for c in step["tool_calls"]]
+                results = yield task.when_all(calls)
+                step = yield ctx.call_entity(entity, "step", {**later, "tool_results": results})
+        return step["response"]
+
+    agent_turn.__name__ = AGENT_TURN_ORCHESTRATOR
+    return agent_turn
+
+
+def _response_type(agent: WorkflowAgent, fmt: Any) -> type[AgentResponse[Any]]:
+    return agent.response_type if fmt is None else response_type_for(fmt)
+
+
 def _expires_at(agent: WorkflowAgent, thread: AgentThreadState) -> float | None:
     return agent.expires_at(thread) if isinstance(agent, ExpiringAgent) else None
-
-
-def agent_turn_orchestrator(ctx: Any, payload: dict[str, Any]) -> Generator[Any, Any, Any]:
-    """Runs one turn for a client: calls the agent's entity and returns the response."""
-    from durabletask.entities import EntityInstanceId
-
-    entity = EntityInstanceId(agent_entity_name(payload["agent"]), payload["key"])
-    body = {"message": payload["message"], "thread_id": payload["thread_id"]}
-    return (yield ctx.call_entity(entity, "run_turn", body))
-
-
-agent_turn_orchestrator.__name__ = AGENT_TURN_ORCHESTRATOR

@@ -22,7 +22,13 @@ AGENT_ENTITY_PREFIX = "dafx-"
 """Agent entities are ``dafx-<agent>``; a thread id is the entity id ``@dafx-<agent>@<key>``."""
 
 AGENT_TURN_ORCHESTRATOR = "dw.agent_turn"
-"""The orchestrator that runs one agent turn for a client (entities cannot answer clients)."""
+"""The orchestrator that runs one agent turn for a client, an orchestration or a workflow node
+(entities cannot answer clients; tool calls are activities, which entities cannot call)."""
+
+
+def agent_tool_activity(agent_name: str) -> str:
+    """The activity running one tool call of an agent (durabletask names are case-sensitive)."""
+    return f"dw.agent_tool.{agent_name}"
 
 
 def agent_entity_name(agent_name: str) -> str:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from ..agent_nodes import AgentNode
+from ..agent_protocol import uses_tools
 from ..context import InvocationResult, SentMessage
 from ..engine import Engine, RunState, Superstep
 from ..errors import (
@@ -33,6 +34,7 @@ from ..executors import Executor
 from ..wire import decode_result, decode_state, encode_message, encode_state
 from ..workflow import Workflow
 from .names import (
+    AGENT_TURN_ORCHESTRATOR,
     EVENT_LOG_ENTITY,
     activity_name,
     agent_entity_name,
@@ -168,9 +170,13 @@ class OrchestratorDriver:
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or state.run_id
                 payload = {"message": message, "thread_id": thread_id(node.agent.name, key)}
-                task = self.seam.call_entity(
-                    agent_entity_name(node.agent.name), key, "run_turn", payload
-                )
+                if uses_tools(node.agent):  # a turn of several steps: tool calls are activities
+                    payload.update(agent=node.agent.name, key=key)
+                    task = self.seam.call_sub_orchestrator(AGENT_TURN_ORCHESTRATOR, payload)
+                else:
+                    task = self.seam.call_entity(
+                        agent_entity_name(node.agent.name), key, "run_turn", payload
+                    )
                 calls.append((node.id, task, None))
                 continue
             assert isinstance(node, Executor)

@@ -6,13 +6,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..agent_nodes import AgentNode
-from ..agent_protocol import WorkflowAgent
+from ..agent_protocol import WorkflowAgent, uses_tools
 from ..errors import WorkflowDefinitionError
 from ..executors import Executor
 from ..invoke import invoke_executor
 from ..wire import encode_result
 from ..workflow import Workflow
-from .agent_entity import agent_turn_orchestrator, make_agent_entity
+from .agent_entity import make_agent_entity, make_agent_turn_orchestrator, make_tool_activity
 from .names import (
     EVENT_LOG_ENTITY,
     activity_name,
@@ -95,7 +95,9 @@ def register(
             msg = f"agents {clash!r} and {name!r} differ only in case; entity names ignore case"
             raise WorkflowDefinitionError(msg)
         names.append(worker.add_entity(make_agent_entity(agent), name=agent_entity_name(name)))
+        if uses_tools(agent):
+            names.append(worker.add_activity(make_tool_activity(agent)))
     names.append(worker.add_entity(event_log_entity, name=EVENT_LOG_ENTITY))
     if all_agents:
-        names.append(worker.add_orchestrator(agent_turn_orchestrator))
+        names.append(worker.add_orchestrator(make_agent_turn_orchestrator(all_agents)))
     return names
