@@ -30,6 +30,7 @@ from .events import (
     WorkflowFailedEvent,
     event_from_dict,
 )
+from .orchestration_client import OrchestrationClientMixin
 from .typing_utils import short_name
 from .workflow import Workflow
 
@@ -55,8 +56,9 @@ class RunStatus:
         return self.status in _ACTIVE
 
 
-class WorkflowClient:
-    """Starts and follows runs of the given workflows through a durabletask async client."""
+class WorkflowClient(OrchestrationClientMixin):
+    """Starts and follows runs of the given workflows through a durabletask async client;
+    also starts hand-written orchestrations (`run_orchestration`)."""
 
     def __init__(self, durable_client: Any, workflows: Iterable[Workflow] = ()) -> None:
         self._client = durable_client

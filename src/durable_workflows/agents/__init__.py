@@ -12,6 +12,7 @@ from ..agent_protocol import (
     ToolResult,
     Usage,
 )
+from ..durable.response_formats import ResponseFormatError
 from ._agent import DEFAULT_MAX_TOOL_ROUNDS, DEFAULT_SESSION_TTL, Agent, ToolErrors
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import (
@@ -34,6 +35,7 @@ from ._openai import (
     OpenAIChatClient,
     chat_client_from_env,
 )
+from ._orchestration import AgentSession, AgentTask, OrchestrationAgent, get_agent
 from ._testing import DeterministicChatClient
 from ._tools import Tool, tool
 
@@ -49,6 +51,8 @@ __all__ = [
     "AgentModelCallError",
     "AgentResponse",
     "AgentResponseError",
+    "AgentSession",
+    "AgentTask",
     "AgentThreadState",
     "AgentToolError",
     "AgentToolRoundsError",
@@ -62,6 +66,8 @@ __all__ = [
     "HistoryReducer",
     "InvalidThreadIdError",
     "OpenAIChatClient",
+    "OrchestrationAgent",
+    "ResponseFormatError",
     "ThreadId",
     "Tool",
     "ToolCall",
@@ -70,6 +76,7 @@ __all__ = [
     "Usage",
     "agent_entity_name",
     "chat_client_from_env",
+    "get_agent",
     "check_agent_name",
     "history_bytes",
     "keep_last_messages",

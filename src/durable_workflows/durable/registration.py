@@ -21,6 +21,7 @@ from .names import (
 )
 from .orchestrator import OrchestratorDriver
 from .seam import DurableTaskSeam
+from .user_orchestrations import check_unique, wrap_orchestration
 
 
 def make_orchestrator(workflow: Workflow) -> Callable[[Any, Any], Any]:
@@ -66,9 +67,15 @@ def event_log_entity(ctx: Any, payload: Any) -> Any:
 
 
 def register(
-    worker: Any, workflows: Iterable[Workflow], agents: Iterable[WorkflowAgent] = ()
+    worker: Any,
+    workflows: Iterable[Workflow],
+    agents: Iterable[WorkflowAgent] = (),
+    *,
+    orchestrations: Iterable[Callable[..., Any]] = (),
+    activities: Iterable[Callable[..., Any]] = (),
 ) -> list[str]:
-    """Register everything the workflows and agents need with a durabletask worker."""
+    """Register everything the workflows and agents need with a durabletask worker, and the
+    hand-written `orchestrations` and `activities` (by function name)."""
     names: list[str] = []
     all_agents: dict[str, WorkflowAgent] = {}
     for agent in agents:
@@ -100,4 +107,11 @@ def register(
     names.append(worker.add_entity(event_log_entity, name=EVENT_LOG_ENTITY))
     if all_agents:
         names.append(worker.add_orchestrator(make_agent_turn_orchestrator(all_agents)))
+    orchestrations, activities = list(orchestrations), list(activities)
+    check_unique(orchestrations, "orchestration")
+    check_unique(activities, "activity")
+    for function in orchestrations:
+        names.append(worker.add_orchestrator(wrap_orchestration(function, all_agents)))
+    for function in activities:
+        names.append(worker.add_activity(function))
     return names

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Literal
 
@@ -37,6 +37,10 @@ class DurableWorkflowHost:
     across crashes and restarts with ``database="runs.db"``. ``mode="worker"`` only serves a
     shared task hub (start many such processes to scale out); ``mode="client"`` only talks to
     one.
+
+    `orchestrations` and `activities` are hand-written durabletask functions registered by
+    name; inside an orchestration, `durable_workflows.agents.get_agent(ctx, name)` calls the
+    hosted agents.
     """
 
     def __init__(
@@ -45,6 +49,8 @@ class DurableWorkflowHost:
         agents: Iterable[WorkflowAgent] = (),
         connection_string: str | None = None,
         *,
+        orchestrations: Iterable[Callable[..., Any]] = (),
+        activities: Iterable[Callable[..., Any]] = (),
         mode: HostMode = "all",
         database: str | os.PathLike[str] | None = None,
         max_concurrency: int | None = None,
@@ -71,6 +77,8 @@ class DurableWorkflowHost:
             weakref.WeakKeyDictionary()
         )
         self._agents = _all_agents(list(agents), self.workflows)
+        self.orchestrations = list(orchestrations)
+        self.activities = list(activities)
 
     @property
     def address(self) -> str:
@@ -113,7 +121,13 @@ class DurableWorkflowHost:
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )
-            register(worker, self.workflows, self._agents)
+            register(
+                worker,
+                self.workflows,
+                self._agents,
+                orchestrations=self.orchestrations,
+                activities=self.activities,
+            )
             worker.start()
             self._worker = worker
 
