@@ -5,12 +5,43 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from .agent_protocol import AgentInput, AgentResponse, AgentThreadState, ChatMessage, WorkflowAgent
+from pydantic import BaseModel
+
+from .agent_protocol import (
+    AgentInput,
+    AgentResponse,
+    AgentThreadState,
+    ChatMessage,
+    WorkflowAgent,
+    response_type_for,
+)
 from .durable.names import AGENT_TURN_ORCHESTRATOR, agent_entity_name, thread_id
+from .durable.response_formats import format_ref
 from .errors import DurableWorkflowsError, InvalidResponseError, WorkflowNotFoundError
 from .serialization import TypeRegistry
+
+
+@dataclass(frozen=True)
+class AgentSession:
+    """One conversation with one agent (a thread): calls with the same session share history.
+
+    ``str(session)`` and `thread_id` give the printable thread id ``@dafx-<agent>@<key>``;
+    wherever a session is accepted, that string is accepted too.
+    """
+
+    agent_name: str
+    key: str
+
+    @property
+    def thread_id(self) -> str:
+        """The printable thread id, ``@dafx-<agent>@<key>``."""
+        return thread_id(self.agent_name, self.key)
+
+    def __str__(self) -> str:
+        return self.thread_id
 
 
 class DurableAgent:
@@ -26,22 +57,45 @@ class DurableAgent:
         """The agent's name."""
         return self.agent.name
 
+    def new_thread(self) -> AgentSession:
+        """A new conversation; pass it as ``thread=`` to every call that continues it."""
+        return AgentSession(self.name, uuid.uuid4().hex)
+
     def new_thread_id(self) -> str:
         """A fresh thread id (``@dafx-<agent>@<uuid>``)."""
-        return thread_id(self.name, uuid.uuid4().hex)
+        return self.new_thread().thread_id
 
     async def run(
-        self, message: AgentInput, *, thread_id: str | None = None, timeout: float = 300
+        self,
+        message: AgentInput,
+        *,
+        thread: AgentSession | str | None = None,
+        thread_id: str | None = None,
+        response_format: type[BaseModel] | None = None,
+        timeout: float = 300,
     ) -> AgentResponse[Any]:
-        """Run one turn on `thread_id` (a new thread when None); the response carries the id."""
-        thread = thread_id or self.new_thread_id()
+        """Run one turn on `thread` (an `AgentSession` from `new_thread()` or a thread id; a
+        new thread when None); the response carries the thread id.
+
+        `response_format` overrides the agent's structured output for this turn (a
+        module-level pydantic class: the worker imports it). `thread_id=` is the same as
+        ``thread=`` with a string.
+        """
+        if thread is not None and thread_id is not None:
+            raise InvalidResponseError("give thread= or thread_id=, not both")
+        chosen = thread if thread is not None else thread_id
+        thread = str(chosen) if chosen is not None else self.new_thread_id()
         key = self._key(thread)
-        payload = {
+        payload: dict[str, Any] = {
             "agent": self.name,
             "key": key,
             "thread_id": thread,
             "message": self._registry.encode(message, (AgentInput,)),
         }
+        registry = self._registry
+        if response_format is not None:
+            payload["response_format"] = format_ref(response_format)
+            registry = TypeRegistry([response_type_for(response_format)])
         instance = await self._client.schedule_new_orchestration(
             AGENT_TURN_ORCHESTRATOR, input=payload, instance_id=f"agent-turn-{uuid.uuid4().hex}"
         )
@@ -52,14 +106,14 @@ class DurableAgent:
             error = state.failure_details.message if state and state.failure_details else "unknown"
             msg = f"agent {self.name!r} turn on thread {thread!r} failed: {error}"
             raise DurableWorkflowsError(msg)
-        response: AgentResponse[Any] = self._registry.decode(json.loads(state.serialized_output))
+        response: AgentResponse[Any] = registry.decode(json.loads(state.serialized_output))
         return response
 
-    async def get_history(self, thread_id: str) -> list[ChatMessage]:
+    async def get_history(self, thread_id: AgentSession | str) -> list[ChatMessage]:
         """The thread's messages, oldest first (empty for an unknown or expired thread)."""
         from durabletask.entities import EntityInstanceId
 
-        entity = EntityInstanceId(agent_entity_name(self.name), self._key(thread_id))
+        entity = EntityInstanceId(agent_entity_name(self.name), self._key(str(thread_id)))
         metadata = await self._client.get_entity(entity, include_state=True)
         raw = None if metadata is None else metadata.get_state()
         if not raw:
@@ -67,11 +121,11 @@ class DurableAgent:
         data = json.loads(raw) if isinstance(raw, str) else raw
         return list(AgentThreadState.model_validate(data).messages)
 
-    async def delete_thread(self, thread_id: str) -> None:
+    async def delete_thread(self, thread_id: AgentSession | str) -> None:
         """Forget a thread."""
         from durabletask.entities import EntityInstanceId
 
-        entity = EntityInstanceId(agent_entity_name(self.name), self._key(thread_id))
+        entity = EntityInstanceId(agent_entity_name(self.name), self._key(str(thread_id)))
         await self._client.signal_entity(entity, "delete")
 
     def _key(self, thread: str) -> str:

@@ -4,6 +4,7 @@ Install the ``agents`` extra for the model SDKs: ``pip install 'durable_workflow
 The SDKs are imported only when a model is first called.
 """
 
+from ..agent_client import AgentSession
 from ..agent_protocol import (
     AgentResponse,
     AgentThreadState,
@@ -35,7 +36,7 @@ from ._openai import (
     OpenAIChatClient,
     chat_client_from_env,
 )
-from ._orchestration import AgentSession, AgentTask, OrchestrationAgent, get_agent
+from ._orchestration import AgentTask, OrchestrationAgent, get_agent
 from ._testing import DeterministicChatClient
 from ._tools import Tool, tool
 

@@ -15,12 +15,12 @@ of an agent without tools is one call to the thread's entity; with tools it runs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from durabletask import task
 from pydantic import BaseModel
 
+from ..agent_client import AgentSession
 from ..agent_protocol import AgentInput, AgentResponse, WorkflowAgent, response_type_for, uses_tools
 from ..durable.names import AGENT_TURN_ORCHESTRATOR, agent_entity_name
 from ..durable.names import thread_id as thread_id_of
@@ -29,19 +29,6 @@ from ..durable.user_orchestrations import hosted_agents
 from ..errors import WorkflowNotFoundError
 from ..serialization import TypeRegistry
 from ._names import check_agent_name, parse_thread_id
-
-
-@dataclass(frozen=True)
-class AgentSession:
-    """A conversation with one agent; calls with the same session share its history."""
-
-    agent_name: str
-    key: str
-
-    @property
-    def thread_id(self) -> str:
-        """The printable thread id, ``@dafx-<agent>@<key>``."""
-        return thread_id_of(self.agent_name, self.key)
 
 
 class AgentTask(task.CompositeTask[AgentResponse[Any]]):
@@ -76,6 +63,10 @@ class OrchestrationAgent:
     def new_session(self) -> AgentSession:
         """A new conversation (its key is deterministic, so replays get the same one)."""
         return AgentSession(self.name, str(self._ctx.new_uuid()).replace("-", ""))
+
+    def new_thread(self) -> AgentSession:
+        """The same as `new_session` (the Agent Framework's older name)."""
+        return self.new_session()
 
     def run(
         self,
@@ -114,8 +105,7 @@ class OrchestrationAgent:
     def _key(self, session: AgentSession | str | None) -> str:
         if session is None:
             return self.new_session().key
-        text = session.thread_id if isinstance(session, AgentSession) else session
-        return parse_thread_id(text, agent_name=self.name).key
+        return parse_thread_id(str(session), agent_name=self.name).key
 
     def __repr__(self) -> str:
         return f"OrchestrationAgent(name={self.name!r})"

@@ -41,6 +41,7 @@ from .names import (
     event_chunk_key,
     thread_id,
 )
+from .response_formats import format_ref
 from .seam import OrchestrationSeam
 
 SUPERSTEPS_PER_GENERATION = 25
@@ -170,6 +171,8 @@ class OrchestratorDriver:
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or state.run_id
                 payload = {"message": message, "thread_id": thread_id(node.agent.name, key)}
+                if node.response_format is not None:
+                    payload["response_format"] = format_ref(node.response_format)
                 if uses_tools(node.agent):  # a turn of several steps: tool calls are activities
                     payload.update(agent=node.agent.name, key=key)
                     task = self.seam.call_sub_orchestrator(AGENT_TURN_ORCHESTRATOR, payload)

@@ -20,6 +20,7 @@ from .names import (
     orchestrator_name,
 )
 from .orchestrator import OrchestratorDriver
+from .response_formats import ResponseFormatError, format_ref
 from .seam import DurableTaskSeam
 from .user_orchestrations import check_unique, wrap_orchestration
 
@@ -66,6 +67,15 @@ def event_log_entity(ctx: Any, payload: Any) -> Any:
     return events
 
 
+def _check_format(workflow: Workflow, node: AgentNode) -> None:
+    """A node's per-call response format must be importable by workers (checked at start)."""
+    try:
+        format_ref(node.response_format)
+    except ResponseFormatError as exc:
+        msg = f"workflow {workflow.name!r}, agent node {node.id!r}: {exc}"
+        raise WorkflowDefinitionError(msg) from exc
+
+
 def register(
     worker: Any,
     workflows: Iterable[Workflow],
@@ -91,6 +101,7 @@ def register(
             if isinstance(node, Executor):
                 names.append(worker.add_activity(make_activity(workflow, node.id)))
             elif isinstance(node, AgentNode):
+                _check_format(workflow, node)
                 other = all_agents.setdefault(node.agent.name, node.agent)
                 if other is not node.agent:
                     msg = f"two different agents are named {node.agent.name!r}; agent names must be unique"

@@ -121,13 +121,17 @@ class DurableWorkflowHost:
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )
-            register(
-                worker,
-                self.workflows,
-                self._agents,
-                orchestrations=self.orchestrations,
-                activities=self.activities,
-            )
+            try:
+                register(
+                    worker,
+                    self.workflows,
+                    self._agents,
+                    orchestrations=self.orchestrations,
+                    activities=self.activities,
+                )
+            except BaseException:
+                self.stop()  # a definition error: leave no embedded backend running
+                raise
             worker.start()
             self._worker = worker
 
