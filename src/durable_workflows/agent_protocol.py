@@ -7,6 +7,7 @@ no dependency on any model SDK so that graphs, validation and the engine can tre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Generic, Literal, Protocol, TypeVar, cast, runtime_checkable
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
@@ -201,10 +202,18 @@ def uses_tools(agent: object) -> bool:
     return isinstance(agent, ToolUsingAgent) and agent.has_tools
 
 
+DEFAULT_SESSION_TTL = timedelta(days=14)
+"""How long an idle thread lives unless the host or the agent says otherwise (the Agent
+Framework's default)."""
+
+
 @runtime_checkable
 class ExpiringAgent(Protocol):
     """An agent whose idle threads expire (its entity deletes them after `expires_at`)."""
 
-    def expires_at(self, thread: AgentThreadState) -> float | None:
-        """Unix time at which `thread` expires, or None for never."""
+    def expires_at(
+        self, thread: AgentThreadState, *, default_ttl: timedelta | None = DEFAULT_SESSION_TTL
+    ) -> float | None:
+        """Unix time at which `thread` expires, or None for never; `default_ttl` is the
+        host's, for agents that do not set their own."""
         ...

@@ -6,6 +6,7 @@ The SDKs are imported only when a model is first called.
 
 from ..agent_client import AgentSession
 from ..agent_protocol import (
+    DEFAULT_SESSION_TTL,
     AgentResponse,
     AgentThreadState,
     ChatMessage,
@@ -14,7 +15,7 @@ from ..agent_protocol import (
     Usage,
 )
 from ..durable.response_formats import ResponseFormatError
-from ._agent import DEFAULT_MAX_TOOL_ROUNDS, DEFAULT_SESSION_TTL, Agent, ToolErrors
+from ._agent import DEFAULT_MAX_TOOL_ROUNDS, Agent, ToolErrors, UseHostDefault
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import (
     AgentError,
@@ -75,6 +76,7 @@ __all__ = [
     "ToolErrors",
     "ToolResult",
     "Usage",
+    "UseHostDefault",
     "agent_entity_name",
     "chat_client_from_env",
     "get_agent",

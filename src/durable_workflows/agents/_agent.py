@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from ..agent_protocol import (
+    DEFAULT_SESSION_TTL,
     AgentInput,
     AgentResponse,
     AgentThreadState,
@@ -48,8 +49,8 @@ ToolErrors = Literal["return", "raise"]
 
 DEFAULT_MAX_TOOL_ROUNDS = 8
 
-DEFAULT_SESSION_TTL = timedelta(days=14)
-"""Idle threads are deleted after this long unless the agent sets `session_ttl`."""
+UseHostDefault = Literal["default"]
+"""``session_ttl="default"``: the host's `default_session_ttl` (14 days unless set)."""
 
 
 class Agent:
@@ -62,7 +63,8 @@ class Agent:
         chat_client: The model, e.g. `OpenAIChatClient()`; it is only used when a turn runs.
         response_format: A pydantic model for structured output; `response.value` is parsed
             and validated into it.
-        session_ttl: Idle time after which the host deletes a thread; ``None`` keeps threads.
+        session_ttl: Idle time after which the host deletes a thread; ``None`` keeps threads;
+            ``"default"`` uses the host's `default_session_ttl` (`DEFAULT_SESSION_TTL`).
         max_history_bytes: Largest serialized thread allowed (``None``: no limit).
         history_reducer: Called to shorten a thread that would exceed `max_history_bytes`,
             e.g. `keep_last_messages(40)`; without one such a turn raises
@@ -82,7 +84,7 @@ class Agent:
         chat_client: ChatClient,
         response_format: type[BaseModel] | None = None,
         *,
-        session_ttl: timedelta | None = DEFAULT_SESSION_TTL,
+        session_ttl: timedelta | UseHostDefault | None = "default",
         max_history_bytes: int | None = DEFAULT_MAX_HISTORY_BYTES,
         history_reducer: HistoryReducer | None = None,
         tools: Iterable[Tool | Callable[..., Any]] = (),
@@ -97,8 +99,14 @@ class Agent:
             msg = f"Agent {name!r}: chat_client must be a ChatClient (with a `complete` method)"
             raise WorkflowDefinitionError(msg)
         self._check_response_format(response_format)
-        if session_ttl is not None and session_ttl <= timedelta(0):
-            msg = f"Agent {name!r}: session_ttl must be positive or None (never expire)"
+        if session_ttl != "default" and not (
+            session_ttl is None
+            or (isinstance(session_ttl, timedelta) and session_ttl > timedelta(0))
+        ):
+            msg = (
+                f"Agent {name!r}: session_ttl must be a positive timedelta, None (never expire) "
+                f"or 'default' (the host's), not {session_ttl!r}"
+            )
             raise WorkflowDefinitionError(msg)
         if max_history_bytes is not None and max_history_bytes <= 0:
             msg = f"Agent {name!r}: max_history_bytes must be positive or None (no limit)"
@@ -157,11 +165,15 @@ class Agent:
         """``AgentResponse[response_format]``, or ``AgentResponse[Any]`` without a format."""
         return self._response_type
 
-    def expires_at(self, thread: AgentThreadState) -> float | None:
-        """Unix time at which `thread` expires (``None``: never, or never used)."""
-        if self.session_ttl is None or not thread.last_used:
+    def expires_at(
+        self, thread: AgentThreadState, *, default_ttl: timedelta | None = DEFAULT_SESSION_TTL
+    ) -> float | None:
+        """Unix time at which `thread` expires (``None``: never, or never used); `default_ttl`
+        applies when the agent's `session_ttl` is ``"default"``."""
+        ttl = default_ttl if self.session_ttl == "default" else self.session_ttl
+        if ttl is None or not thread.last_used:
             return None
-        return thread.last_used + self.session_ttl.total_seconds()
+        return thread.last_used + ttl.total_seconds()
 
     def compact(self, thread: AgentThreadState, *, keep_last: int) -> AgentThreadState:
         """A copy of `thread` that keeps its last `keep_last` messages (from a user turn)."""

@@ -30,14 +30,23 @@ if TYPE_CHECKING:
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 """The model `OpenAIChatClient` uses when neither `model` nor `OPENAI_MODEL` is given."""
+DEFAULT_AZURE_DEPLOYMENT = "gpt-4o-mini"
+"""The deployment `AzureOpenAIChatClient` uses when neither `deployment` nor an env var is set."""
+AZURE_DEPLOYMENT_ENV_VARS = (
+    "AZURE_OPENAI_DEPLOYMENT_NAME",
+    "AZURE_OPENAI_DEPLOYMENT",
+    "AZURE_OPENAI_CHAT_DEPLOYMENT_NAME",
+)
+"""Read in this order: the Agent Framework's Python name, its .NET name, the older chat name."""
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 """The Azure OpenAI API version used unless `api_version` or `AZURE_OPENAI_API_VERSION` is set."""
 AZURE_COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 NO_MODEL_CONFIGURED = (
     "No chat model is configured. For OpenAI set OPENAI_API_KEY (optionally OPENAI_MODEL and "
-    "OPENAI_BASE_URL); for Azure OpenAI set AZURE_OPENAI_ENDPOINT and "
-    "AZURE_OPENAI_DEPLOYMENT_NAME, plus AZURE_OPENAI_API_KEY or an Azure sign-in (`az login`)."
+    "OPENAI_BASE_URL); for Azure OpenAI set AZURE_OPENAI_ENDPOINT (optionally "
+    "AZURE_OPENAI_DEPLOYMENT_NAME, default gpt-4o-mini), plus AZURE_OPENAI_API_KEY or an Azure "
+    "sign-in (`az login`)."
 )
 """What `chat_client_from_env()` needs; examples print it when they fall back to a stand-in."""
 
@@ -254,7 +263,8 @@ class AzureOpenAIChatClient(_OpenAICompatibleClient):
     """A deployment on Azure OpenAI.
 
     Settings come from the arguments, else ``AZURE_OPENAI_ENDPOINT``,
-    ``AZURE_OPENAI_DEPLOYMENT_NAME`` (or ``AZURE_OPENAI_CHAT_DEPLOYMENT_NAME``),
+    ``AZURE_OPENAI_DEPLOYMENT_NAME`` (or ``AZURE_OPENAI_DEPLOYMENT``, then
+    ``AZURE_OPENAI_CHAT_DEPLOYMENT_NAME``; default `DEFAULT_AZURE_DEPLOYMENT`),
     ``AZURE_OPENAI_API_KEY`` and ``AZURE_OPENAI_API_VERSION``, read on first use. Without an
     API key it authenticates with `credential`, else azure-identity's `DefaultAzureCredential`
     (which covers `az login`, managed identity and environment credentials).
@@ -283,16 +293,9 @@ class AzureOpenAIChatClient(_OpenAICompatibleClient):
 
     @property
     def model(self) -> str:
-        deployment = _setting(
-            self._deployment, "AZURE_OPENAI_DEPLOYMENT_NAME", "AZURE_OPENAI_CHAT_DEPLOYMENT_NAME"
+        return (
+            _setting(self._deployment, *AZURE_DEPLOYMENT_ENV_VARS) or DEFAULT_AZURE_DEPLOYMENT
         )
-        if deployment is None:
-            msg = (
-                "AzureOpenAIChatClient has no deployment: pass deployment= or set "
-                "AZURE_OPENAI_DEPLOYMENT_NAME"
-            )
-            raise ChatClientConfigurationError(msg)
-        return deployment
 
     def _endpoint_or_raise(self) -> str:
         endpoint = _setting(self._endpoint, "AZURE_OPENAI_ENDPOINT")

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..agent_protocol import (
+    DEFAULT_SESSION_TTL,
     AgentInput,
     AgentResponse,
     AgentThreadState,
@@ -39,8 +40,10 @@ class AgentTurnError(DurableWorkflowsError):
     """A step of a tool-using turn does not fit the thread's state (the turn was abandoned)."""
 
 
-def make_agent_entity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
-    """The entity function holding `agent`'s threads."""
+def make_agent_entity(
+    agent: WorkflowAgent, default_ttl: timedelta | None = DEFAULT_SESSION_TTL
+) -> Callable[[Any, Any], Any]:
+    """The entity function holding `agent`'s threads (`default_ttl`: the host's session TTL)."""
 
     def entity(ctx: Any, payload: Any) -> Any:
         stored = ctx.get_state(None)
@@ -58,7 +61,7 @@ def make_agent_entity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
                     return {"tool_calls": step[1]}
                 done = step
             ctx.set_state(done.thread.model_dump(mode="json"))
-            expires = _expires_at(agent, done.thread)
+            expires = _expires_at(agent, done.thread, default_ttl)
             if expires is not None:
                 fire_at = datetime.fromtimestamp(expires, tz=timezone.utc)
                 ctx.signal_entity(ctx.entity_id, "expire", None, signal_time=fire_at)
@@ -70,7 +73,7 @@ def make_agent_entity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
             ctx.set_state(None)
             return None
         if operation == "expire":
-            expires = _expires_at(agent, thread)
+            expires = _expires_at(agent, thread, default_ttl)
             if stored is not None and expires is not None and expires <= time.time():
                 ctx.set_state(None)
             return None
@@ -191,5 +194,9 @@ def _response_type(agent: WorkflowAgent, fmt: Any) -> type[AgentResponse[Any]]:
     return agent.response_type if fmt is None else response_type_for(fmt)
 
 
-def _expires_at(agent: WorkflowAgent, thread: AgentThreadState) -> float | None:
-    return agent.expires_at(thread) if isinstance(agent, ExpiringAgent) else None
+def _expires_at(
+    agent: WorkflowAgent, thread: AgentThreadState, default_ttl: timedelta | None
+) -> float | None:
+    if not isinstance(agent, ExpiringAgent):
+        return None
+    return agent.expires_at(thread, default_ttl=default_ttl)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from ..agent_nodes import AgentNode
-from ..agent_protocol import WorkflowAgent, uses_tools
+from ..agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent, uses_tools
 from ..errors import WorkflowDefinitionError
 from ..executors import Executor
 from ..invoke import invoke_executor
@@ -83,9 +84,11 @@ def register(
     *,
     orchestrations: Iterable[Callable[..., Any]] = (),
     activities: Iterable[Callable[..., Any]] = (),
+    default_session_ttl: timedelta | None = DEFAULT_SESSION_TTL,
 ) -> list[str]:
     """Register everything the workflows and agents need with a durabletask worker, and the
-    hand-written `orchestrations` and `activities` (by function name)."""
+    hand-written `orchestrations` and `activities` (by function name). Agents whose
+    `session_ttl` is ``"default"`` use `default_session_ttl`."""
     names: list[str] = []
     all_agents: dict[str, WorkflowAgent] = {}
     for agent in agents:
@@ -112,7 +115,8 @@ def register(
         if clash != name:
             msg = f"agents {clash!r} and {name!r} differ only in case; entity names ignore case"
             raise WorkflowDefinitionError(msg)
-        names.append(worker.add_entity(make_agent_entity(agent), name=agent_entity_name(name)))
+        entity = make_agent_entity(agent, default_session_ttl)
+        names.append(worker.add_entity(entity, name=agent_entity_name(name)))
         if uses_tools(agent):
             names.append(worker.add_activity(make_tool_activity(agent)))
     names.append(worker.add_entity(event_log_entity, name=EVENT_LOG_ENTITY))

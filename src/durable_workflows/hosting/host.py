@@ -7,12 +7,13 @@ import logging
 import os
 import weakref
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
 
 from ..agent_client import AgentClient
 from ..agent_nodes import AgentNode
-from ..agent_protocol import WorkflowAgent
+from ..agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent
 from ..client import WorkflowClient
 from ..durable.registration import register
 from ..errors import DurableWorkflowsError
@@ -40,7 +41,8 @@ class DurableWorkflowHost:
 
     `orchestrations` and `activities` are hand-written durabletask functions registered by
     name; inside an orchestration, `durable_workflows.agents.get_agent(ctx, name)` calls the
-    hosted agents.
+    hosted agents. `default_session_ttl` is how long an idle agent thread lives when its agent
+    does not set `session_ttl` (``None``: forever).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class DurableWorkflowHost:
         *,
         orchestrations: Iterable[Callable[..., Any]] = (),
         activities: Iterable[Callable[..., Any]] = (),
+        default_session_ttl: timedelta | None = DEFAULT_SESSION_TTL,
         mode: HostMode = "all",
         database: str | os.PathLike[str] | None = None,
         max_concurrency: int | None = None,
@@ -79,6 +82,12 @@ class DurableWorkflowHost:
         self._agents = _all_agents(list(agents), self.workflows)
         self.orchestrations = list(orchestrations)
         self.activities = list(activities)
+        if default_session_ttl is not None and not (
+            isinstance(default_session_ttl, timedelta) and default_session_ttl > timedelta(0)
+        ):
+            msg = f"default_session_ttl must be a positive timedelta or None, not {default_session_ttl!r}"
+            raise DurableWorkflowsError(msg)
+        self.default_session_ttl = default_session_ttl
 
     @property
     def address(self) -> str:
@@ -128,6 +137,7 @@ class DurableWorkflowHost:
                     self._agents,
                     orchestrations=self.orchestrations,
                     activities=self.activities,
+                    default_session_ttl=self.default_session_ttl,
                 )
             except BaseException:
                 self.stop()  # a definition error: leave no embedded backend running
