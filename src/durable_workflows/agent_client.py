@@ -18,6 +18,7 @@ from .agent_protocol import (
     WorkflowAgent,
     response_type_for,
 )
+from .agent_stream import AgentStream
 from .durable.names import AGENT_TURN_ORCHESTRATOR, agent_entity_name, thread_id
 from .durable.response_formats import format_ref
 from .errors import DurableWorkflowsError, InvalidResponseError, WorkflowNotFoundError
@@ -85,17 +86,8 @@ class DurableAgent:
             raise InvalidResponseError("give thread= or thread_id=, not both")
         chosen = thread if thread is not None else thread_id
         thread = str(chosen) if chosen is not None else self.new_thread_id()
-        key = self._key(thread)
-        payload: dict[str, Any] = {
-            "agent": self.name,
-            "key": key,
-            "thread_id": thread,
-            "message": self._registry.encode(message, (AgentInput,)),
-        }
-        registry = self._registry
-        if response_format is not None:
-            payload["response_format"] = format_ref(response_format)
-            registry = TypeRegistry([response_type_for(response_format)])
+        payload = self._payload(message, thread, response_format)
+        registry = TypeRegistry([self._response_type(response_format)])
         instance = await self._client.schedule_new_orchestration(
             AGENT_TURN_ORCHESTRATOR, input=payload, instance_id=f"agent-turn-{uuid.uuid4().hex}"
         )
@@ -108,6 +100,47 @@ class DurableAgent:
             raise DurableWorkflowsError(msg)
         response: AgentResponse[Any] = registry.decode(json.loads(state.serialized_output))
         return response
+
+    def run_stream(
+        self,
+        message: AgentInput,
+        *,
+        thread: AgentSession | str | None = None,
+        response_format: type[BaseModel] | None = None,
+    ) -> AgentStream:
+        """Run one turn whose reply text is streamed: ``async for update in
+        agent.run_stream(...)`` yields `AgentStreamUpdate`s as the model produces them, then
+        ``await stream.response()`` gives the `AgentResponse`.
+
+        The turn starts on the first iteration. The deltas are stored durably: with
+        `stream.stream_id` and the last `update.cursor`, `resume_stream` continues from any
+        process.
+        """
+        thread = str(thread) if thread is not None else self.new_thread_id()
+        stream_id = f"agent-stream-{uuid.uuid4().hex}"
+        payload = self._payload(message, thread, response_format)
+        payload["stream"] = stream_id
+
+        async def start() -> None:
+            await self._client.schedule_new_orchestration(
+                AGENT_TURN_ORCHESTRATOR, input=payload, instance_id=stream_id
+            )
+
+        return AgentStream(
+            self._client, stream_id, self._response_type(response_format), start=start
+        )
+
+    def resume_stream(
+        self,
+        stream_id: str,
+        *,
+        cursor: int = 0,
+        response_format: type[BaseModel] | None = None,
+    ) -> AgentStream:
+        """The updates of a started stream after `cursor` (0: from the start)."""
+        return AgentStream(
+            self._client, stream_id, self._response_type(response_format), cursor=cursor
+        )
 
     async def get_history(self, thread_id: AgentSession | str) -> list[ChatMessage]:
         """The thread's messages, oldest first (empty for an unknown or expired thread)."""
@@ -127,6 +160,25 @@ class DurableAgent:
 
         entity = EntityInstanceId(agent_entity_name(self.name), self._key(str(thread_id)))
         await self._client.signal_entity(entity, "delete")
+
+    def _payload(
+        self, message: AgentInput, thread: str, response_format: type[BaseModel] | None
+    ) -> dict[str, Any]:
+        """The input of the turn orchestration."""
+        payload: dict[str, Any] = {
+            "agent": self.name,
+            "key": self._key(thread),
+            "thread_id": thread,
+            "message": self._registry.encode(message, (AgentInput,)),
+        }
+        if response_format is not None:
+            payload["response_format"] = format_ref(response_format)
+        return payload
+
+    def _response_type(self, response_format: type[BaseModel] | None) -> type[AgentResponse[Any]]:
+        if response_format is None:
+            return self.agent.response_type
+        return response_type_for(response_format)
 
     def _key(self, thread: str) -> str:
         prefix = f"@{agent_entity_name(self.name)}@"

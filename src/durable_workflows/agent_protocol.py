@@ -6,6 +6,7 @@ no dependency on any model SDK so that graphs, validation and the engine can tre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, Literal, Protocol, TypeVar, cast, runtime_checkable
@@ -182,8 +183,9 @@ class ToolUsingAgent(Protocol):
         *,
         thread_id: str,
         response_format: type[BaseModel] | None = None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> ToolRequest | TurnDone:
-        """Call the model once."""
+        """Call the model once (streaming its text to `on_delta`, if given)."""
         ...
 
     def call_tool(self, call: ToolCall) -> ToolResult:

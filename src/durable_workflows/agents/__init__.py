@@ -14,6 +14,7 @@ from ..agent_protocol import (
     ToolResult,
     Usage,
 )
+from ..agent_stream import AgentStream, AgentStreamUpdate
 from ..durable.response_formats import ResponseFormatError
 from ._agent import DEFAULT_MAX_TOOL_ROUNDS, Agent, ToolErrors, UseHostDefault
 from ._chat_client import ChatClient, ChatCompletion
@@ -54,6 +55,8 @@ __all__ = [
     "AgentResponse",
     "AgentResponseError",
     "AgentSession",
+    "AgentStream",
+    "AgentStreamUpdate",
     "AgentTask",
     "AgentThreadState",
     "AgentToolError",

@@ -25,7 +25,7 @@ from ..agent_protocol import (
     response_type_for,
 )
 from ..errors import WorkflowDefinitionError
-from ._chat_client import ChatClient, ChatCompletion
+from ._chat_client import ChatClient, ChatCompletion, DeltaCallback, streams
 from ._errors import (
     AgentHistoryLimitError,
     AgentInputError,
@@ -187,17 +187,23 @@ class Agent:
         *,
         thread_id: str,
         response_format: type[BaseModel] | None = None,
+        on_delta: DeltaCallback | None = None,
     ) -> tuple[AgentThreadState, AgentResponse[Any]]:
         """Run one turn: append `message`, call the model (and the tools it asks for, in
         parallel, until it answers), append the exchange.
 
-        `response_format` overrides the agent's for this turn. Pure with respect to `thread`:
-        on any error nothing is returned, so the caller keeps the stored thread as it was.
+        `response_format` overrides the agent's for this turn; `on_delta` receives the reply
+        text as the model streams it. Pure with respect to `thread`: on any error nothing is
+        returned, so the caller keeps the stored thread as it was.
         """
         turn = self.begin_turn(thread, message, thread_id=thread_id)
         while True:
             step = self.model_step(
-                thread, turn, thread_id=thread_id, response_format=response_format
+                thread,
+                turn,
+                thread_id=thread_id,
+                response_format=response_format,
+                on_delta=on_delta,
             )
             if isinstance(step, TurnDone):
                 return step.thread, step.response
@@ -221,12 +227,15 @@ class Agent:
         *,
         thread_id: str,
         response_format: type[BaseModel] | None = None,
+        on_delta: DeltaCallback | None = None,
     ) -> ToolRequest | TurnDone:
-        """Call the model once: it either asks for tools (`ToolRequest`) or answers (`TurnDone`)."""
+        """Call the model once: it either asks for tools (`ToolRequest`) or answers (`TurnDone`).
+
+        With `on_delta` the reply text is streamed to it as the model produces it."""
         self._check_response_format(response_format, per_call=True)
         fmt = response_format or self.response_format
         history = self._fit([*thread.messages, *turn.messages], thread_id)
-        completion = self._complete(history, fmt, thread_id)
+        completion = self._complete(history, fmt, thread_id, on_delta)
         usage = turn.usage + completion.usage
         if completion.tool_calls:
             self._check_tool_round(turn, completion, thread_id)
@@ -303,22 +312,33 @@ class Agent:
         return response_type_for(response_format)
 
     def _complete(
-        self, history: list[ChatMessage], fmt: type[BaseModel] | None, thread_id: str
+        self,
+        history: list[ChatMessage],
+        fmt: type[BaseModel] | None,
+        thread_id: str,
+        on_delta: DeltaCallback | None,
     ) -> ChatCompletion:
         prompt = (
             [ChatMessage(role="system", content=self.instructions)] if self.instructions else []
         )
+        options: dict[str, Any] = {}
+        if self.tools:
+            options["tools"] = [t.spec() for t in self.tools]
+        streamed = on_delta is not None and streams(self.chat_client)
+        if streamed:
+            options["on_delta"] = on_delta
         try:
-            if self.tools:
-                return self.chat_client.complete(
-                    [*prompt, *history], response_format=fmt, tools=[t.spec() for t in self.tools]
-                )
-            return self.chat_client.complete([*prompt, *history], response_format=fmt)
+            completion = self.chat_client.complete(
+                [*prompt, *history], response_format=fmt, **options
+            )
         except ChatClientError as exc:
             msg = f"Agent {self._name!r} (thread {thread_id!r}): {exc}. The thread is unchanged."
             raise AgentModelCallError(
                 self._name, msg, status_code=exc.status_code, retryable=exc.retryable
             ) from exc
+        if on_delta is not None and not streamed and completion.text:
+            on_delta(completion.text)  # a client that cannot stream: its reply is one delta
+        return completion
 
     def _check_tool_round(
         self, turn: TurnProgress, completion: ChatCompletion, thread_id: str

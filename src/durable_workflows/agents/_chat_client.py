@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from ..agent_protocol import ChatMessage, ToolCall, Usage
+
+DeltaCallback = Callable[[str], None]
+"""Receives each piece of reply text as the model produces it (streaming)."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,9 @@ class ChatClient(Protocol):
 
     Implementations raise `ChatClientError` when the call fails after their own retries and
     `ChatClientConfigurationError` when they lack configuration. `tools` (chat-completions
-    ``tools`` entries) is passed only to agents that have tools.
+    ``tools`` entries) is passed only to agents that have tools, and `on_delta` only to
+    stream a reply: a client that has no `on_delta` parameter is called without it, and its
+    whole text is then one delta.
     """
 
     def complete(
@@ -43,3 +49,11 @@ class ChatClient(Protocol):
     ) -> ChatCompletion:
         """Answer `messages`; with `response_format`, the text is JSON for that model."""
         ...
+
+
+def streams(client: ChatClient) -> bool:
+    """True if `client.complete` takes `on_delta` (it can stream a reply)."""
+    try:
+        return "on_delta" in inspect.signature(client.complete).parameters
+    except (TypeError, ValueError):
+        return False

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from ..agent_protocol import ChatMessage, ToolCall, Usage
-from ._chat_client import ChatClient, ChatCompletion
+from ._chat_client import ChatClient, ChatCompletion, DeltaCallback
 from ._errors import ChatClientConfigurationError, ChatClientError
+from ._openai_stream import completion_from_chunks
 from ._schema import schema_name, strict_json_schema
 
 if TYPE_CHECKING:
@@ -149,9 +150,11 @@ class _OpenAICompatibleClient(ABC):
         *,
         response_format: type[BaseModel] | None,
         tools: Sequence[dict[str, Any]] | None = None,
+        on_delta: DeltaCallback | None = None,
     ) -> ChatCompletion:
         """Call the chat completions API (with JSON-schema structured output if requested,
-        and the `tools` the model may call)."""
+        and the `tools` the model may call). With `on_delta` the reply is streamed
+        (``stream=True``) and each piece of text is passed to it as it arrives."""
         sdk = _import_openai()
         client = self.sdk_client
         options = dict(self.completion_options)
@@ -168,6 +171,15 @@ class _OpenAICompatibleClient(ABC):
             }
         params = [_message_param(m) for m in messages]
         try:
+            if on_delta is not None:
+                chunks = client.chat.completions.create(
+                    model=self.model,
+                    messages=params,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    **options,
+                )
+                return completion_from_chunks(chunks, on_delta)
             reply = client.chat.completions.create(model=self.model, messages=params, **options)
         except sdk.APIStatusError as exc:
             retryable = _retryable(exc.status_code)
@@ -179,6 +191,12 @@ class _OpenAICompatibleClient(ABC):
         except sdk.APIConnectionError as exc:
             msg = f"Could not reach {self._describe()} (after {client.max_retries} retries): {exc}"
             raise ChatClientError(msg, retryable=True) from exc
+        except sdk.APIError as exc:  # e.g. an error event in the middle of a stream
+            msg = f"{self._describe()} failed: {exc}"
+            raise ChatClientError(msg, retryable=True) from exc
+        return self._completion(reply)
+
+    def _completion(self, reply: Any) -> ChatCompletion:
         if not reply.choices:
             msg = f"{self._describe()} returned no choices"
             raise ChatClientError(msg, retryable=True)
@@ -293,9 +311,7 @@ class AzureOpenAIChatClient(_OpenAICompatibleClient):
 
     @property
     def model(self) -> str:
-        return (
-            _setting(self._deployment, *AZURE_DEPLOYMENT_ENV_VARS) or DEFAULT_AZURE_DEPLOYMENT
-        )
+        return _setting(self._deployment, *AZURE_DEPLOYMENT_ENV_VARS) or DEFAULT_AZURE_DEPLOYMENT
 
     def _endpoint_or_raise(self) -> str:
         endpoint = _setting(self._endpoint, "AZURE_OPENAI_ENDPOINT")

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..agent_protocol import ChatMessage, Usage
-from ._chat_client import ChatCompletion
+from ._chat_client import ChatCompletion, DeltaCallback
 from ._schema import example_from_schema
 
 Reply = str | BaseModel | Mapping[str, Any] | ChatCompletion
@@ -47,9 +47,20 @@ class DeterministicChatClient:
         *,
         response_format: type[BaseModel] | None,
         tools: Sequence[dict[str, Any]] | None = None,
+        on_delta: DeltaCallback | None = None,
     ) -> ChatCompletion:
-        """Answer deterministically; the same messages always give the same reply."""
+        """Answer deterministically; the same messages always give the same reply. With
+        `on_delta` the text is streamed word by word."""
         self.calls.append(list(messages))
+        completion = self._completion(messages, response_format)
+        if on_delta is not None:
+            for word in re.findall(r"\s*\S+\s*|\s+", completion.text):
+                on_delta(word)
+        return completion
+
+    def _completion(
+        self, messages: list[ChatMessage], response_format: type[BaseModel] | None
+    ) -> ChatCompletion:
         reply = self._reply(messages, response_format)
         if isinstance(reply, ChatCompletion):
             return reply

@@ -10,6 +10,7 @@ turn's progress under ``"turn"``; only a finished turn joins the thread's messag
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Generator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -32,6 +33,7 @@ from ..agent_protocol import (
 )
 from ..errors import DurableWorkflowsError, WorkflowDefinitionError, WorkflowNotFoundError
 from ..serialization import TypeRegistry
+from .agent_stream import StreamPublisher, StreamSignaller
 from .names import AGENT_TURN_ORCHESTRATOR, agent_entity_name, agent_tool_activity
 from .response_formats import resolve_format
 
@@ -41,9 +43,12 @@ class AgentTurnError(DurableWorkflowsError):
 
 
 def make_agent_entity(
-    agent: WorkflowAgent, default_ttl: timedelta | None = DEFAULT_SESSION_TTL
+    agent: WorkflowAgent,
+    default_ttl: timedelta | None = DEFAULT_SESSION_TTL,
+    signaller: StreamSignaller | None = None,
 ) -> Callable[[Any, Any], Any]:
-    """The entity function holding `agent`'s threads (`default_ttl`: the host's session TTL)."""
+    """The entity function holding `agent`'s threads (`default_ttl`: the host's session TTL;
+    `signaller`: how streamed turns publish their deltas)."""
 
     def entity(ctx: Any, payload: Any) -> Any:
         stored = ctx.get_state(None)
@@ -52,20 +57,35 @@ def make_agent_entity(
         if operation in ("run_turn", "step"):
             fmt = resolve_format(payload.get("response_format"))
             registry = TypeRegistry([AgentInput, agent.response_type, _response_type(agent, fmt)])
-            if operation == "run_turn":
-                done = _run_turn(agent, thread, registry, payload, fmt)
-            else:
-                step = _step(agent, thread, stored, registry, payload, fmt)
-                if not isinstance(step, TurnDone):
-                    ctx.set_state({**thread.model_dump(mode="json"), "turn": step[0]})
-                    return {"tool_calls": step[1]}
-                done = step
+            stream = payload.get("stream")
+            publishers: list[StreamPublisher] = []
+
+            def publisher(step: int) -> StreamPublisher | None:
+                if stream is None:
+                    return None
+                publishers.append(StreamPublisher(signaller, stream, step))
+                return publishers[-1]
+
+            try:
+                if operation == "run_turn":
+                    done = _run_turn(agent, thread, registry, payload, fmt, publisher(0))
+                else:
+                    step = _step(agent, thread, stored, registry, payload, fmt, publisher)
+                    if not isinstance(step, TurnDone):
+                        ctx.set_state({**thread.model_dump(mode="json"), "turn": step[0]})
+                        return {"tool_calls": step[1]}
+                    done = step
+            finally:
+                for published in publishers:
+                    published.flush()
             ctx.set_state(done.thread.model_dump(mode="json"))
             expires = _expires_at(agent, done.thread, default_ttl)
             if expires is not None:
                 fire_at = datetime.fromtimestamp(expires, tz=timezone.utc)
                 ctx.signal_entity(ctx.entity_id, "expire", None, signal_time=fire_at)
             encoded = registry.encode(done.response)
+            if stream is not None:
+                return {"response": encoded, "stream": publishers[-1].summary()}
             return encoded if operation == "run_turn" else {"response": encoded}
         if operation == "get_history":
             return None if stored is None else thread.model_dump(mode="json")
@@ -89,6 +109,7 @@ def _run_turn(
     registry: TypeRegistry,
     payload: dict[str, Any],
     fmt: Any,
+    on_delta: StreamPublisher | None,
 ) -> TurnDone:
     if uses_tools(agent):
         msg = (
@@ -97,10 +118,15 @@ def _run_turn(
         )
         raise WorkflowDefinitionError(msg)
     message = registry.decode(payload["message"])
-    options = {} if fmt is None else {"response_format": fmt}
+    options: dict[str, Any] = {} if fmt is None else {"response_format": fmt}
+    streams = on_delta is not None and _takes(agent.run_turn, "on_delta")
+    if streams:
+        options["on_delta"] = on_delta
     new_thread, response = agent.run_turn(
         thread, message, thread_id=payload["thread_id"], **options
     )
+    if on_delta is not None and not streams and response.text:
+        on_delta(response.text)  # an agent that cannot stream: its reply is one delta
     return TurnDone(thread=new_thread, response=response)
 
 
@@ -111,6 +137,7 @@ def _step(
     registry: TypeRegistry,
     payload: dict[str, Any],
     fmt: Any,
+    publisher: Callable[[int], StreamPublisher | None],
 ) -> TurnDone | tuple[dict[str, Any], list[dict[str, Any]]]:
     """One model call of a tool-using turn: the first (with the message) or a later one."""
     if not isinstance(agent, ToolUsingAgent):
@@ -131,10 +158,21 @@ def _step(
         results = [ToolResult.model_validate(r) for r in payload["tool_results"]]
         turn = TurnProgress.model_validate(pending)
         turn = agent.add_tool_results(turn, results, thread_id=thread_id)
-    step = agent.model_step(thread, turn, thread_id=thread_id, response_format=fmt)
+    options: dict[str, Any] = {"response_format": fmt}
+    on_delta = publisher(turn.rounds)
+    if on_delta is not None:
+        options["on_delta"] = on_delta
+    step = agent.model_step(thread, turn, thread_id=thread_id, **options)
     if isinstance(step, TurnDone):
         return step
     return step.turn.model_dump(mode="json"), [c.model_dump(mode="json") for c in step.calls]
+
+
+def _takes(function: Callable[..., Any], parameter: str) -> bool:
+    try:
+        return parameter in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def make_tool_activity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
@@ -171,8 +209,9 @@ def make_agent_turn_orchestrator(
             raise WorkflowNotFoundError(msg)
         entity = EntityInstanceId(agent_entity_name(agent.name), payload["key"])
         body: dict[str, Any] = {"message": payload["message"], "thread_id": payload["thread_id"]}
-        if payload.get("response_format") is not None:
-            body["response_format"] = payload["response_format"]
+        for optional in ("response_format", "stream"):
+            if payload.get(optional) is not None:
+                body[optional] = payload[optional]
         if not uses_tools(agent):
             return (yield ctx.call_entity(entity, "run_turn", body))
         activity = agent_tool_activity(agent.name)
@@ -184,7 +223,7 @@ def make_agent_turn_orchestrator(
                 calls = [ctx.call_activity(activity, input=c) for c in step["tool_calls"]]
                 results = yield task.when_all(calls)
                 step = yield ctx.call_entity(entity, "step", {**later, "tool_results": results})
-        return step["response"]
+        return step if "stream" in body else step["response"]
 
     agent_turn.__name__ = AGENT_TURN_ORCHESTRATOR
     return agent_turn

@@ -21,6 +21,9 @@ def activity_name(workflow_name: str, node_id: str) -> str:
 AGENT_ENTITY_PREFIX = "dafx-"
 """Agent entities are ``dafx-<agent>``; a thread id is the entity id ``@dafx-<agent>@<key>``."""
 
+AGENT_STREAM_ENTITY = "dw_agent_stream"
+"""Entity holding one streamed agent turn's text deltas, keyed by the stream id."""
+
 AGENT_TURN_ORCHESTRATOR = "dw.agent_turn"
 """The orchestrator that runs one agent turn for a client, an orchestration or a workflow node
 (entities cannot answer clients; tool calls are activities, which entities cannot call)."""

@@ -14,7 +14,9 @@ from ..invoke import invoke_executor
 from ..wire import encode_result
 from ..workflow import Workflow
 from .agent_entity import make_agent_entity, make_agent_turn_orchestrator, make_tool_activity
+from .agent_stream import StreamSignaller, agent_stream_entity
 from .names import (
+    AGENT_STREAM_ENTITY,
     EVENT_LOG_ENTITY,
     activity_name,
     agent_entity_name,
@@ -85,10 +87,12 @@ def register(
     orchestrations: Iterable[Callable[..., Any]] = (),
     activities: Iterable[Callable[..., Any]] = (),
     default_session_ttl: timedelta | None = DEFAULT_SESSION_TTL,
+    stream_signaller: StreamSignaller | None = None,
 ) -> list[str]:
     """Register everything the workflows and agents need with a durabletask worker, and the
     hand-written `orchestrations` and `activities` (by function name). Agents whose
-    `session_ttl` is ``"default"`` use `default_session_ttl`."""
+    `session_ttl` is ``"default"`` use `default_session_ttl`; streamed turns publish their
+    deltas through `stream_signaller`."""
     names: list[str] = []
     all_agents: dict[str, WorkflowAgent] = {}
     for agent in agents:
@@ -115,13 +119,14 @@ def register(
         if clash != name:
             msg = f"agents {clash!r} and {name!r} differ only in case; entity names ignore case"
             raise WorkflowDefinitionError(msg)
-        entity = make_agent_entity(agent, default_session_ttl)
+        entity = make_agent_entity(agent, default_session_ttl, stream_signaller)
         names.append(worker.add_entity(entity, name=agent_entity_name(name)))
         if uses_tools(agent):
             names.append(worker.add_activity(make_tool_activity(agent)))
     names.append(worker.add_entity(event_log_entity, name=EVENT_LOG_ENTITY))
     if all_agents:
         names.append(worker.add_orchestrator(make_agent_turn_orchestrator(all_agents)))
+        names.append(worker.add_entity(agent_stream_entity, name=AGENT_STREAM_ENTITY))
     orchestrations, activities = list(orchestrations), list(activities)
     check_unique(orchestrations, "orchestration")
     check_unique(activities, "activity")

@@ -15,6 +15,7 @@ from ..agent_client import AgentClient
 from ..agent_nodes import AgentNode
 from ..agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent
 from ..client import WorkflowClient
+from ..durable.agent_stream import StreamSignaller
 from ..durable.registration import register
 from ..errors import DurableWorkflowsError
 from ..sidecar import SqliteSidecar
@@ -75,6 +76,7 @@ class DurableWorkflowHost:
         self._logger = logger or durabletask_logger()
         self._backend: SqliteSidecar | None = None
         self._worker: Any = None
+        self._signaller: StreamSignaller | None = None
         self._target: ConnectionSettings | str | None = None
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WorkflowClient] = (
             weakref.WeakKeyDictionary()
@@ -127,6 +129,8 @@ class DurableWorkflowHost:
         else:
             self._target = self._settings
         if self.mode != "client":
+            target = self._target
+            self._signaller = StreamSignaller(lambda: create_client(target, logger=self._logger))
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )
@@ -138,6 +142,7 @@ class DurableWorkflowHost:
                     orchestrations=self.orchestrations,
                     activities=self.activities,
                     default_session_ttl=self.default_session_ttl,
+                    stream_signaller=self._signaller,
                 )
             except BaseException:
                 self.stop()  # a definition error: leave no embedded backend running
@@ -150,6 +155,9 @@ class DurableWorkflowHost:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        if self._signaller is not None:
+            self._signaller.close()
+            self._signaller = None
         if self._backend is not None:
             self._backend.stop()
             self._backend = None
