@@ -14,6 +14,8 @@ import durable_workflows.testing
 EXPECTED = [
     "AgentNode",
     "AgentResponse",
+    "AgentStream",
+    "AgentStreamUpdate",
     "Case",
     "ChatMessage",
     "CustomEvent",
@@ -27,12 +29,17 @@ EXPECTED = [
     "ExecutorInvokedEvent",
     "InvalidResponseError",
     "MaxSuperstepsExceededError",
+    "RequestAlreadyAnsweredError",
     "RequestPort",
     "RequestTimeoutError",
     "ResponseReceivedEvent",
+    "ResponseRefusedEvent",
     "RetryPolicy",
+    "RunAlreadyExistsError",
     "RunStatus",
+    "RunSummary",
     "SerializationError",
+    "SidecarAuthenticationError",
     "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",
@@ -95,3 +102,4 @@ def test_testing_api_is_pinned() -> None:
     assert list(durable_workflows.testing.__all__) == EXPECTED_TESTING
     for name in EXPECTED_TESTING:
         assert getattr(durable_workflows.testing, name, None) is not None, name
+

@@ -1,17 +1,13 @@
 """durable_workflows: workflow graphs in Python, compiled onto durable Durable Task orchestrations."""
 
-from .agent_nodes import AgentNode
-from .agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
-from .builder import WorkflowBuilder
-from .client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
-from .context import WorkflowContext
-from .edges import Case, Default
 from .errors import (
     DurableWorkflowsError,
     ExecutorFailedError,
     InvalidResponseError,
     MaxSuperstepsExceededError,
+    RequestAlreadyAnsweredError,
     RequestTimeoutError,
+    RunAlreadyExistsError,
     SerializationError,
     ValidationIssue,
     WorkflowDefinitionError,
@@ -21,12 +17,27 @@ from .errors import (
     WorkflowRuntimeError,
     WorkflowValidationError,
 )
-from .events import (
+from .graph.builder import WorkflowBuilder
+from .graph.workflow import Workflow
+from .hosting.agent_stream import AgentStream, AgentStreamUpdate
+from .hosting.auth import SidecarAuthenticationError
+from .hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
+from .hosting.host import DurableWorkflowHost
+from .hosting.run_info import RunSummary
+from .model.agent_nodes import AgentNode
+from .model.agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
+from .model.context import WorkflowContext
+from .model.edges import Case, Default
+from .model.executors import Executor, executor, handler
+from .model.policies import RetryPolicy
+from .model.ports import RequestPort
+from .runtime.events import (
     CustomEvent,
     ExecutorCompletedEvent,
     ExecutorFailedEvent,
     ExecutorInvokedEvent,
     ResponseReceivedEvent,
+    ResponseRefusedEvent,
     WaitingForInputEvent,
     WorkflowCompletedEvent,
     WorkflowEvent,
@@ -34,17 +45,14 @@ from .events import (
     WorkflowOutputEvent,
     WorkflowStartedEvent,
 )
-from .executors import Executor, executor, handler
-from .hosting.host import DurableWorkflowHost
-from .policies import RetryPolicy
-from .ports import RequestPort
-from .workflow import Workflow
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AgentNode",
     "AgentResponse",
+    "AgentStream",
+    "AgentStreamUpdate",
     "Case",
     "ChatMessage",
     "CustomEvent",
@@ -58,12 +66,17 @@ __all__ = [
     "ExecutorInvokedEvent",
     "InvalidResponseError",
     "MaxSuperstepsExceededError",
+    "RequestAlreadyAnsweredError",
     "RequestPort",
     "RequestTimeoutError",
     "ResponseReceivedEvent",
+    "ResponseRefusedEvent",
     "RetryPolicy",
+    "RunAlreadyExistsError",
     "RunStatus",
+    "RunSummary",
     "SerializationError",
+    "SidecarAuthenticationError",
     "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",

@@ -14,13 +14,8 @@ from typing import Any
 
 import pytest
 
-from durable_workflows import DurableWorkflowHost, DurableWorkflowsError
-from durable_workflows.agents import (
-    Agent,
-    AgentStreamUpdate,
-    AgentThreadState,
-    OpenAIChatClient,
-)
+from durable_workflows import AgentStreamUpdate, DurableWorkflowHost, DurableWorkflowsError
+from durable_workflows.agents import Agent, AgentThreadState, OpenAIChatClient
 from durable_workflows.sidecar import SqliteSidecar
 from durable_workflows.testing.openai_server import LocalOpenAIServer, ServerReply
 

@@ -4,8 +4,9 @@ Install the ``agents`` extra for the model SDKs: ``pip install 'durable_workflow
 The SDKs are imported only when a model is first called.
 """
 
-from ..agent_client import AgentSession
-from ..agent_protocol import (
+from ..durable.names import AgentSession
+from ..durable.response_formats import ResponseFormatError
+from ..model.agent_protocol import (
     DEFAULT_SESSION_TTL,
     AgentResponse,
     AgentThreadState,
@@ -14,8 +15,6 @@ from ..agent_protocol import (
     ToolResult,
     Usage,
 )
-from ..agent_stream import AgentStream, AgentStreamUpdate
-from ..durable.response_formats import ResponseFormatError
 from ._agent import DEFAULT_MAX_TOOL_ROUNDS, Agent, ToolErrors, UseHostDefault
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import (

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ..agent_protocol import (
+from ..errors import WorkflowDefinitionError
+from ..model.agent_protocol import (
     DEFAULT_SESSION_TTL,
     AgentInput,
     AgentResponse,
@@ -24,7 +25,6 @@ from ..agent_protocol import (
     TurnProgress,
     response_type_for,
 )
-from ..errors import WorkflowDefinitionError
 from ._chat_client import ChatClient, ChatCompletion, DeltaCallback, streams
 from ._errors import (
     AgentHistoryLimitError,

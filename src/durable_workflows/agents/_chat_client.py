@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from ..agent_protocol import ChatMessage, ToolCall, Usage
+from ..model.agent_protocol import ChatMessage, ToolCall, Usage
 
 DeltaCallback = Callable[[str], None]
 """Receives each piece of reply text as the model produces it (streaming)."""

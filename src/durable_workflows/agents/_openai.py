@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ..agent_protocol import ChatMessage, ToolCall, Usage
+from ..model.agent_protocol import ChatMessage, ToolCall, Usage
 from ._chat_client import ChatClient, ChatCompletion, DeltaCallback
 from ._errors import ChatClientConfigurationError, ChatClientError
 from ._openai_stream import completion_from_chunks

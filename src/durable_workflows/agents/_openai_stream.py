@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..agent_protocol import ToolCall, Usage
+from ..model.agent_protocol import ToolCall, Usage
 from ._chat_client import ChatCompletion, DeltaCallback
 
 

@@ -20,14 +20,19 @@ from typing import Any
 from durabletask import task
 from pydantic import BaseModel
 
-from ..agent_client import AgentSession
-from ..agent_protocol import AgentInput, AgentResponse, WorkflowAgent, response_type_for, uses_tools
-from ..durable.names import AGENT_TURN_ORCHESTRATOR, agent_entity_name
+from ..durable.names import AGENT_TURN_ORCHESTRATOR, AgentSession, agent_entity_name
 from ..durable.names import thread_id as thread_id_of
 from ..durable.response_formats import format_ref
 from ..durable.user_orchestrations import hosted_agents
 from ..errors import WorkflowNotFoundError
-from ..serialization import TypeRegistry
+from ..model.agent_protocol import (
+    AgentInput,
+    AgentResponse,
+    WorkflowAgent,
+    response_type_for,
+    uses_tools,
+)
+from ..values.serialization import TypeRegistry
 from ._names import check_agent_name, parse_thread_id
 
 

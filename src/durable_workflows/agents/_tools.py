@@ -18,8 +18,8 @@ from typing import Any, get_type_hints, overload
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from ..agent_protocol import ToolCall, ToolResult
 from ..errors import WorkflowDefinitionError
+from ..model.agent_protocol import ToolCall, ToolResult
 
 TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 """Tool names as OpenAI accepts them."""

@@ -16,7 +16,8 @@ from collections.abc import Callable, Generator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..agent_protocol import (
+from ..errors import DurableWorkflowsError, WorkflowDefinitionError, WorkflowNotFoundError
+from ..model.agent_protocol import (
     DEFAULT_SESSION_TTL,
     AgentInput,
     AgentResponse,
@@ -31,8 +32,7 @@ from ..agent_protocol import (
     response_type_for,
     uses_tools,
 )
-from ..errors import DurableWorkflowsError, WorkflowDefinitionError, WorkflowNotFoundError
-from ..serialization import TypeRegistry
+from ..values.serialization import TypeRegistry
 from .agent_stream import StreamPublisher, StreamSignaller
 from .names import AGENT_TURN_ORCHESTRATOR, agent_entity_name, agent_tool_activity
 from .response_formats import resolve_format

@@ -6,13 +6,13 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from ..agent_nodes import AgentNode
-from ..agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent, uses_tools
 from ..errors import WorkflowDefinitionError
-from ..executors import Executor
-from ..invoke import invoke_executor
-from ..wire import encode_result
-from ..workflow import Workflow
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent, uses_tools
+from ..model.executors import Executor
+from ..runtime.invoke import invoke_executor
+from ..runtime.wire import encode_result
 from .agent_entity import make_agent_entity, make_agent_turn_orchestrator, make_tool_activity
 from .agent_stream import StreamSignaller, agent_stream_entity
 from .names import (

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from ..policies import RetryPolicy
+from ..model.policies import RetryPolicy
+from .event_data import RawEventData
 
 
 class OrchestrationSeam(Protocol):
@@ -29,7 +30,10 @@ class OrchestrationSeam(Protocol):
 
     def call_sub_orchestrator(self, name: str, payload: Any) -> Any: ...
 
-    def wait_for_event(self, name: str) -> Any: ...
+    def wait_for_event(self, name: str) -> Any:
+        """A task whose result is the event's payload: raw JSON text (or None, or, from a
+        worker without `EventDataConverter`, the decoded JSON)."""
+        ...
 
     def timer(self, fire_at: datetime) -> Any: ...
 
@@ -82,7 +86,7 @@ class DurableTaskSeam:
         return self._ctx.call_sub_orchestrator(name, input=payload)
 
     def wait_for_event(self, name: str) -> Any:
-        return self._ctx.wait_for_external_event(name)
+        return self._ctx.wait_for_external_event(name, data_type=RawEventData)
 
     def timer(self, fire_at: datetime) -> Any:
         return self._ctx.create_timer(fire_at)

@@ -11,8 +11,8 @@ import weakref
 from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any
 
-from ..agent_protocol import WorkflowAgent
 from ..errors import WorkflowDefinitionError
+from ..model.agent_protocol import WorkflowAgent
 
 _HOSTED: weakref.WeakKeyDictionary[Any, Mapping[str, WorkflowAgent]] = weakref.WeakKeyDictionary()
 

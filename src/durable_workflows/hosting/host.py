@@ -11,15 +11,16 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
 
-from ..agent_client import AgentClient
-from ..agent_nodes import AgentNode
-from ..agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent
-from ..client import WorkflowClient
 from ..durable.agent_stream import StreamSignaller
 from ..durable.registration import register
 from ..errors import DurableWorkflowsError
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent
 from ..sidecar import SqliteSidecar
-from ..workflow import Workflow
+from .agent_client import AgentClient
+from .auth import check_token, with_token
+from .client import WorkflowClient
 from .connection import ConnectionSettings, resolve_connection
 from .factories import create_client, create_worker, durabletask_logger
 
@@ -38,7 +39,8 @@ class DurableWorkflowHost:
     embedded backend (the SQLite sidecar) runs in this process: in memory by default, durable
     across crashes and restarts with ``database="runs.db"``. ``mode="worker"`` only serves a
     shared task hub (start many such processes to scale out); ``mode="client"`` only talks to
-    one.
+    one. A sidecar started with ``--token`` needs that token: ``token=``, in the address
+    (``grpc://TOKEN@host:port``), or ``$DURABLE_WORKFLOWS_SIDECAR_TOKEN``.
 
     `orchestrations` and `activities` are hand-written durabletask functions registered by
     name; inside an orchestration, `durable_workflows.agents.get_agent(ctx, name)` calls the
@@ -59,12 +61,13 @@ class DurableWorkflowHost:
         database: str | os.PathLike[str] | None = None,
         max_concurrency: int | None = None,
         logger: logging.Logger | None = None,
+        token: str | None = None,
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
         self.workflows = list(workflows)
         self.mode = mode
-        self._settings: ConnectionSettings | None = resolve_connection(connection_string)
+        self._settings = with_token(resolve_connection(connection_string), token)
         if self._settings is None and mode != "all":
             msg = f"mode={mode!r} needs a connection string: the embedded backend lives in one process"
             raise DurableWorkflowsError(msg)
@@ -129,6 +132,8 @@ class DurableWorkflowHost:
         else:
             self._target = self._settings
         if self.mode != "client":
+            if isinstance(self._target, ConnectionSettings) and not self._target.is_scheduler:
+                check_token(self._target)
             target = self._target
             self._signaller = StreamSignaller(lambda: create_client(target, logger=self._logger))
             worker: Any = create_worker(

@@ -1,0 +1,445 @@
+"""The client: start runs, wait for results, stream events, answer requests.
+
+Modelled on .NET's `IWorkflowClient`. Events are read from the run's event log (entities
+written by the orchestrator), so streams resume by sequence number and have no size cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncGenerator, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
+from ..durable.orchestrator import start_payload
+from ..errors import (
+    DurableWorkflowsError,
+    InvalidResponseError,
+    RunAlreadyExistsError,
+    SerializationError,
+    WorkflowFailedError,
+    WorkflowNotFoundError,
+)
+from ..graph.workflow import Workflow
+from ..runtime.engine import Engine
+from ..runtime.events import (
+    TERMINAL_EVENTS,
+    WaitingForInputEvent,
+    WorkflowEvent,
+    WorkflowFailedEvent,
+    event_from_dict,
+)
+from ..values.typing_utils import short_name
+from .orchestration_client import OrchestrationClientMixin
+from .run_info import RunState, RunSummary, list_runs, run_state, split_failure, utc
+from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
+
+IfExists = Literal["error", "return"]
+"""What starting a run with the id of an existing run does: raise, or return that run."""
+
+_POLL_MIN, _POLL_MAX = 0.01, 0.25
+
+
+@dataclass
+class RunStatus:
+    """A snapshot of a run."""
+
+    run_id: str
+    status: str
+    """``RUNNING``, ``COMPLETED``, ``FAILED``, ``TERMINATED``, ``PENDING`` or ``SUSPENDED``."""
+    superstep: int = 0
+    last_sequence: int = 0
+    pending_requests: list[WaitingForInputEvent] = field(default_factory=list)
+    error: str | None = None
+    created_at: datetime | None = None
+    """When the run started (UTC)."""
+    updated_at: datetime | None = None
+    """When the run last changed (UTC)."""
+    streamed: bool = False
+    """Whether the run records its events (started with `stream()`)."""
+
+    @property
+    def is_active(self) -> bool:
+        """True while the run may still make progress."""
+        return self.status in ACTIVE
+
+    @property
+    def state(self) -> RunState:
+        """``pending``, ``running``, ``waiting`` (for responses), ``completed``, ``failed`` or
+        ``cancelled``."""
+        return run_state(self.status, bool(self.pending_requests))
+
+
+class WorkflowClient(OrchestrationClientMixin):
+    """Starts and follows runs of the given workflows through a durabletask async client;
+    also starts hand-written orchestrations (`run_orchestration`)."""
+
+    def __init__(self, durable_client: Any, workflows: Iterable[Workflow] = ()) -> None:
+        self._client = durable_client
+        self._workflows = {w.name: w for w in workflows}
+
+    @classmethod
+    def from_connection_string(
+        cls,
+        connection_string: str,
+        workflows: Iterable[Workflow] = (),
+        *,
+        logger: logging.Logger | None = None,
+    ) -> WorkflowClient:
+        """A client for a Durable Task Scheduler connection string or a sidecar address."""
+        from .factories import create_client
+
+        durable = create_client(connection_string, asynchronous=True, logger=logger)
+        return cls(durable, workflows)
+
+    @property
+    def durable_client(self) -> Any:
+        """The underlying durabletask async client."""
+        return self._client
+
+    def add_workflow(self, workflow: Workflow) -> None:
+        """Make `workflow` known, so runs of it can be looked up by id."""
+        self._workflows[workflow.name] = workflow
+
+    async def run(
+        self,
+        workflow: Workflow,
+        input: Any,
+        run_id: str | None = None,
+        *,
+        if_exists: IfExists = "error",
+    ) -> WorkflowRun:
+        """Start a run; `await run.wait_for_completion()` gives its result.
+
+        With the `run_id` of an existing run, ``if_exists="error"`` raises
+        `RunAlreadyExistsError`; ``"return"`` returns that run if it is a run of `workflow`
+        started with an equal input in the same mode (else `RunAlreadyExistsError`), so a
+        retried start never starts a second run.
+        """
+        return await self._start(workflow, input, run_id, stream=False, if_exists=if_exists)
+
+    async def stream(
+        self,
+        workflow: Workflow,
+        input: Any,
+        run_id: str | None = None,
+        *,
+        if_exists: IfExists = "error",
+    ) -> StreamingWorkflowRun:
+        """Start a run whose events can be watched with `run.watch_stream()` (`if_exists` as
+        in `run`)."""
+        run = await self._start(workflow, input, run_id, stream=True, if_exists=if_exists)
+        return StreamingWorkflowRun(self, workflow, run.run_id)
+
+    async def list_runs(
+        self,
+        workflow: Workflow | str | None = None,
+        status: RunState | Iterable[RunState] | None = None,
+        created_after: datetime | None = None,
+        limit: int = 100,
+    ) -> list[RunSummary]:
+        """Recent runs, newest first: of one workflow (or all), in the given state(s), started
+        after `created_after` (naive datetimes are UTC); at most `limit`."""
+        name = workflow.name if isinstance(workflow, Workflow) else workflow
+        return await list_runs(
+            self._client, workflow=name, status=status, created_after=created_after, limit=limit
+        )
+
+    async def get_run(self, run_id: str) -> WorkflowRun:
+        """A handle on an existing run of a workflow this client knows.
+
+        Runs started with `stream()` come back as a `StreamingWorkflowRun`.
+        """
+        state = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+        if state is None:
+            raise WorkflowNotFoundError(f"no run with id {run_id!r}")
+        custom = custom_status(state)
+        for workflow in self._workflows.values():
+            if orchestrator_name(workflow.name) == state.name:
+                run_class = StreamingWorkflowRun if _streamed(state, custom) else WorkflowRun
+                return run_class(self, workflow, run_id)
+        known = sorted(self._workflows)
+        msg = f"run {run_id!r} is of {state.name!r}, which is not one of this client's workflows {known}"
+        raise WorkflowNotFoundError(msg)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._client.close()
+
+    async def _start(
+        self,
+        workflow: Workflow,
+        input: Any,
+        run_id: str | None,
+        *,
+        stream: bool,
+        if_exists: IfExists,
+    ) -> WorkflowRun:
+        if if_exists not in ("error", "return"):
+            raise DurableWorkflowsError(f"if_exists must be 'error' or 'return', not {if_exists!r}")
+        self.add_workflow(workflow)
+        message = Engine(workflow).coerce_input(input)
+        envelope = workflow.registry.encode(message, workflow.input_types)
+        payload = start_payload(workflow, envelope, stream=stream)
+        if run_id is None:
+            run_id = uuid.uuid4().hex
+        else:
+            existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+            if existing is not None:
+                return self._existing(workflow, run_id, existing, payload, if_exists)
+        try:
+            await self._client.schedule_new_orchestration(
+                orchestrator_name(workflow.name), input=payload, instance_id=run_id
+            )
+        except Exception as exc:  # a concurrent start with the same id won the race
+            existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+            if existing is None or not _already_exists(exc):
+                raise
+            return self._existing(workflow, run_id, existing, payload, if_exists)
+        return WorkflowRun(self, workflow, run_id)
+
+    def _existing(
+        self,
+        workflow: Workflow,
+        run_id: str,
+        state: Any,
+        payload: dict[str, Any],
+        if_exists: IfExists,
+    ) -> WorkflowRun:
+        """The existing run `state` if `if_exists` allows returning it, else raise."""
+        if if_exists == "error":
+            raise RunAlreadyExistsError(run_id, "pass if_exists='return' to get it instead")
+        if state.name != orchestrator_name(workflow.name):
+            raise RunAlreadyExistsError(run_id, f"it is not a run of {workflow.name!r}")
+        stored = json.loads(state.serialized_input or "{}")
+        if stored.get("input_digest") != payload["input_digest"]:
+            raise RunAlreadyExistsError(run_id, "it was started with a different input")
+        streamed = bool(stored.get("stream"))
+        if streamed != payload["stream"]:
+            how = "with" if streamed else "without"
+            raise RunAlreadyExistsError(run_id, f"it was started {how} streaming")
+        run_class = StreamingWorkflowRun if streamed else WorkflowRun
+        return run_class(self, workflow, run_id)
+
+
+class WorkflowRun:
+    """A handle on one run."""
+
+    def __init__(self, client: WorkflowClient, workflow: Workflow, run_id: str) -> None:
+        self.client = client
+        self.workflow = workflow
+        self.run_id = run_id
+        self.outputs: list[Any] = []
+        """All outputs, once `wait_for_completion` returned."""
+
+    @property
+    def _durable(self) -> Any:
+        return self.client.durable_client
+
+    async def get_status(self) -> RunStatus:
+        """The run's current status, superstep and pending requests."""
+        return self._status(await self._state())
+
+    async def _state(self) -> Any:
+        state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
+        if state is None:
+            raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
+        return state
+
+    def _status(self, state: Any) -> RunStatus:
+        custom = custom_status(state)
+        status = state.runtime_status.name
+        requests = [self._request(r) for r in custom.get("requests", [])]
+        error = state.failure_details.message if state.failure_details else None
+        return RunStatus(
+            self.run_id,
+            status,
+            custom.get("superstep", 0),
+            custom.get("sequence", 0),
+            requests if status in ACTIVE else [],  # an ended run waits for nothing (P2)
+            error,
+            created_at=utc(state.created_at),
+            updated_at=utc(state.last_updated_at),
+            streamed=_streamed(state, custom),
+        )
+
+    def _request(self, data: dict[str, Any]) -> WaitingForInputEvent:
+        """A pending request from the status. If the graph changed since the run started (its
+        port or request type is not in this workflow), it is shown as far as known: the raw
+        request data, and a response type that says so."""
+        port = self.workflow.ports.get(data["port_id"])
+        response_type = (
+            short_name(port.response_type)
+            if port is not None
+            else f"unknown (port not in workflow {self.workflow.name!r} as defined here)"
+        )
+        try:
+            request = self.workflow.registry.decode(data["request"])
+        except SerializationError:
+            request = data["request"].get("data")
+        return WaitingForInputEvent(
+            run_id=self.run_id,
+            request_id=data["request_id"],
+            port_id=data["port_id"],
+            request=request,
+            response_type=response_type,
+        )
+
+    async def pending_requests(self) -> list[WaitingForInputEvent]:
+        """The requests waiting for a response."""
+        return (await self.get_status()).pending_requests
+
+    async def wait_for_completion(self, timeout: float | None = None) -> Any:
+        """Wait for the run to end; return its result (the last output, or None).
+
+        All outputs are then in `run.outputs`. Raises `WorkflowFailedError` if the run failed
+        or was terminated, and `TimeoutError` after `timeout` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
+            try:
+                state = await self._durable.wait_for_orchestration_completion(
+                    self.run_id, fetch_payloads=True, timeout=int(max(1, wait))
+                )
+            except TimeoutError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                continue
+            if state is None:
+                raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
+            if state.runtime_status.name == "COMPLETED":
+                data = json.loads(state.serialized_output)
+                self.outputs = [self.workflow.registry.decode(v) for v in data["outputs"]]
+                return self.workflow.registry.decode(data["result"])
+            error = (
+                state.failure_details.message
+                if state.failure_details
+                else state.runtime_status.name
+            )
+            executor_id, error = split_failure(error)
+            raise WorkflowFailedError(self.run_id, error, executor_id)
+
+    async def send_response(
+        self, request: WaitingForInputEvent | str, response: Any, *, timeout: float | None = None
+    ) -> None:
+        """Answer a pending request; returns once the run has taken the response.
+
+        Refused with `InvalidResponseError` when the request is unknown or already answered
+        (of two concurrent answers exactly one is taken, P7), the response has the wrong
+        type, or the run has ended. Raises `TimeoutError` if the run has not decided within
+        `timeout` seconds (its workers are down or busy): the response stays queued, and
+        sending it again is safe (the second one is refused if the first was taken).
+        """
+        request_id = request if isinstance(request, str) else request.request_id
+        state = await self._state()
+        status = self._status(state)
+        if not status.is_active:
+            msg = f"run {self.run_id!r} is {status.status}; it no longer accepts responses"
+            raise InvalidResponseError(msg)
+        pending = {r.request_id: r for r in status.pending_requests}
+        if request_id not in pending:
+            answered = already_answered(state, self.run_id, request_id)
+            if answered is not None:
+                raise answered
+            msg = f"run {self.run_id!r} has no pending request {request_id!r} (pending: {sorted(pending) or 'none'})"
+            raise InvalidResponseError(msg)
+        port = self.workflow.ports.get(pending[request_id].port_id)
+        if port is None:
+            msg = (
+                f"request {request_id!r} of run {self.run_id!r} waits at port "
+                f"{pending[request_id].port_id!r}, which is not in workflow "
+                f"{self.workflow.name!r} as this client defines it: the graph changed since the "
+                "run started. Answer it with the workflow definition the run was started with."
+            )
+            raise InvalidResponseError(msg)
+        value = Engine(self.workflow).coerce_response(port, response)
+        envelope = self.workflow.registry.encode(value, port.output_types)
+        token = uuid.uuid4().hex
+        await self._durable.raise_orchestration_event(
+            self.run_id, request_id, data={"response": envelope, "token": token}
+        )
+        await wait_for_verdict(self._durable, self.run_id, request_id, token, timeout)
+
+    async def cancel(self, reason: str = "cancelled") -> None:
+        """Terminate the run."""
+        await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=False)
+
+
+class StreamingWorkflowRun(WorkflowRun):
+    """A run started with `client.stream()`: its events are recorded and can be watched."""
+
+    async def watch_stream(self, from_sequence: int = 0) -> AsyncGenerator[WorkflowEvent, None]:
+        """Every event after `from_sequence`, exactly once and in order, until the run ends."""
+        cursor = from_sequence
+        delay = _POLL_MIN
+        while True:
+            status = await self.get_status()
+            progressed = False
+            while cursor < status.last_sequence:
+                events = await self._read_chunk(cursor + 1)
+                fresh = [e for e in events if e.sequence > cursor]
+                if not fresh or fresh[0].sequence != cursor + 1:
+                    break
+                for event in fresh:
+                    if event.sequence != cursor + 1:
+                        break
+                    cursor = event.sequence
+                    progressed = True
+                    yield event
+                    if isinstance(event, TERMINAL_EVENTS):
+                        return
+            if not status.is_active and not progressed and cursor >= status.last_sequence:
+                yield WorkflowFailedEvent(
+                    run_id=self.run_id, sequence=cursor + 1, error=status.error or status.status
+                )
+                return
+            delay = _POLL_MIN if progressed else min(_POLL_MAX, delay * 2)
+            await asyncio.sleep(delay)
+
+    async def recorded_events(self, after: int = 0) -> list[WorkflowEvent]:
+        """The events recorded so far after sequence `after`, in order (does not wait)."""
+        events: list[WorkflowEvent] = []
+        cursor = after
+        while True:
+            fresh = [e for e in await self._read_chunk(cursor + 1) if e.sequence > cursor]
+            if not fresh or fresh[0].sequence != cursor + 1:
+                return events
+            for event in fresh:
+                if event.sequence != cursor + 1:
+                    return events
+                events.append(event)
+                cursor = event.sequence
+
+    async def _read_chunk(self, sequence: int) -> list[WorkflowEvent]:
+        from durabletask.entities import EntityInstanceId
+
+        key = event_chunk_key(self.run_id, sequence)
+        metadata = await self._durable.get_entity(EntityInstanceId(EVENT_LOG_ENTITY, key))
+        if metadata is None:
+            return []
+        raw = metadata.get_state()
+        if not raw:
+            return []  # the entity exists but has not processed its first append yet
+        data = json.loads(raw) if isinstance(raw, str) else raw
+        registry = self.workflow.registry
+        return sorted((event_from_dict(e, registry) for e in data), key=lambda e: e.sequence)
+
+
+def _streamed(state: Any, custom: dict[str, Any]) -> bool:
+    """Whether a run records its events (from its status; before its first step, its input)."""
+    if "stream" in custom:
+        return bool(custom["stream"])
+    return bool(json.loads(state.serialized_input or "{}").get("stream"))
+
+
+def _already_exists(exc: Exception) -> bool:
+    """Whether a gRPC error says the instance id is taken."""
+    code = getattr(exc, "code", None)
+    return callable(code) and getattr(code(), "name", "") == "ALREADY_EXISTS"
