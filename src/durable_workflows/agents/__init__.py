@@ -15,7 +15,7 @@ from ..model.agent_protocol import (
     ToolResult,
     Usage,
 )
-from ._agent import DEFAULT_MAX_TOOL_ROUNDS, Agent, ToolErrors, UseHostDefault
+from ._agent import DEFAULT_MAX_TOOL_ROUNDS, Agent, UseHostDefault
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import (
     AgentError,
@@ -39,6 +39,7 @@ from ._openai import (
 )
 from ._orchestration import AgentTask, OrchestrationAgent, get_agent
 from ._testing import DeterministicChatClient
+from ._tool_loop import ToolErrors
 from ._tools import Tool, tool
 
 __all__ = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -31,8 +30,6 @@ from ._errors import (
     AgentInputError,
     AgentModelCallError,
     AgentResponseError,
-    AgentToolError,
-    AgentToolRoundsError,
     ChatClientError,
 )
 from ._history import (
@@ -42,10 +39,8 @@ from ._history import (
     keep_last_messages,
 )
 from ._names import check_agent_name
+from ._tool_loop import ToolBox, ToolErrors
 from ._tools import Tool, as_tools
-
-ToolErrors = Literal["return", "raise"]
-"""What a failing tool call does: go back to the model as the tool's result, or fail the turn."""
 
 DEFAULT_MAX_TOOL_ROUNDS = 8
 
@@ -130,7 +125,7 @@ class Agent:
         self.tools = as_tools(self._name, tools)
         self.max_tool_rounds = max_tool_rounds
         self.tool_errors: ToolErrors = tool_errors
-        self._tools = {t.name: t for t in self.tools}
+        self._toolbox = ToolBox(self._name, self.tools, max_tool_rounds, tool_errors)
         self._response_type = response_type_for(response_format)
 
     def _check_response_format(self, response_format: object, *, per_call: bool = False) -> None:
@@ -207,7 +202,7 @@ class Agent:
             )
             if isinstance(step, TurnDone):
                 return step.thread, step.response
-            results = self.call_tools(step.calls)
+            results = self._toolbox.call_all(step.calls)
             turn = self.add_tool_results(step.turn, results, thread_id=thread_id)
 
     # -- the turn as steps: the durable host runs the model in the entity, tools as activities --
@@ -238,7 +233,7 @@ class Agent:
         completion = self._complete(history, fmt, thread_id, on_delta)
         usage = turn.usage + completion.usage
         if completion.tool_calls:
-            self._check_tool_round(turn, completion, thread_id)
+            self._toolbox.check_round(turn, completion, thread_id)
             request = ChatMessage(
                 role="assistant", content=completion.text, tool_calls=list(completion.tool_calls)
             )
@@ -266,42 +261,13 @@ class Agent:
 
     def call_tool(self, call: ToolCall) -> ToolResult:
         """Run one tool call; failures (unknown tool, bad arguments, an exception) are results."""
-        found = self._tools.get(call.name)
-        if found is None:
-            known = ", ".join(sorted(self._tools)) or "none"
-            text = f"Error: there is no tool named {call.name!r} (the tools are: {known})"
-            return ToolResult(call_id=call.id, name=call.name, content=text, error=True)
-        return found.invoke(call)
-
-    def call_tools(self, calls: tuple[ToolCall, ...]) -> list[ToolResult]:
-        """Run `calls` at the same time (in threads); results in call order."""
-        if len(calls) == 1:
-            return [self.call_tool(calls[0])]
-        with ThreadPoolExecutor(len(calls), thread_name_prefix=f"{self._name}-tool") as pool:
-            return list(pool.map(self.call_tool, calls))
+        return self._toolbox.call(call)
 
     def add_tool_results(
         self, turn: TurnProgress, results: list[ToolResult], *, thread_id: str
     ) -> TurnProgress:
         """`turn` with the tool results appended (raises on a failure if ``tool_errors="raise"``)."""
-        asked = turn.messages[-1].tool_calls if turn.messages else []
-        if [r.call_id for r in results] != [c.id for c in asked]:
-            msg = (
-                f"Agent {self._name!r} (thread {thread_id!r}): the tool results "
-                f"{[r.call_id for r in results]} do not answer the calls {[c.id for c in asked]}"
-            )
-            raise AgentToolError(self._name, msg)
-        failed = next((r for r in results if r.error), None)
-        if failed is not None and self.tool_errors == "raise":
-            msg = (
-                f"Agent {self._name!r} (thread {thread_id!r}): {failed.content.removeprefix('Error: ')}. "
-                "The thread is unchanged (tool_errors='raise'; use 'return' to let the model see it)."
-            )
-            raise AgentToolError(self._name, msg)
-        answers = [
-            ChatMessage(role="tool", content=r.content, tool_call_id=r.call_id) for r in results
-        ]
-        return turn.model_copy(update={"messages": [*turn.messages, *answers]})
+        return self._toolbox.answer(turn, results, thread_id=thread_id)
 
     def response_type_for(
         self, response_format: type[BaseModel] | None
@@ -323,7 +289,7 @@ class Agent:
         )
         options: dict[str, Any] = {}
         if self.tools:
-            options["tools"] = [t.spec() for t in self.tools]
+            options["tools"] = self._toolbox.specs()
         streamed = on_delta is not None and streams(self.chat_client)
         if streamed:
             options["on_delta"] = on_delta
@@ -339,22 +305,6 @@ class Agent:
         if on_delta is not None and not streamed and completion.text:
             on_delta(completion.text)  # a client that cannot stream: its reply is one delta
         return completion
-
-    def _check_tool_round(
-        self, turn: TurnProgress, completion: ChatCompletion, thread_id: str
-    ) -> None:
-        where = f"Agent {self._name!r} (thread {thread_id!r})"
-        if not self.tools:
-            names = ", ".join(c.name for c in completion.tool_calls)
-            msg = f"{where}: the model asked for tools ({names}) but the agent has none. The thread is unchanged."
-            raise AgentResponseError(self._name, msg)
-        if turn.rounds >= self.max_tool_rounds:
-            msg = (
-                f"{where}: the model still asked for tools after max_tool_rounds="
-                f"{self.max_tool_rounds} rounds of tool calls. The thread is unchanged. Raise "
-                "max_tool_rounds, or make the instructions say when to stop calling tools."
-            )
-            raise AgentToolRoundsError(self._name, msg)
 
     def _to_messages(self, message: object) -> list[ChatMessage]:
         if isinstance(message, str):

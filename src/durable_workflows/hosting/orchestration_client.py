@@ -22,11 +22,9 @@ def orchestration_name(orchestration: Callable[..., Any] | str) -> str:
 
 
 class OrchestrationClientMixin:
-    """Hand-written orchestrations through the durabletask async client `durable_client`."""
+    """Hand-written orchestrations through the durabletask async client `_client`."""
 
-    @property
-    def durable_client(self) -> Any:
-        raise NotImplementedError
+    _client: Any
 
     async def start_orchestration(
         self,
@@ -38,7 +36,7 @@ class OrchestrationClientMixin:
         """Start `orchestration` with `input` (JSON, or pydantic models / dataclasses as JSON);
         returns its instance id."""
         instance_id = instance_id or uuid.uuid4().hex
-        await self.durable_client.schedule_new_orchestration(
+        await self._client.schedule_new_orchestration(
             orchestration_name(orchestration),
             input=None if input is None else to_json(input),
             instance_id=instance_id,
@@ -57,7 +55,7 @@ class OrchestrationClientMixin:
         while True:
             wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
             try:
-                state = await self.durable_client.wait_for_orchestration_completion(
+                state = await self._client.wait_for_orchestration_completion(
                     instance_id, fetch_payloads=True, timeout=int(max(1, wait))
                 )
             except TimeoutError:
@@ -88,13 +86,13 @@ class OrchestrationClientMixin:
 
     async def raise_event(self, instance_id: str, event_name: str, data: Any = None) -> None:
         """Send an external event (e.g. a human's approval) to a running orchestration."""
-        await self.durable_client.raise_orchestration_event(
+        await self._client.raise_orchestration_event(
             instance_id, event_name, data=None if data is None else to_json(data)
         )
 
     async def get_custom_status(self, instance_id: str) -> Any:
         """The orchestration's custom status (set with ``ctx.set_custom_status``), or None."""
-        state = await self.durable_client.get_orchestration_state(instance_id)
+        state = await self._client.get_orchestration_state(instance_id)
         if state is None:
             raise WorkflowNotFoundError(f"no orchestration with id {instance_id!r}")
         raw = state.serialized_custom_status
