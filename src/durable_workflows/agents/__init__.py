@@ -16,6 +16,7 @@ from ..model.agent_protocol import (
     Usage,
 )
 from ._agent import DEFAULT_MAX_TOOL_ROUNDS, Agent, UseHostDefault
+from ._agent_framework import AgentFrameworkChatClient, from_agent_framework
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import (
     AgentError,
@@ -49,6 +50,7 @@ __all__ = [
     "NO_MODEL_CONFIGURED",
     "Agent",
     "AgentError",
+    "AgentFrameworkChatClient",
     "AgentHistoryLimitError",
     "AgentInputError",
     "AgentModelCallError",
@@ -82,6 +84,7 @@ __all__ = [
     "UseHostDefault",
     "agent_entity_name",
     "chat_client_from_env",
+    "from_agent_framework",
     "get_agent",
     "check_agent_name",
     "history_bytes",

@@ -80,7 +80,7 @@ class Tool:
                 value = _run_coroutine(value)
         except Exception as exc:
             return self._error(call, f"{type(exc).__name__}: {exc}")
-        return ToolResult(call_id=call.id, name=self.name, content=_content(value))
+        return ToolResult(call_id=call.id, name=self.name, content=result_text(value))
 
     def _error(self, call: ToolCall, problem: str) -> ToolResult:
         text = f"Error: tool {self.name!r} failed: {problem}"
@@ -169,7 +169,7 @@ def _type_hints(function: Callable[..., Any]) -> dict[str, Any]:
     return get_type_hints(target, include_extras=True)
 
 
-def _content(value: Any) -> str:
+def result_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(pydantic_core.to_jsonable_python(value))
