@@ -20,7 +20,6 @@ from ..errors import DurableWorkflowsError, WorkflowDefinitionError, WorkflowNot
 from ..model.agent_protocol import (
     DEFAULT_SESSION_TTL,
     AgentInput,
-    AgentResponse,
     AgentThreadState,
     ExpiringAgent,
     ToolCall,
@@ -44,11 +43,20 @@ class AgentTurnError(DurableWorkflowsError):
 
 def make_agent_entity(
     agent: WorkflowAgent,
+    registries: Mapping[str, TypeRegistry] | None = None,
     default_ttl: timedelta | None = DEFAULT_SESSION_TTL,
     signaller: StreamSignaller | None = None,
 ) -> Callable[[Any, Any], Any]:
-    """The entity function holding `agent`'s threads (`default_ttl`: the host's session TTL;
-    `signaller`: how streamed turns publish their deltas)."""
+    """The entity function holding `agent`'s threads.
+
+    `registries` are the type registries of the workflows using the agent, by workflow name:
+    a turn a workflow runs is decoded and encoded with that workflow's types (so a typed
+    `AgentResponse[...]` of a previous agent arrives as itself); a direct turn with the agent's
+    (and its per-call response format). `default_ttl` is the host's session TTL; `signaller`
+    is how streamed turns publish their deltas.
+    """
+    own = TypeRegistry([AgentInput, agent.response_type])
+    by_workflow = dict(registries or {})
 
     def entity(ctx: Any, payload: Any) -> Any:
         stored = ctx.get_state(None)
@@ -56,7 +64,9 @@ def make_agent_entity(
         operation = ctx.operation
         if operation in ("run_turn", "step"):
             fmt = resolve_format(payload.get("response_format"))
-            registry = TypeRegistry([AgentInput, agent.response_type, _response_type(agent, fmt)])
+            registry = by_workflow.get(payload.get("workflow", ""), own)
+            if fmt is not None and payload.get("workflow") not in by_workflow:
+                registry = TypeRegistry([AgentInput, agent.response_type, response_type_for(fmt)])
             stream = payload.get("stream")
             publishers: list[StreamPublisher] = []
 
@@ -209,7 +219,7 @@ def make_agent_turn_orchestrator(
             raise WorkflowNotFoundError(msg)
         entity = EntityInstanceId(agent_entity_name(agent.name), payload["key"])
         body: dict[str, Any] = {"message": payload["message"], "thread_id": payload["thread_id"]}
-        for optional in ("response_format", "stream"):
+        for optional in ("response_format", "stream", "workflow"):
             if payload.get(optional) is not None:
                 body[optional] = payload[optional]
         if not uses_tools(agent):
@@ -227,10 +237,6 @@ def make_agent_turn_orchestrator(
 
     agent_turn.__name__ = AGENT_TURN_ORCHESTRATOR
     return agent_turn
-
-
-def _response_type(agent: WorkflowAgent, fmt: Any) -> type[AgentResponse[Any]]:
-    return agent.response_type if fmt is None else response_type_for(fmt)
 
 
 def _expires_at(

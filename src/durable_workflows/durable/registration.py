@@ -13,6 +13,7 @@ from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent, uses_tool
 from ..model.executors import Executor
 from ..runtime.invoke import invoke_executor
 from ..runtime.wire import encode_result
+from ..values.serialization import TypeRegistry
 from .agent_entity import make_agent_entity, make_agent_turn_orchestrator, make_tool_activity
 from .agent_stream import StreamSignaller, agent_stream_entity
 from .names import (
@@ -95,6 +96,7 @@ def register(
     deltas through `stream_signaller`."""
     names: list[str] = []
     all_agents: dict[str, WorkflowAgent] = {}
+    registries: dict[str, dict[str, TypeRegistry]] = {}  # agent -> workflow -> its types
     for agent in agents:
         all_agents[agent.name] = agent
     seen_workflows: set[str] = set()
@@ -109,6 +111,7 @@ def register(
                 names.append(worker.add_activity(make_activity(workflow, node.id)))
             elif isinstance(node, AgentNode):
                 _check_format(workflow, node)
+                registries.setdefault(node.agent.name, {})[workflow.name] = workflow.registry
                 other = all_agents.setdefault(node.agent.name, node.agent)
                 if other is not node.agent:
                     msg = f"two different agents are named {node.agent.name!r}; agent names must be unique"
@@ -119,7 +122,9 @@ def register(
         if clash != name:
             msg = f"agents {clash!r} and {name!r} differ only in case; entity names ignore case"
             raise WorkflowDefinitionError(msg)
-        entity = make_agent_entity(agent, default_session_ttl, stream_signaller)
+        entity = make_agent_entity(
+            agent, registries.get(name), default_session_ttl, stream_signaller
+        )
         names.append(worker.add_entity(entity, name=agent_entity_name(name)))
         if uses_tools(agent):
             names.append(worker.add_activity(make_tool_activity(agent)))
