@@ -10,7 +10,7 @@ def publish(ctx, topic: str):
 
 A call is a durable task: yield it, or combine several with durabletask's ``when_all``. A turn
 of an agent without tools is one call to the thread's entity; with tools it runs as the
-``dw.agent_turn`` sub-orchestration (tool calls are activities).
+``dw._agent_turn`` sub-orchestration (tool calls are activities).
 """
 
 from __future__ import annotations

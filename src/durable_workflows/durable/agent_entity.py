@@ -1,7 +1,7 @@
 """Agents as durable entities: one entity instance per conversation thread.
 
 Operations: ``run_turn`` (a whole turn of an agent without tools), ``step`` (one model call of a
-tool-using turn, see `agent_turn_orchestrator`), ``get_history``, ``delete``, and ``expire``
+tool-using turn, see `make_agent_turn_orchestrator`), ``get_history``, ``delete``, and ``expire``
 (signalled to itself after each turn; deletes an idle thread once its time-to-live has passed).
 
 The entity state is the thread (`AgentThreadState`) plus, while a tool-using turn runs, that
