@@ -38,8 +38,8 @@ class AgentStreamUpdate:
 class AgentStream:
     """The updates of one streamed turn, as an async iterator; `response()` gives the result.
 
-    The turn starts on the first iteration (or `response()`), unless it was started before
-    (`resume_stream`).
+    The turn starts on the first iteration (or `response()`, or `start()`), unless it was
+    started before (`resume_stream`).
     """
 
     def __init__(
@@ -66,7 +66,7 @@ class AgentStream:
         return self
 
     async def __anext__(self) -> AgentStreamUpdate:
-        await self._started()
+        await self.start()
         while True:
             if self.cursor < len(self._items):
                 item = self._items[self.cursor]
@@ -83,7 +83,7 @@ class AgentStream:
 
     async def response(self, timeout: float | None = None) -> AgentResponse[Any]:
         """Wait for the turn to end and return its `AgentResponse` (raises if it failed)."""
-        await self._started()
+        await self.start()
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while self._result is None:
@@ -95,7 +95,8 @@ class AgentStream:
         response: AgentResponse[Any] = self._registry.decode(self._result["response"])
         return response
 
-    async def _started(self) -> None:
+    async def start(self) -> None:
+        """Start the turn now, if this stream starts it and has not yet (else nothing)."""
         if self._start is not None:
             start, self._start = self._start, None
             await start()
