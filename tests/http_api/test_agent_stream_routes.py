@@ -35,9 +35,7 @@ def sse(text: str) -> list[Event]:
     """The events of an SSE body (comments and ``retry:`` skipped)."""
     events = []
     for block in text.split("\n\n"):
-        fields = dict(
-            line.split(": ", 1) for line in block.splitlines() if line and line[0] != ":"
-        )
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if line and line[0] != ":")
         if "event" in fields:
             event_id = int(fields["id"]) if "id" in fields else None
             events.append(Event(fields["event"], json.loads(fields["data"]), event_id))

@@ -21,13 +21,19 @@ from ..hosting.agent_stream import AgentStream
 from ..model.agent_protocol import AgentInput
 from .context import api_context
 from .errors import AgentTurnFailedError, BadRequestError, ConflictError, NotFoundError
-from .models import AgentStreamDelta, AgentStreamDone, AgentStreamRestart, AgentStreamStart
+from .models import (
+    AgentStreamDelta,
+    AgentStreamDone,
+    AgentStreamRestart,
+    AgentStreamStart,
+    ApiModel,
+)
 from .sse import HEADERS, MEDIA_TYPE, frame, with_heartbeat
 from .views import agent_reply
 
 STREAM_HEADER = "x-stream-id"
 STREAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-EVENTS = {
+EVENTS: dict[str, type[ApiModel]] = {
     "start": AgentStreamStart,
     "delta": AgentStreamDelta,
     "restart": AgentStreamRestart,

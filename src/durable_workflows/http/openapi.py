@@ -12,7 +12,7 @@ from typing import Any, Union
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from ..graph.workflow import Workflow
 from ..values.serialization import adapter
@@ -71,7 +71,8 @@ def _describe_agent_streams(document: dict[str, Any]) -> None:
     """The data of the agent stream events, as components, under both stream routes."""
     components = document["components"]["schemas"]
     refs = []
-    for model in (*EVENTS.values(), ErrorBody):
+    models: tuple[type[BaseModel], ...] = (*EVENTS.values(), ErrorBody)
+    for model in models:
         schema = model.model_json_schema(
             by_alias=True, mode="serialization", ref_template="#/components/schemas/{model}"
         )
