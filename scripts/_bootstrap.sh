@@ -1,12 +1,23 @@
 # Sourced by scripts/demo.sh and scripts/test.sh: a virtualenv with the package and its
 # dev extra in .venv, and the graphviz `dot` binary when it is missing and apt can install it.
+# PYTHON=/path/to/python3.X picks the interpreter (default: python3); it must be 3.10 or later.
 set -eu
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+SUPPORTED='import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)'
+if [ -e .venv ] && ! .venv/bin/python -c "$SUPPORTED" >/dev/null 2>&1; then
+    echo "The .venv was made with an unsupported or missing Python; rebuilding it with $PY." >&2
+    rm -rf .venv
+fi
 if [ ! -x .venv/bin/python ]; then
+    if ! "$PY" -c "$SUPPORTED" >/dev/null 2>&1; then
+        echo "error: durable_workflows needs Python 3.10 or later; '$PY' is not." >&2
+        echo "Point PYTHON at one, e.g.: PYTHON=python3.12 sh $0" >&2
+        exit 1
+    fi
     "$PY" -m venv .venv
 fi
-STAMP=.venv/.installed-$(cat pyproject.toml | "$PY" -c 'import hashlib,sys;print(hashlib.sha1(sys.stdin.buffer.read()).hexdigest()[:12])')
+STAMP=.venv/.installed-$(.venv/bin/python -c 'import hashlib,sys;print(hashlib.sha1(sys.stdin.buffer.read()).hexdigest()[:12])' < pyproject.toml)
 if [ ! -f "$STAMP" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e ".[dev]"
