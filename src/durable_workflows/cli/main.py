@@ -73,7 +73,8 @@ def summary(workflow: Workflow) -> str:
     edges = ", ".join(f"{count} {kind}" for kind, count in groups.items())
     return (
         f"Workflow {workflow.name!r} is valid: {len(workflow.nodes)} nodes ({nodes}), "
-        f"{len(workflow.groups)} edge groups ({edges or 'none'}), start {workflow.start_id!r}, "
+        f"{len(workflow.groups)} edge group{'s' * (len(workflow.groups) != 1)} "
+        f"({edges or 'none'}), start {workflow.start_id!r}, "
         f"graph hash {workflow.graph_hash}"
     )
 

@@ -38,6 +38,7 @@ from ..runtime.events import (
 )
 from ..sidecar.auth import TOKEN_ENV_VAR
 from ..values.serialization import to_json
+from ..values.typing_utils import a_type
 from .targets import UsageError, load_target, load_workflow, parse_json
 
 MISSING: Any = object()
@@ -288,7 +289,7 @@ def hosted_workflows(targets: list[str]) -> list[Workflow]:
             if isinstance(item, WorkflowBuilder):
                 item = item.build()
             if not isinstance(item, Workflow):
-                msg = f"{target!r} holds a {type(item).__name__}, not a Workflow or a host"
+                msg = f"{target!r} holds {a_type(item)}, not a Workflow or a host"
                 raise UsageError(msg)
             found[item.name] = item
     return list(found.values())

@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import DurableWorkflowsError
 from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
+from ..values.typing_utils import a_type
 
 DEFAULT_ATTRIBUTES = ("workflow", "build_workflow")
 """Attributes tried, in order, when a target names only a module."""
@@ -81,7 +82,7 @@ def load_graph(target: str) -> Workflow | WorkflowBuilder:
     """A `Workflow` or `WorkflowBuilder` from `target`."""
     obj = load_target(target)
     if not isinstance(obj, (Workflow, WorkflowBuilder)):
-        msg = f"{target!r} is a {type(obj).__name__}, not a Workflow or WorkflowBuilder"
+        msg = f"{target!r} is {a_type(obj)}, not a Workflow or WorkflowBuilder"
         raise UsageError(msg + " (or a function returning one)")
     return obj
 

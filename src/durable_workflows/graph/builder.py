@@ -21,6 +21,7 @@ from ..model.edges import (
     condition_name,
 )
 from ..model.nodes import Node
+from ..values.typing_utils import a_type
 from .spec import GraphSpec
 from .validation import validate
 from .workflow import Workflow
@@ -109,7 +110,7 @@ class WorkflowBuilder:
                 label = case.label or condition_name(case.condition)
                 branches.append((case.condition, target, label))
             else:
-                problems.append(f"item {index} is a {type(case).__name__}, not a Case or Default")
+                problems.append(f"item {index} is {a_type(case)}, not a Case or Default")
         if len(defaults) != 1:
             problems.append(f"it has {len(defaults)} Default branches; it needs exactly one")
         elif defaults[0][0] != len(cases) - 1:

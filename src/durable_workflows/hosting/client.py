@@ -56,11 +56,18 @@ class RunStatus:
 
 
 class WorkflowClient:
-    """Starts and follows runs of the given workflows through a durabletask async client."""
+    """Starts and follows runs of the given workflows through a durabletask async client.
 
-    def __init__(self, durable_client: Any, workflows: Iterable[Workflow] = ()) -> None:
+    With ``served_only=True`` (a host's client) it starts runs only of those workflows, since
+    no worker serves any other; otherwise `run` and `stream` make a workflow known.
+    """
+
+    def __init__(
+        self, durable_client: Any, workflows: Iterable[Workflow] = (), *, served_only: bool = False
+    ) -> None:
         self._client = durable_client
         self._workflows = {w.name: w for w in workflows}
+        self._served_only = served_only
 
     @classmethod
     def from_connection_string(
@@ -120,6 +127,8 @@ class WorkflowClient:
     async def _start(
         self, workflow: Workflow, input: Any, run_id: str | None, *, stream: bool
     ) -> WorkflowRun:
+        if self._served_only:
+            self._check_served(workflow)
         self.add_workflow(workflow)
         message = Engine(workflow).coerce_input(input)
         envelope = workflow.registry.encode(message, workflow.input_types)
@@ -130,6 +139,21 @@ class WorkflowClient:
             instance_id=run_id,
         )
         return WorkflowRun(self, workflow, run_id)
+
+    def _check_served(self, workflow: Workflow) -> None:
+        served = self._workflows.get(workflow.name)
+        if served is not None and served.graph_hash == workflow.graph_hash:
+            return
+        known = ", ".join(repr(name) for name in sorted(self._workflows)) or "none"
+        if served is None:
+            problem = f"workflow {workflow.name!r} is not one of the host's workflows ({known})"
+        else:
+            problem = (
+                f"workflow {workflow.name!r} differs from the one the host was given "
+                f"(graph hash {workflow.graph_hash}, the host's is {served.graph_hash})"
+            )
+        msg = f"{problem}: no worker would run it. Give it to the host: DurableWorkflowHost(workflows=[...])"
+        raise WorkflowNotFoundError(msg)
 
 
 class WorkflowRun:

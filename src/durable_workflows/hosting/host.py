@@ -12,10 +12,12 @@ from typing import Any, Literal
 
 from ..durable.registration import register
 from ..errors import DurableWorkflowsError
+from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import WorkflowAgent
 from ..sidecar import SqliteSidecar
+from ..values.typing_utils import a_type
 from .agent_client import AgentClient
 from .auth import check_token, with_token
 from .client import WorkflowClient
@@ -43,7 +45,7 @@ class DurableWorkflowHost:
 
     def __init__(
         self,
-        workflows: Iterable[Workflow] = (),
+        workflows: Workflow | Iterable[Workflow] = (),
         agents: Iterable[WorkflowAgent] = (),
         connection_string: str | None = None,
         *,
@@ -55,7 +57,7 @@ class DurableWorkflowHost:
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
-        self.workflows = list(workflows)
+        self.workflows = _workflow_list(workflows)
         self.mode = mode
         self._settings = with_token(resolve_connection(connection_string), token)
         if self._settings is None and mode != "all":
@@ -95,7 +97,9 @@ class DurableWorkflowHost:
         client = self._clients.get(loop)
         if client is None:
             durable = create_client(self._target, asynchronous=True, logger=self._logger)
-            client = self._clients[loop] = WorkflowClient(durable, self.workflows)
+            client = self._clients[loop] = WorkflowClient(
+                durable, self.workflows, served_only=True
+            )
         return client
 
     @property
@@ -165,6 +169,26 @@ class DurableWorkflowHost:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _workflow_list(workflows: Workflow | Iterable[Workflow]) -> list[Workflow]:
+    """The host's workflows: one `Workflow`, or any iterable of them (not builders)."""
+    if isinstance(workflows, (Workflow, WorkflowBuilder)):
+        items: list[Any] = [workflows]
+    else:
+        try:
+            items = list(workflows)
+        except TypeError:
+            msg = f"workflows= takes a Workflow or a list of them, not {a_type(workflows)}"
+            raise DurableWorkflowsError(msg) from None
+    for item in items:
+        if isinstance(item, WorkflowBuilder):
+            msg = f"the host was given a WorkflowBuilder ({item.name!r}); build it first: builder.build()"
+            raise DurableWorkflowsError(msg)
+        if not isinstance(item, Workflow):
+            msg = f"workflows= takes Workflow objects, not {a_type(item)}"
+            raise DurableWorkflowsError(msg)
+    return items
 
 
 def _all_agents(agents: list[WorkflowAgent], workflows: list[Workflow]) -> list[WorkflowAgent]:
