@@ -15,31 +15,34 @@ from ..errors import DurableWorkflowsError, WorkflowValidationError
 from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
 from ..model.edges import FanInEdge, FanOutEdge, SingleEdge
-from ..rendering import FORMATS, Format, render, workflow_to_dot, workflow_to_mermaid
+from ..rendering import (
+    FORMATS,
+    Format,
+    RenderingError,
+    render,
+    workflow_to_dot,
+    workflow_to_mermaid,
+)
+from ..rendering.output import output_format
 from .runs import add_run_commands
 from .targets import UsageError, load_graph
-
-SUFFIX_FORMATS: dict[str, Format] = {
-    ".svg": "svg",
-    ".png": "png",
-    ".pdf": "pdf",
-    ".dot": "dot",
-    ".gv": "dot",
-    ".mmd": "mermaid",
-    ".mermaid": "mermaid",
-}
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Write a diagram (or print DOT / Mermaid text when no output file is given)."""
     output: Path | None = args.output
-    fmt = args.format or (SUFFIX_FORMATS.get(output.suffix.lower()) if output else None) or "svg"
+    fmt: Format | None = args.format
     graph = load_graph(args.target)
     if output is None:
+        fmt = fmt or "svg"
         if fmt not in ("dot", "mermaid"):
             raise UsageError(f"--format {fmt} writes a binary file; give one with -o PATH")
         sys.stdout.write(workflow_to_dot(graph) if fmt == "dot" else workflow_to_mermaid(graph))
         return 0
+    try:
+        output_format(output, fmt)
+    except RenderingError as exc:
+        raise UsageError(str(exc)) from None
     print(render(graph, output, fmt))
     return 0
 
@@ -109,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="draw a workflow (svg, png, pdf, dot, mermaid)")
     p.add_argument("target", metavar="TARGET")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: print the text)")
-    p.add_argument("-f", "--format", choices=FORMATS, help="default: from the file suffix, or svg")
+    p.add_argument(
+        "-f", "--format", choices=FORMATS, help="for suffixes that name no format (default: the suffix's)"
+    )
     p.set_defaults(handler=cmd_render)
 
     p = sub.add_parser("validate", help="check a workflow; print every problem (exit 1)")

@@ -22,7 +22,8 @@ from ..hosting.auth import with_token
 from ..hosting.client import StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from ..hosting.connection import ENV_VAR, parse_connection_string, resolve_connection
 from ..hosting.factories import create_client
-from ..rendering import RunOverlay, render
+from ..rendering import RenderingError, RunOverlay, render
+from ..rendering.output import output_format
 from ..runtime.events import (
     CustomEvent,
     ExecutorCompletedEvent,
@@ -97,6 +98,7 @@ async def run_command(args: argparse.Namespace) -> int:
     """Start a run, print its events, answer its requests; 0 when it completes."""
     from ..hosting.host import DurableWorkflowHost
 
+    check_render_path(args.render)
     workflow = load_workflow(args.target)
     value = parse_json(args.input, "--input")
     prepared = parse_json(args.responses, "--responses") if args.responses else None
@@ -112,6 +114,15 @@ async def run_command(args: argparse.Namespace) -> int:
     if args.render:
         print(render(workflow, args.render, overlay=RunOverlay.from_events(printer.events)))
     return code
+
+
+def check_render_path(path: Path | None) -> None:
+    """A usage error, before anything runs, when `--render PATH` names no diagram format."""
+    if path is not None:
+        try:
+            output_format(path, None)
+        except RenderingError as exc:
+            raise UsageError(f"--render: {exc}") from None
 
 
 async def follow(run: StreamingWorkflowRun, printer: EventPrinter, answers: Answers) -> int:
@@ -323,6 +334,7 @@ async def status_command(args: argparse.Namespace) -> int:
     """Print a run's status; with --workflow also its pending requests (and --render)."""
     if args.render and not args.workflow:
         raise UsageError("--render needs --workflow TARGET")
+    check_render_path(args.render)
     workflows = [load_workflow(args.workflow)] if args.workflow else []
     client = open_client(args, workflows)
     try:

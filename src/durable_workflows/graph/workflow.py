@@ -90,9 +90,10 @@ class Workflow:
         return workflow_to_mermaid(self)
 
     def render(
-        self, path: str | Path, format: Format = "svg", *, overlay: RunOverlay | None = None
+        self, path: str | Path, format: Format | None = None, *, overlay: RunOverlay | None = None
     ) -> Path:
-        """Write the diagram to `path` (svg, png and pdf need graphviz's `dot`)."""
+        """Write the diagram to `path` in the format its suffix names (.svg, .png, .pdf, .dot,
+        .mmd; the images need graphviz's `dot`); `format` is for other suffixes."""
         from ..rendering import render
 
         return render(self, path, format, overlay=overlay)

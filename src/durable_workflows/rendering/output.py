@@ -18,6 +18,17 @@ Format = Literal["svg", "png", "pdf", "dot", "mermaid"]
 FORMATS: tuple[Format, ...] = ("svg", "png", "pdf", "dot", "mermaid")
 """What `render` writes: images drawn by `dot`, or the DOT and Mermaid text."""
 
+SUFFIX_FORMATS: dict[str, Format] = {
+    ".svg": "svg",
+    ".png": "png",
+    ".pdf": "pdf",
+    ".dot": "dot",
+    ".gv": "dot",
+    ".mmd": "mermaid",
+    ".mermaid": "mermaid",
+}
+"""The format each file suffix names."""
+
 INSTALL_HINT = (
     "Install graphviz, which provides it: `apt-get install graphviz` (Debian/Ubuntu), "
     "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`. "
@@ -48,15 +59,17 @@ def workflow_to_svg(workflow: GraphLike, *, overlay: RunOverlay | None = None) -
 def render(
     workflow: GraphLike,
     path: str | Path,
-    format: Format = "svg",
+    format: Format | None = None,
     *,
     overlay: RunOverlay | None = None,
 ) -> Path:
-    """Write `workflow` to `path` as svg, png or pdf (needs `dot`), dot or mermaid text."""
-    if format not in FORMATS:
-        msg = f"unknown diagram format {format!r}; use one of {', '.join(FORMATS)}"
-        raise RenderingError(msg)
+    """Write `workflow` to `path` as svg, png or pdf (needs `dot`), dot or mermaid text.
+
+    The format is the one `path`'s suffix names (`SUFFIX_FORMATS`); `format` is needed only
+    for other suffixes, and a `format` the suffix contradicts is refused.
+    """
     target = Path(path)
+    format = output_format(target, format)
     if format == "mermaid":
         target.write_text(workflow_to_mermaid(workflow), encoding="utf-8")
     elif format == "dot":
@@ -64,6 +77,27 @@ def render(
     else:
         target.write_bytes(run_dot(workflow_to_dot(workflow, overlay=overlay), format))
     return target
+
+
+def output_format(path: Path, format: str | None) -> Format:
+    """The format to write `path` in: the one its suffix names, else `format` (checked)."""
+    if format is not None and format not in FORMATS:
+        msg = f"unknown diagram format {format!r}; use one of {', '.join(FORMATS)}"
+        raise RenderingError(msg)
+    named = SUFFIX_FORMATS.get(path.suffix.lower())
+    if named is not None and format is not None and named != format:
+        msg = f"{path.name!r} names the {named} format, not {format}; change the suffix or the format"
+        raise RenderingError(msg)
+    chosen = named or format
+    if chosen is None:
+        suffixes = ", ".join(SUFFIX_FORMATS)
+        msg = (
+            f"cannot tell which format to write {path.name!r} in: {path.suffix or 'no suffix'} "
+            f"is not a diagram format. Use one of {suffixes}, or name the format "
+            f"({', '.join(FORMATS)})"
+        )
+        raise RenderingError(msg)
+    return chosen
 
 
 def run_dot(source: str, format: str) -> bytes:
