@@ -169,6 +169,18 @@ class WorkflowBuilder:
         """The edge groups in declaration order."""
         return tuple(self._groups)
 
+    def _repr_svg_(self) -> str | None:
+        """Inline SVG in Jupyter, drawn without building (None when `dot` is missing)."""
+        from ..rendering.output import inline_svg
+
+        return inline_svg(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"WorkflowBuilder(name={self.name!r}, start={self._start!r}, "
+            f"nodes={len(self._nodes)}, edge_groups={len(self._groups)}; not built)"
+        )
+
     def _group_id(self) -> str:
         return f"g{len(self._groups)}"
 

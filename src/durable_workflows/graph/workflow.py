@@ -100,12 +100,9 @@ class Workflow:
 
     def _repr_svg_(self) -> str | None:
         """Inline SVG in Jupyter (None, so the text repr shows, when `dot` is missing)."""
-        from ..rendering import RenderingError, workflow_to_svg
+        from ..rendering.output import inline_svg
 
-        try:
-            return workflow_to_svg(self)
-        except RenderingError:
-            return None
+        return inline_svg(self)
 
     def __repr__(self) -> str:
         return f"Workflow(name={self.name!r}, nodes={len(self.nodes)}, hash={self.graph_hash})"

@@ -166,6 +166,10 @@ class WorkflowRun:
         self.outputs: list[Any] = []
         """All outputs, once `wait_for_completion` returned."""
 
+    def __repr__(self) -> str:
+        done = f", outputs={len(self.outputs)}" if self.outputs else ""
+        return f"{type(self).__name__}(run_id={self.run_id!r}, workflow={self.workflow.name!r}{done})"
+
     @property
     def _durable(self) -> Any:
         return self.client.durable_client

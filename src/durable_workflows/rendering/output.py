@@ -56,6 +56,14 @@ def workflow_to_svg(workflow: GraphLike, *, overlay: RunOverlay | None = None) -
     return run_dot(workflow_to_dot(workflow, overlay=overlay), "svg").decode("utf-8")
 
 
+def inline_svg(workflow: GraphLike) -> str | None:
+    """The SVG a notebook shows inline, or None (so it shows the text repr) without `dot`."""
+    try:
+        return workflow_to_svg(workflow)
+    except RenderingError:
+        return None
+
+
 def render(
     workflow: GraphLike,
     path: str | Path,
