@@ -24,7 +24,8 @@ from ..rendering import (
     workflow_to_mermaid,
 )
 from ..rendering.output import output_format
-from .runs import add_run_commands
+from .runs import CS_HELP, TOKEN_HELP, add_run_commands
+from .status import add_status_command
 from .targets import UsageError, load_graph
 
 
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_validate)
 
     add_run_commands(sub)
+    add_status_command(sub, CS_HELP, TOKEN_HELP)
     sub.add_parser(
         "sidecar", help="run a persistent SQLite-backed Durable Task sidecar", add_help=False
     )

@@ -13,6 +13,14 @@ def orchestrator_name(workflow_name: str) -> str:
     return f"dw.{workflow_name}"
 
 
+def workflow_name_of(orchestration_name: str) -> str | None:
+    """The workflow an orchestration runs (None for an orchestration that is no workflow run)."""
+    prefix = orchestrator_name("")
+    if orchestration_name.startswith(prefix) and orchestration_name != AGENT_TURN_ORCHESTRATOR:
+        return orchestration_name[len(prefix) :]
+    return None
+
+
 def activity_name(workflow_name: str, node_id: str) -> str:
     """The activity that runs one executor of one workflow."""
     return f"dw.{workflow_name}.{node_id}"

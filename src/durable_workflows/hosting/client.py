@@ -15,7 +15,12 @@ from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
+from ..durable.names import (
+    EVENT_LOG_ENTITY,
+    event_chunk_key,
+    orchestrator_name,
+    workflow_name_of,
+)
 from ..durable.orchestrator import start_payload
 from ..errors import (
     InvalidResponseError,
@@ -116,8 +121,10 @@ class WorkflowClient:
             if orchestrator_name(workflow.name) == state.name:
                 run_class = StreamingWorkflowRun if custom.get("stream") else WorkflowRun
                 return run_class(self, workflow, run_id)
-        known = sorted(self._workflows)
-        msg = f"run {run_id!r} is of {state.name!r}, which is not one of this client's workflows {known}"
+        known = ", ".join(repr(name) for name in sorted(self._workflows)) or "none"
+        name = workflow_name_of(state.name)
+        what = f"of workflow {name!r}" if name else f"not a workflow run ({state.name!r})"
+        msg = f"run {run_id!r} is {what}, which is not one of this client's workflows ({known})"
         raise WorkflowNotFoundError(msg)
 
     async def close(self) -> None:
@@ -235,7 +242,7 @@ class WorkflowRun:
                 if state.failure_details
                 else state.runtime_status.name
             )
-            executor_id, error = _split_failure(error)
+            executor_id, error = split_failure(error)
             raise WorkflowFailedError(self.run_id, error, executor_id)
 
     async def send_response(self, request: WaitingForInputEvent | str, response: Any) -> None:
@@ -308,7 +315,7 @@ class StreamingWorkflowRun(WorkflowRun):
         return sorted((event_from_dict(e, registry) for e in data), key=lambda e: e.sequence)
 
 
-def _split_failure(error: str) -> tuple[str | None, str]:
+def split_failure(error: str) -> tuple[str | None, str]:
     """(failing executor, rest of the message) from the orchestrator's failure message."""
     prefix = "executor '"
     if error.startswith(prefix) and "' failed: " in error:
