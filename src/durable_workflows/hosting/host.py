@@ -26,6 +26,9 @@ from .factories import create_client, create_worker, durabletask_logger
 
 HostMode = Literal["all", "worker", "client"]
 
+DRAIN_SECONDS = 2.0
+"""How long stopping an embedded host waits for work items already handed to its worker."""
+
 
 class DurableWorkflowHost:
     """Hosts workflows and agents on a Durable Task backend.
@@ -127,7 +130,9 @@ class DurableWorkflowHost:
             self._worker = worker
 
     def stop(self) -> None:
-        """Stop the worker and the embedded backend."""
+        """Stop the worker and the embedded backend (after the work it already handed out)."""
+        if self._backend is not None and self._worker is not None:
+            self._backend.wait_idle(DRAIN_SECONDS)
         if self._worker is not None:
             self._worker.stop()
             self._worker = None

@@ -86,6 +86,12 @@ class Dispatcher(Engine):
                             stream.stream_id, len(released))
             self._work_cv.notify_all()
 
+    def is_idle(self) -> bool:
+        """No work item is ready or held by a worker (timers may still be pending)."""
+        with self._lock:
+            queues = (self.ready_orchestrations, self.ready_activities, self.ready_entities)
+            return not self.leases and not any(len(queue) for queue in queues)
+
     def next_work_item(self, stream: Stream) -> Any:
         """Block until there is work for ``stream`` (or a health ping is due); None once closed."""
         with self._lock:

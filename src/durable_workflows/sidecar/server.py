@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent import futures
 from types import TracebackType
 from typing import Any
@@ -120,6 +121,19 @@ class SqliteSidecar:
             tls = " with this TLS certificate and key" if credentials is not None else ""
             raise SidecarError(f"could not bind {where}{tls}")
         return port
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until no work item is ready or leased; True if so.
+
+        A host calls it before stopping its worker, so work already handed out (such as a
+        finished run's last event-log write) is done rather than redelivered at the next start.
+        """
+        deadline = time.monotonic() + timeout
+        while self._engine is not None and not self._engine.is_idle():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def stop(self, grace: float | None = 1.0) -> None:
         """Stop serving and close the database (idempotent)."""
