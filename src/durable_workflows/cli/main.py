@@ -69,18 +69,22 @@ def summary(workflow: Workflow) -> str:
     """One line describing a valid workflow: its nodes, edge groups, start and graph hash."""
     kinds: Counter[str] = Counter(node.kind for node in workflow.nodes.values())
     nodes = ", ".join(
-        f"{kinds[k]} {label}{'s' * (kinds[k] != 1)}"
+        plural(kinds[k], label)
         for k, label in (("executor", "executor"), ("agent", "agent"), ("port", "request port"))
         if kinds[k]
     )
     groups = Counter(_group_kind(group) for group in workflow.groups)
     edges = ", ".join(f"{count} {kind}" for kind, count in groups.items())
     return (
-        f"Workflow {workflow.name!r} is valid: {len(workflow.nodes)} nodes ({nodes}), "
-        f"{len(workflow.groups)} edge group{'s' * (len(workflow.groups) != 1)} "
-        f"({edges or 'none'}), start {workflow.start_id!r}, "
-        f"graph hash {workflow.graph_hash}"
+        f"Workflow {workflow.name!r} is valid: {plural(len(workflow.nodes), 'node')} ({nodes}), "
+        f"{plural(len(workflow.groups), 'edge group')} ({edges or 'none'}), "
+        f"start {workflow.start_id!r}, graph hash {workflow.graph_hash}"
     )
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 node``, ``2 nodes``."""
+    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def _group_kind(group: object) -> str:
