@@ -125,7 +125,7 @@ class SqliteSidecar:
     def wait_idle(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until no work item is ready or leased; True if so.
 
-        A host calls it before stopping its worker, so work already handed out (such as a
+        A host calls it before stopping its worker, so ready and leased work (such as a
         finished run's last event-log write) is done rather than redelivered at the next start.
         """
         deadline = time.monotonic() + timeout
