@@ -27,11 +27,15 @@ EXPECTED = [
     "ExecutorInvokedEvent",
     "InvalidResponseError",
     "MaxSuperstepsExceededError",
+    "RequestAlreadyAnsweredError",
     "RequestPort",
     "RequestTimeoutError",
     "ResponseReceivedEvent",
+    "ResponseRefusedEvent",
     "RetryPolicy",
+    "RunAlreadyExistsError",
     "RunStatus",
+    "RunSummary",
     "SerializationError",
     "SidecarAuthenticationError",
     "StreamingWorkflowRun",
@@ -96,3 +100,4 @@ def test_testing_api_is_pinned() -> None:
     assert list(durable_workflows.testing.__all__) == EXPECTED_TESTING
     for name in EXPECTED_TESTING:
         assert getattr(durable_workflows.testing, name, None) is not None, name
+

@@ -7,7 +7,9 @@ from .errors import (
     ExecutorFailedError,
     InvalidResponseError,
     MaxSuperstepsExceededError,
+    RequestAlreadyAnsweredError,
     RequestTimeoutError,
+    RunAlreadyExistsError,
     SerializationError,
     ValidationIssue,
     WorkflowDefinitionError,
@@ -22,6 +24,7 @@ from .graph.workflow import Workflow
 from .hosting.auth import SidecarAuthenticationError
 from .hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from .hosting.host import DurableWorkflowHost
+from .hosting.run_info import RunSummary
 from .model.agent_nodes import AgentNode
 from .model.agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
 from .model.context import WorkflowContext
@@ -35,6 +38,7 @@ from .runtime.events import (
     ExecutorFailedEvent,
     ExecutorInvokedEvent,
     ResponseReceivedEvent,
+    ResponseRefusedEvent,
     WaitingForInputEvent,
     WorkflowCompletedEvent,
     WorkflowEvent,
@@ -65,11 +69,15 @@ __all__ = [
     "ExecutorInvokedEvent",
     "InvalidResponseError",
     "MaxSuperstepsExceededError",
+    "RequestAlreadyAnsweredError",
     "RequestPort",
     "RequestTimeoutError",
     "ResponseReceivedEvent",
+    "ResponseRefusedEvent",
     "RetryPolicy",
+    "RunAlreadyExistsError",
     "RunStatus",
+    "RunSummary",
     "SerializationError",
     "SidecarAuthenticationError",
     "StreamingWorkflowRun",

@@ -24,7 +24,9 @@ from ..rendering import (
     workflow_to_mermaid,
 )
 from ..rendering.output import output_format
+from .listing import add_list_command
 from .runs import CS_HELP, TOKEN_HELP, add_run_commands
+from .serve import add_serve_command
 from .status import add_status_command
 from .targets import UsageError, load_graph
 
@@ -128,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_commands(sub)
     add_status_command(sub, CS_HELP, TOKEN_HELP)
+    add_list_command(sub)
+    add_serve_command(sub)
     sub.add_parser(
         "sidecar", help="run a persistent SQLite-backed Durable Task sidecar", add_help=False
     )

@@ -40,6 +40,7 @@ from ..runtime.events import (
 from ..sidecar.auth import TOKEN_ENV_VAR
 from ..values.serialization import to_json
 from ..values.typing_utils import a_type
+from .prompt import read_line
 from .targets import UsageError, load_target, load_workflow, parse_json
 from .values import json_shape, parse_value
 
@@ -192,7 +193,7 @@ async def answer(run: WorkflowRun, event: WaitingForInputEvent, answers: Answers
     prompt = f"response to {event.port_id} ({event.response_type}: {json_shape(response_type)})> "
     while True:
         try:
-            text = await asyncio.to_thread(input, prompt)
+            text = await read_line(prompt)
         except EOFError:
             return False
         try:

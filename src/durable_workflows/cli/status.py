@@ -9,25 +9,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..durable.names import workflow_name_of
 from ..errors import WorkflowNotFoundError
 from ..graph.workflow import Workflow
-from ..hosting.client import StreamingWorkflowRun, split_failure
+from ..hosting.client import StreamingWorkflowRun
+from ..hosting.run_info import parse_failure, summarize
 from ..rendering import RunOverlay, render
 from ..runtime.events import WorkflowEvent
 from .runs import check_render_path, events_of, open_client, show_value
 from .targets import UsageError, load_workflow
 from .values import json_shape
-
-STATES = {
-    "RUNNING": "running",
-    "CONTINUED_AS_NEW": "running",
-    "PENDING": "pending (no worker has started it yet)",
-    "SUSPENDED": "suspended",
-    "COMPLETED": "completed",
-    "FAILED": "failed",
-    "TERMINATED": "terminated",
-}
 
 
 def add_status_command(sub: Any, cs_help: str, token_help: str) -> None:
@@ -67,37 +57,35 @@ def describe_state(
     run_id: str, state: Any, workflow: Workflow | None, target: str | None = None
 ) -> list[str]:
     """The lines `status` prints for a durabletask orchestration state (`target`: the -w)."""
-    name = workflow_name_of(state.name)
-    if name is None:
+    summary = summarize(state)
+    if summary is None:
         return [f"run {run_id} is not a workflow run (a {state.name!r} orchestration)"]
     custom = json.loads(state.serialized_custom_status or "{}")
-    requests = custom.get("requests") or []
-    status = state.runtime_status.name
-    progress = f"superstep {custom.get('superstep', 0)}, {custom.get('sequence', 0)} events"
-    when = f"updated {state.last_updated_at:%Y-%m-%d %H:%M:%S}"
-    head = f"run {run_id} of {name}:"
-    if status == "COMPLETED":
+    head = f"run {run_id} of {summary.workflow}:"
+    when = f"updated {summary.updated_at:%Y-%m-%d %H:%M:%S} UTC"
+    progress = f"superstep {summary.superstep}, {custom.get('sequence', 0)} events"
+    if summary.status == "completed":
         data = json.loads(state.serialized_output or "{}")
         outputs = [plain(v) for v in data.get("outputs", [])]
         lines = [f"{head} completed ({when})", f"  result: {show_value(plain(data.get('result')))}"]
         if len(outputs) > 1:
             lines.append(f"  outputs: {show_value(outputs)}")
         return lines
-    if status == "FAILED":
-        message = state.failure_details.message if state.failure_details else "no details"
-        executor_id, error = split_failure(message)
-        error = error.removeprefix("builtins.")  # durabletask qualifies built-in exceptions
-        if error == f"A {state.name!r} orchestrator was not registered.":
-            error = (
-                f"the worker that picked it up does not serve workflow {name!r}; give every "
-                "worker of the task hub the workflow (durable-workflows worker TARGET...)"
+    if summary.status == "failed":
+        failure = parse_failure(state.failure_details.message if state.failure_details else "")
+        where = f" in executor {failure.executor_id!r}" if failure.executor_id else ""
+        message = failure.message
+        if message == f"A {state.name!r} orchestrator was not registered.":
+            message = (
+                f"the worker that picked it up does not serve workflow {summary.workflow!r}; give "
+                "every worker of the task hub the workflow (durable-workflows worker TARGET...)"
             )
-        where = f" in executor {executor_id!r}" if executor_id else ""
-        return [f"{head} failed{where} ({when})", f"  error: {error}"]
-    if status == "TERMINATED":
+        return [f"{head} failed{where} ({when})", f"  error: {failure.type}: {message}"]
+    if summary.status == "cancelled":
         reason = json.loads(state.serialized_output) if state.serialized_output else None
-        return [f"{head} terminated ({when})" + (f": {show_value(reason)}" if reason else "")]
-    if status in ("RUNNING", "CONTINUED_AS_NEW") and requests:
+        return [f"{head} cancelled ({when})" + (f": {show_value(reason)}" if reason else "")]
+    if summary.status == "waiting":
+        requests = custom.get("requests") or []
         count = f"{len(requests)} request{'s' * (len(requests) != 1)}"
         lines = [f"{head} waiting for input ({count}; {progress}; {when})"]
         for request in requests:
@@ -105,7 +93,10 @@ def describe_state(
         if workflow is None:
             lines.append("  (-w TARGET also shows the response each request expects)")
         return lines
-    return [f"{head} {STATES.get(status, status.lower())} ({progress}; {when})"]
+    if summary.status == "pending":
+        return [f"{head} pending: no worker has started it yet ({when})"]
+    suspended = " (suspended)" if state.runtime_status.name == "SUSPENDED" else ""
+    return [f"{head} running{suspended} ({progress}; {when})"]
 
 
 def describe_request(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..graph.validation import RESERVED_PREFIX
+
 EVENT_LOG_ENTITY = "dw_events"
 """Entity holding a streamed run's events, in chunks of `EVENT_CHUNK` keyed ``<run>~<chunk>``."""
 
@@ -13,14 +15,6 @@ def orchestrator_name(workflow_name: str) -> str:
     return f"dw.{workflow_name}"
 
 
-def workflow_name_of(orchestration_name: str) -> str | None:
-    """The workflow an orchestration runs (None for an orchestration that is no workflow run)."""
-    prefix = orchestrator_name("")
-    if orchestration_name.startswith(prefix) and orchestration_name != AGENT_TURN_ORCHESTRATOR:
-        return orchestration_name[len(prefix) :]
-    return None
-
-
 def activity_name(workflow_name: str, node_id: str) -> str:
     """The activity that runs one executor of one workflow."""
     return f"dw.{workflow_name}.{node_id}"
@@ -29,8 +23,9 @@ def activity_name(workflow_name: str, node_id: str) -> str:
 AGENT_ENTITY_PREFIX = "dafx-"
 """Agent entities are ``dafx-<agent>``; a thread id is the entity id ``@dafx-<agent>@<key>``."""
 
-AGENT_TURN_ORCHESTRATOR = "dw.agent_turn"
-"""The orchestrator that runs one agent turn for a client (entities cannot answer clients)."""
+AGENT_TURN_ORCHESTRATOR = orchestrator_name(RESERVED_PREFIX + "agent_turn")
+"""The orchestrator that runs one agent turn for a client (entities cannot answer clients).
+Its name is reserved: no workflow's orchestrator can take it."""
 
 
 def agent_entity_name(agent_name: str) -> str:

@@ -170,10 +170,16 @@ class WorkflowBuilder:
         return tuple(self._groups)
 
     def _repr_svg_(self) -> str | None:
-        """Inline SVG in Jupyter, drawn without building (None when `dot` is missing)."""
+        """Inline SVG in Jupyter, drawn without building (see `rendering.output.inline_svg`)."""
         from ..rendering.output import inline_svg
 
         return inline_svg(self)
+
+    def _repr_html_(self) -> str | None:
+        """None (the SVG shows), or an HTML note on what to install when graphviz is missing."""
+        from ..rendering.output import inline_html
+
+        return inline_html()
 
     def __repr__(self) -> str:
         return (

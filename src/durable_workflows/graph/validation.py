@@ -24,6 +24,10 @@ from .spec import GraphSpec
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
+RESERVED_PREFIX = "_"
+"""Internal orchestrations are named as if for a workflow whose name starts with this; no
+workflow name can (NAME_PATTERN), so they never collide with a user's workflow."""
+
 
 def validate(spec: GraphSpec) -> None:
     """Raise `WorkflowValidationError` listing every problem of the graph."""
@@ -66,7 +70,15 @@ def _issue(code: str, message: str, *ids: str) -> ValidationIssue:
 
 def _check_settings(spec: GraphSpec) -> list[ValidationIssue]:
     issues = []
-    if not isinstance(spec.name, str) or not NAME_PATTERN.match(spec.name):
+    if isinstance(spec.name, str) and spec.name.startswith(RESERVED_PREFIX):
+        issues.append(
+            _issue(
+                "workflow-name",
+                f"workflow name {spec.name!r} starts with {RESERVED_PREFIX!r}, which is "
+                "reserved for durable_workflows' internal orchestrations; start it with a letter",
+            )
+        )
+    elif not isinstance(spec.name, str) or not NAME_PATTERN.match(spec.name):
         issues.append(
             _issue(
                 "workflow-name",

@@ -93,16 +93,23 @@ class Workflow:
         self, path: str | Path, format: Format | None = None, *, overlay: RunOverlay | None = None
     ) -> Path:
         """Write the diagram to `path` in the format its suffix names (.svg, .png, .pdf, .dot,
-        .mmd; the images need graphviz's `dot`); `format` is for other suffixes."""
+        .mmd; the images need graphviz: see docs/rendering.md); `format` is for other suffixes."""
         from ..rendering import render
 
         return render(self, path, format, overlay=overlay)
 
     def _repr_svg_(self) -> str | None:
-        """Inline SVG in Jupyter (None, so the text repr shows, when `dot` is missing)."""
+        """Inline SVG in Jupyter (see `rendering.output.inline_svg`)."""
         from ..rendering.output import inline_svg
 
         return inline_svg(self)
+
+    def _repr_html_(self) -> str | None:
+        """None (the SVG shows) while a graphviz program exists, else an HTML note on what to
+        install, which notebooks show in preference to the SVG."""
+        from ..rendering.output import inline_html
+
+        return inline_html()
 
     def __repr__(self) -> str:
         return f"Workflow(name={self.name!r}, nodes={len(self.nodes)}, hash={self.graph_hash})"

@@ -13,17 +13,16 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from ..durable.names import (
-    EVENT_LOG_ENTITY,
-    event_chunk_key,
-    orchestrator_name,
-    workflow_name_of,
-)
+from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
 from ..durable.orchestrator import start_payload
 from ..errors import (
+    DurableWorkflowsError,
     InvalidResponseError,
+    RunAlreadyExistsError,
+    SerializationError,
     WorkflowFailedError,
     WorkflowNotFoundError,
 )
@@ -37,8 +36,20 @@ from ..runtime.events import (
     event_from_dict,
 )
 from ..values.typing_utils import short_name
+from .run_info import (
+    RunState,
+    RunSummary,
+    list_runs,
+    run_state,
+    split_failure,
+    summarize,
+    utc,
+)
+from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
 
-_ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
+IfExists = Literal["error", "return"]
+"""What starting a run with the id of an existing run does: raise, or return that run."""
+
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
 
 
@@ -53,11 +64,23 @@ class RunStatus:
     last_sequence: int = 0
     pending_requests: list[WaitingForInputEvent] = field(default_factory=list)
     error: str | None = None
+    created_at: datetime | None = None
+    """When the run started (UTC)."""
+    updated_at: datetime | None = None
+    """When the run last changed (UTC)."""
+    streamed: bool = False
+    """Whether the run records its events (started with `stream()`)."""
 
     @property
     def is_active(self) -> bool:
         """True while the run may still make progress."""
-        return self.status in _ACTIVE
+        return self.status in ACTIVE
+
+    @property
+    def state(self) -> RunState:
+        """``pending``, ``running``, ``waiting`` (for responses), ``completed``, ``failed`` or
+        ``cancelled``."""
+        return run_state(self.status, bool(self.pending_requests))
 
 
 class WorkflowClient:
@@ -97,16 +120,49 @@ class WorkflowClient:
         """Make `workflow` known, so runs of it can be looked up by id."""
         self._workflows[workflow.name] = workflow
 
-    async def run(self, workflow: Workflow, input: Any, run_id: str | None = None) -> WorkflowRun:
-        """Start a run; `await run.wait_for_completion()` gives its result."""
-        return await self._start(workflow, input, run_id, stream=False)
+    async def run(
+        self,
+        workflow: Workflow,
+        input: Any,
+        run_id: str | None = None,
+        *,
+        if_exists: IfExists = "error",
+    ) -> WorkflowRun:
+        """Start a run; `await run.wait_for_completion()` gives its result.
+
+        With the `run_id` of an existing run, ``if_exists="error"`` raises
+        `RunAlreadyExistsError`; ``"return"`` returns that run if it is a run of `workflow`
+        started with an equal input in the same mode (else `RunAlreadyExistsError`), so a
+        retried start never starts a second run.
+        """
+        return await self._start(workflow, input, run_id, stream=False, if_exists=if_exists)
 
     async def stream(
-        self, workflow: Workflow, input: Any, run_id: str | None = None
+        self,
+        workflow: Workflow,
+        input: Any,
+        run_id: str | None = None,
+        *,
+        if_exists: IfExists = "error",
     ) -> StreamingWorkflowRun:
-        """Start a run whose events can be watched with `run.watch_stream()`."""
-        run = await self._start(workflow, input, run_id, stream=True)
+        """Start a run whose events can be watched with `run.watch_stream()` (`if_exists` as
+        in `run`)."""
+        run = await self._start(workflow, input, run_id, stream=True, if_exists=if_exists)
         return StreamingWorkflowRun(self, workflow, run.run_id)
+
+    async def list_runs(
+        self,
+        workflow: Workflow | str | None = None,
+        status: RunState | Iterable[RunState] | None = None,
+        created_after: datetime | None = None,
+        limit: int = 100,
+    ) -> list[RunSummary]:
+        """Recent runs, newest first: of one workflow (or all), in the given state(s), started
+        after `created_after` (naive datetimes are UTC); at most `limit`."""
+        name = workflow.name if isinstance(workflow, Workflow) else workflow
+        return await list_runs(
+            self._client, workflow=name, status=status, created_after=created_after, limit=limit
+        )
 
     async def get_run(self, run_id: str) -> WorkflowRun:
         """A handle on an existing run of a workflow this client knows.
@@ -116,14 +172,14 @@ class WorkflowClient:
         state = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {run_id!r}")
-        custom = json.loads(state.serialized_custom_status or "{}")
+        custom = custom_status(state)
         for workflow in self._workflows.values():
             if orchestrator_name(workflow.name) == state.name:
-                run_class = StreamingWorkflowRun if custom.get("stream") else WorkflowRun
+                run_class = StreamingWorkflowRun if _streamed(state, custom) else WorkflowRun
                 return run_class(self, workflow, run_id)
         known = ", ".join(repr(name) for name in sorted(self._workflows)) or "none"
-        name = workflow_name_of(state.name)
-        what = f"of workflow {name!r}" if name else f"not a workflow run ({state.name!r})"
+        summary = summarize(state)
+        what = f"of workflow {summary.workflow!r}" if summary else "not a workflow run"
         msg = f"run {run_id!r} is {what}, which is not one of this client's workflows ({known})"
         raise WorkflowNotFoundError(msg)
 
@@ -132,19 +188,37 @@ class WorkflowClient:
         await self._client.close()
 
     async def _start(
-        self, workflow: Workflow, input: Any, run_id: str | None, *, stream: bool
+        self,
+        workflow: Workflow,
+        input: Any,
+        run_id: str | None,
+        *,
+        stream: bool,
+        if_exists: IfExists,
     ) -> WorkflowRun:
+        if if_exists not in ("error", "return"):
+            raise DurableWorkflowsError(f"if_exists must be 'error' or 'return', not {if_exists!r}")
         if self._served_only:
             self._check_served(workflow)
         self.add_workflow(workflow)
         message = Engine(workflow).coerce_input(input)
         envelope = workflow.registry.encode(message, workflow.input_types)
-        run_id = run_id or uuid.uuid4().hex
-        await self._client.schedule_new_orchestration(
-            orchestrator_name(workflow.name),
-            input=start_payload(workflow, envelope, stream=stream),
-            instance_id=run_id,
-        )
+        payload = start_payload(workflow, envelope, stream=stream)
+        if run_id is None:
+            run_id = uuid.uuid4().hex
+        else:
+            existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+            if existing is not None:
+                return self._existing(workflow, run_id, existing, payload, if_exists)
+        try:
+            await self._client.schedule_new_orchestration(
+                orchestrator_name(workflow.name), input=payload, instance_id=run_id
+            )
+        except Exception as exc:  # a concurrent start with the same id won the race
+            existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+            if existing is None or not _already_exists(exc):
+                raise
+            return self._existing(workflow, run_id, existing, payload, if_exists)
         return WorkflowRun(self, workflow, run_id)
 
     def _check_served(self, workflow: Workflow) -> None:
@@ -161,6 +235,29 @@ class WorkflowClient:
             )
         msg = f"{problem}: no worker would run it. Give it to the host: DurableWorkflowHost(workflows=[...])"
         raise WorkflowNotFoundError(msg)
+
+    def _existing(
+        self,
+        workflow: Workflow,
+        run_id: str,
+        state: Any,
+        payload: dict[str, Any],
+        if_exists: IfExists,
+    ) -> WorkflowRun:
+        """The existing run `state` if `if_exists` allows returning it, else raise."""
+        if if_exists == "error":
+            raise RunAlreadyExistsError(run_id, "pass if_exists='return' to get it instead")
+        if state.name != orchestrator_name(workflow.name):
+            raise RunAlreadyExistsError(run_id, f"it is not a run of {workflow.name!r}")
+        stored = json.loads(state.serialized_input or "{}")
+        if stored.get("input_digest") != payload["input_digest"]:
+            raise RunAlreadyExistsError(run_id, "it was started with a different input")
+        streamed = bool(stored.get("stream"))
+        if streamed != payload["stream"]:
+            how = "with" if streamed else "without"
+            raise RunAlreadyExistsError(run_id, f"it was started {how} streaming")
+        run_class = StreamingWorkflowRun if streamed else WorkflowRun
+        return run_class(self, workflow, run_id)
 
 
 class WorkflowRun:
@@ -183,31 +280,51 @@ class WorkflowRun:
 
     async def get_status(self) -> RunStatus:
         """The run's current status, superstep and pending requests."""
+        return self._status(await self._state())
+
+    async def _state(self) -> Any:
         state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
-        custom = (
-            json.loads(state.serialized_custom_status) if state.serialized_custom_status else {}
-        )
-        registry = self.workflow.registry
-        requests = [
-            WaitingForInputEvent(
-                run_id=self.run_id,
-                request_id=r["request_id"],
-                port_id=r["port_id"],
-                request=registry.decode(r["request"]),
-                response_type=short_name(self.workflow.ports[r["port_id"]].response_type),
-            )
-            for r in custom.get("requests", [])
-        ]
+        return state
+
+    def _status(self, state: Any) -> RunStatus:
+        custom = custom_status(state)
+        status = state.runtime_status.name
+        requests = [self._request(r) for r in custom.get("requests", [])]
         error = state.failure_details.message if state.failure_details else None
         return RunStatus(
             self.run_id,
-            state.runtime_status.name,
+            status,
             custom.get("superstep", 0),
             custom.get("sequence", 0),
-            requests,
+            requests if status in ACTIVE else [],  # an ended run waits for nothing (P2)
             error,
+            created_at=utc(state.created_at),
+            updated_at=utc(state.last_updated_at),
+            streamed=_streamed(state, custom),
+        )
+
+    def _request(self, data: dict[str, Any]) -> WaitingForInputEvent:
+        """A pending request from the status. If the graph changed since the run started (its
+        port or request type is not in this workflow), it is shown as far as known: the raw
+        request data, and a response type that says so."""
+        port = self.workflow.ports.get(data["port_id"])
+        response_type = (
+            short_name(port.response_type)
+            if port is not None
+            else f"unknown (port not in workflow {self.workflow.name!r} as defined here)"
+        )
+        try:
+            request = self.workflow.registry.decode(data["request"])
+        except SerializationError:
+            request = data["request"].get("data")
+        return WaitingForInputEvent(
+            run_id=self.run_id,
+            request_id=data["request_id"],
+            port_id=data["port_id"],
+            request=request,
+            response_type=response_type,
         )
 
     async def pending_requests(self) -> list[WaitingForInputEvent]:
@@ -245,24 +362,46 @@ class WorkflowRun:
             executor_id, error = split_failure(error)
             raise WorkflowFailedError(self.run_id, error, executor_id)
 
-    async def send_response(self, request: WaitingForInputEvent | str, response: Any) -> None:
-        """Answer a pending request. Refused with `InvalidResponseError` when the request is
-        unknown or answered, the response has the wrong type, or the run has ended."""
+    async def send_response(
+        self, request: WaitingForInputEvent | str, response: Any, *, timeout: float | None = None
+    ) -> None:
+        """Answer a pending request; returns once the run has taken the response.
+
+        Refused with `InvalidResponseError` when the request is unknown or already answered
+        (of two concurrent answers exactly one is taken, P7), the response has the wrong
+        type, or the run has ended. Raises `TimeoutError` if the run has not decided within
+        `timeout` seconds (its workers are down or busy): the response stays queued, and
+        sending it again is safe (the second one is refused if the first was taken).
+        """
         request_id = request if isinstance(request, str) else request.request_id
-        status = await self.get_status()
+        state = await self._state()
+        status = self._status(state)
         if not status.is_active:
             msg = f"run {self.run_id!r} is {status.status}; it no longer accepts responses"
             raise InvalidResponseError(msg)
         pending = {r.request_id: r for r in status.pending_requests}
         if request_id not in pending:
+            answered = already_answered(state, self.run_id, request_id)
+            if answered is not None:
+                raise answered
             msg = f"run {self.run_id!r} has no pending request {request_id!r} (pending: {sorted(pending) or 'none'})"
             raise InvalidResponseError(msg)
-        port = self.workflow.ports[pending[request_id].port_id]
+        port = self.workflow.ports.get(pending[request_id].port_id)
+        if port is None:
+            msg = (
+                f"request {request_id!r} of run {self.run_id!r} waits at port "
+                f"{pending[request_id].port_id!r}, which is not in workflow "
+                f"{self.workflow.name!r} as this client defines it: the graph changed since the "
+                "run started. Answer it with the workflow definition the run was started with."
+            )
+            raise InvalidResponseError(msg)
         value = Engine(self.workflow).coerce_response(port, response)
         envelope = self.workflow.registry.encode(value, port.output_types)
+        token = uuid.uuid4().hex
         await self._durable.raise_orchestration_event(
-            self.run_id, request_id, data={"response": envelope}
+            self.run_id, request_id, data={"response": envelope, "token": token}
         )
+        await wait_for_verdict(self._durable, self.run_id, request_id, token, timeout)
 
     async def cancel(self, reason: str = "cancelled") -> None:
         """Terminate the run."""
@@ -300,6 +439,20 @@ class StreamingWorkflowRun(WorkflowRun):
             delay = _POLL_MIN if progressed else min(_POLL_MAX, delay * 2)
             await asyncio.sleep(delay)
 
+    async def recorded_events(self, after: int = 0) -> list[WorkflowEvent]:
+        """The events recorded so far after sequence `after`, in order (does not wait)."""
+        events: list[WorkflowEvent] = []
+        cursor = after
+        while True:
+            fresh = [e for e in await self._read_chunk(cursor + 1) if e.sequence > cursor]
+            if not fresh or fresh[0].sequence != cursor + 1:
+                return events
+            for event in fresh:
+                if event.sequence != cursor + 1:
+                    return events
+                events.append(event)
+                cursor = event.sequence
+
     async def _read_chunk(self, sequence: int) -> list[WorkflowEvent]:
         from durabletask.entities import EntityInstanceId
 
@@ -315,10 +468,14 @@ class StreamingWorkflowRun(WorkflowRun):
         return sorted((event_from_dict(e, registry) for e in data), key=lambda e: e.sequence)
 
 
-def split_failure(error: str) -> tuple[str | None, str]:
-    """(failing executor, rest of the message) from the orchestrator's failure message."""
-    prefix = "executor '"
-    if error.startswith(prefix) and "' failed: " in error:
-        executor_id, rest = error[len(prefix) :].split("' failed: ", 1)
-        return executor_id, rest
-    return None, error
+def _streamed(state: Any, custom: dict[str, Any]) -> bool:
+    """Whether a run records its events (from its status; before its first step, its input)."""
+    if "stream" in custom:
+        return bool(custom["stream"])
+    return bool(json.loads(state.serialized_input or "{}").get("stream"))
+
+
+def _already_exists(exc: Exception) -> bool:
+    """Whether a gRPC error says the instance id is taken."""
+    code = getattr(exc, "code", None)
+    return callable(code) and getattr(code(), "name", "") == "ALREADY_EXISTS"

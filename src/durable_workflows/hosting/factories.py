@@ -18,6 +18,7 @@ from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
 from durabletask.grpc_options import GrpcWorkerResiliencyOptions
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
+from ..durable.event_data import EventDataConverter
 from ..errors import DurableWorkflowsError
 from .auth import channel_arguments
 from .connection import ConnectionSettings, create_credential, parse_connection_string
@@ -60,6 +61,7 @@ def create_worker(
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
             concurrency_options=concurrency,
+            data_converter=EventDataConverter(),
             logger=logger or durabletask_logger(),
         )
         return scheduler_worker
@@ -67,6 +69,7 @@ def create_worker(
         **channel_arguments(settings, asynchronous=False),
         concurrency_options=concurrency,
         resiliency_options=GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0),
+        data_converter=EventDataConverter(),
         logger=logger or durabletask_logger(),
     )
 

@@ -117,18 +117,20 @@ class Engine:
         if any(matches(message, t) for t in accepted):
             return message
         reasons: list[str] = []
+        last: SerializationError | None = None
         for tp in accepted:
             try:
                 return from_json(message, tp)
             except SerializationError as exc:
                 reasons.append(str(exc))
+                last = exc
         names = " | ".join(short_name(t) for t in accepted)
         msg = (
             f"workflow {self.workflow.name!r}: its start node {self.workflow.start_id!r} "
             f"accepts {names}, but the input is {a_type(message)}: {message!r:.200}"
             f" ({'; '.join(reasons)})"
         )
-        raise SerializationError(msg)
+        raise SerializationError(msg) from last
 
     # -- supersteps ----------------------------------------------------------------------
 
@@ -136,13 +138,17 @@ class Engine:
         """`running` with messages to deliver, `waiting` for responses only, else `completed`."""
         if state.halted:
             return "completed"
-        if state.pending:
+        if state.pending or self._can_fire(state):
             return "running"
         return "waiting" if state.requests else "completed"
 
     def begin_superstep(self, state: RunState) -> Superstep | None:
-        """Take the pending messages and plan the next superstep (None when there are none)."""
-        if state.halted or not state.pending:
+        """Fire the complete barriers, take the pending messages and plan the next superstep
+        (None when there is nothing to deliver)."""
+        if state.halted:
+            return None
+        self._fire_barriers(state)
+        if not state.pending:
             return None
         limit = self.workflow.max_supersteps
         if state.superstep >= limit:
@@ -224,7 +230,6 @@ class Engine:
                 self._route(state, events, node_id, sent)
             state.halted = state.halted or result.halt
             events.append(ExecutorCompletedEvent(executor_id=node_id, superstep=step.number))
-        self._fire_barriers(state)
         if state.halted:
             state.pending = []
             state.requests = {}
@@ -233,7 +238,10 @@ class Engine:
     def submit_response(
         self, state: RunState, request_id: str, response: Any
     ) -> list[WorkflowEvent]:
-        """Accept the response to a pending request; it is routed like a message from the port."""
+        """Accept the response to a pending request; it is routed like a message from the port.
+
+        Barriers it completes fire when the next superstep begins, after every other delivery.
+        """
         request = state.requests.get(request_id)
         if request is None:
             known = ", ".join(state.requests) or "none"
@@ -247,7 +255,6 @@ class Engine:
             ResponseReceivedEvent(request_id=request_id, port_id=port.id, response=response)
         ]
         self._route(state, events, port.id, SentMessage(response, None, returned=True))
-        self._fire_barriers(state)
         return events
 
     def coerce_response(self, port: RequestPort, response: Any) -> Any:
@@ -351,6 +358,9 @@ class Engine:
             if _evaluate(condition, value, where):
                 return target
         return group.default
+
+    def _can_fire(self, state: RunState) -> bool:
+        return any(all(state.barriers[g.id][s] for s in g.sources) for g in self.workflow.fan_ins)
 
     def _fire_barriers(self, state: RunState) -> None:
         for group in self.workflow.fan_ins:

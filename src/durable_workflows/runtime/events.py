@@ -118,6 +118,17 @@ class ResponseReceivedEvent(WorkflowEvent):
 
 
 @dataclass(kw_only=True)
+class ResponseRefusedEvent(WorkflowEvent):
+    """Something arrived for a request that is not an acceptable response (not JSON, not sent
+    with `send_response`, or of the wrong type); the request stays open."""
+
+    type: ClassVar[str] = "response_refused"
+    request_id: str
+    port_id: str
+    error: str
+
+
+@dataclass(kw_only=True)
 class WorkflowCompletedEvent(WorkflowEvent):
     """The run finished. `result` is the last output (or None); `outputs` lists them all."""
 
@@ -150,6 +161,7 @@ EVENT_TYPES: dict[str, type[WorkflowEvent]] = {
         CustomEvent,
         WaitingForInputEvent,
         ResponseReceivedEvent,
+        ResponseRefusedEvent,
         WorkflowCompletedEvent,
         WorkflowFailedEvent,
     )
