@@ -25,6 +25,7 @@ from ..rendering import (
 )
 from ..rendering.output import output_format
 from .listing import add_list_command
+from .replay import add_replay_commands
 from .runs import CS_HELP, TOKEN_HELP, add_run_commands
 from .serve import add_serve_command
 from .status import add_status_command
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_status_command(sub, CS_HELP, TOKEN_HELP)
     add_list_command(sub)
     add_serve_command(sub)
+    add_replay_commands(sub)
     sub.add_parser(
         "sidecar", help="run a persistent SQLite-backed Durable Task sidecar", add_help=False
     )

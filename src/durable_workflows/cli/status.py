@@ -117,10 +117,13 @@ def plain(envelope: Any) -> Any:
     if not isinstance(envelope, dict) or "type" not in envelope:
         return envelope
     data: Any = envelope.get("data")
-    if envelope["type"] == "list":
+    kind = envelope["type"]
+    if kind in ("list", "tuple", "set", "frozenset"):
         return [plain(item) for item in data]
-    if envelope["type"] == "dict":
+    if kind == "dict":
         return {key: plain(value) for key, value in data.items()}
+    if kind == "mapping":  # keys that are not strings: [key, value] pairs
+        return [[plain(key), plain(value)] for key, value in data]
     return data
 
 

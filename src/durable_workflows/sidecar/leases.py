@@ -81,9 +81,6 @@ class LeaseTable:
         heapq.heappush(self._expiry, (lease.expires_at, token))
         return lease
 
-    def __len__(self) -> int:
-        return len(self._by_token)
-
     def get(self, token: str) -> Lease | None:
         """The live lease with this token."""
         return self._by_token.get(token)
@@ -143,9 +140,6 @@ class ReadyQueue(Generic[K]):
     def discard(self, key: K) -> None:
         """Remove ``key`` if queued."""
         self._items.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
     def __iter__(self) -> Iterator[K]:
         """The queued items, oldest first (do not modify the queue while iterating)."""

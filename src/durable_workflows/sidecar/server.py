@@ -12,6 +12,7 @@ import grpc
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
 from durable_workflows.sidecar.auth import TokenInterceptor, check_exposure, tls_credentials
+from durable_workflows.sidecar.clock import Clock, SystemClock
 from durable_workflows.sidecar.dispatch import Dispatcher
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.servicer import Servicer
@@ -27,6 +28,8 @@ class SqliteSidecar:
     which. Use as a context manager, or call `start` and `stop`. A `host` other than loopback
     needs a `token` (every RPC must carry ``authorization: Bearer <token>``) or
     ``insecure=True``; `tls_cert` and `tls_key` (PEM files) turn on TLS.
+    ``clock`` (tests: a `VirtualClock`) times timers and orchestrations; the system clock by
+    default.
     """
 
     def __init__(
@@ -44,8 +47,10 @@ class SqliteSidecar:
         insecure: bool = False,
         tls_cert: str | None = None,
         tls_key: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.db = db
+        self.clock: Clock = clock or SystemClock()
         self.host = host
         self.max_history = max_history
         self.lease_seconds = lease_seconds
@@ -87,7 +92,7 @@ class SqliteSidecar:
         try:
             engine = Dispatcher(store, max_history=self.max_history,
                                 lease_seconds=self.lease_seconds,
-                                ping_interval=self.ping_interval)
+                                ping_interval=self.ping_interval, clock=self.clock)
             server = grpc.server(
                 futures.ThreadPoolExecutor(max_workers=self.max_threads,
                                            thread_name_prefix="sidecar-rpc"),
@@ -108,6 +113,25 @@ class SqliteSidecar:
         log.info("sidecar serving %s on %s", self.db, self.address)
         return self
 
+    def is_idle(self) -> bool:
+        """Whether no work is ready, running or due (every run waits for an event or timer)."""
+        if self._engine is None:
+            raise SidecarError("the sidecar is not running")
+        return self._engine.is_idle()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until `is_idle`; True if it became so.
+
+        A host calls it before stopping its worker, so ready and running work (such as a
+        finished run's last event-log write) is done rather than redelivered at the next start.
+        """
+        deadline = time.monotonic() + timeout
+        while self._engine is not None and not self._engine.is_idle():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
     def _bind(self, server: Any, credentials: grpc.ServerCredentials | None) -> int:
         where = f"{self.host}:{self._requested_port}"
         try:
@@ -121,19 +145,6 @@ class SqliteSidecar:
             tls = " with this TLS certificate and key" if credentials is not None else ""
             raise SidecarError(f"could not bind {where}{tls}")
         return port
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds until no work item is ready or leased; True if so.
-
-        A host calls it before stopping its worker, so ready and leased work (such as a
-        finished run's last event-log write) is done rather than redelivered at the next start.
-        """
-        deadline = time.monotonic() + timeout
-        while self._engine is not None and not self._engine.is_idle():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        return True
 
     def stop(self, grace: float | None = 1.0) -> None:
         """Stop serving and close the database (idempotent)."""
