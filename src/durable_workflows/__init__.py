@@ -21,6 +21,7 @@ from .errors import (
 )
 from .graph.builder import WorkflowBuilder
 from .graph.workflow import Workflow
+from .hosting.agent_stream import AgentStream, AgentStreamUpdate
 from .hosting.auth import SidecarAuthenticationError
 from .hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from .hosting.host import DurableWorkflowHost
@@ -56,6 +57,8 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
 __all__ = [
     "AgentNode",
     "AgentResponse",
+    "AgentStream",
+    "AgentStreamUpdate",
     "Case",
     "ChatMessage",
     "CustomEvent",

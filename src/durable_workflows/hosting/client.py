@@ -38,6 +38,7 @@ from ..runtime.events import (
     event_from_dict,
 )
 from ..values.typing_utils import short_name
+from .orchestration_client import OrchestrationClientMixin
 from .run_info import (
     RunState,
     RunSummary,
@@ -85,8 +86,9 @@ class RunStatus:
         return run_state(self.status, bool(self.pending_requests))
 
 
-class WorkflowClient:
-    """Starts and follows runs of the given workflows through a durabletask async client.
+class WorkflowClient(OrchestrationClientMixin):
+    """Starts and follows runs of the given workflows through a durabletask async client;
+    also starts hand-written orchestrations (`run_orchestration`).
 
     With ``served_only=True`` (a host's client) it starts runs only of those workflows, since
     no worker serves any other; otherwise `run` and `stream` make a workflow known.

@@ -7,17 +7,18 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
 
+from ..durable.agent_stream import StreamSignaller
 from ..durable.registration import register
 from ..errors import DurableWorkflowsError
 from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
-from ..model.agent_protocol import WorkflowAgent
+from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent
 from ..sidecar import SqliteSidecar
 from ..sidecar.clock import VirtualClock
 from ..values.typing_utils import a_type
@@ -48,6 +49,11 @@ class DurableWorkflowHost:
     one. A sidecar started with ``--token`` needs that token: ``token=``, in the address
     (``grpc://TOKEN@host:port``), or ``$DURABLE_WORKFLOWS_SIDECAR_TOKEN``.
     ``clock="virtual"`` (embedded backend, for tests) stops time until `advance` moves it.
+
+    `orchestrations` and `activities` are hand-written durabletask functions registered by
+    name; inside an orchestration, `durable_workflows.agents.get_agent(ctx, name)` calls the
+    hosted agents. `default_session_ttl` is how long an idle agent thread lives when its agent
+    does not set `session_ttl` (``None``: forever).
     """
 
     def __init__(
@@ -56,6 +62,9 @@ class DurableWorkflowHost:
         agents: Iterable[WorkflowAgent] = (),
         connection_string: str | None = None,
         *,
+        orchestrations: Iterable[Callable[..., Any]] = (),
+        activities: Iterable[Callable[..., Any]] = (),
+        default_session_ttl: timedelta | None = DEFAULT_SESSION_TTL,
         mode: HostMode = "all",
         database: str | os.PathLike[str] | None = None,
         max_concurrency: int | None = None,
@@ -80,11 +89,20 @@ class DurableWorkflowHost:
         self._logger = logger or durabletask_logger()
         self._backend: SqliteSidecar | None = None
         self._worker: Any = None
+        self._signaller: StreamSignaller | None = None
         self._target: ConnectionSettings | str | None = None
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WorkflowClient] = (
             weakref.WeakKeyDictionary()
         )
         self._agents = _all_agents(list(agents), self.workflows)
+        self.orchestrations = list(orchestrations)
+        self.activities = list(activities)
+        if default_session_ttl is not None and not (
+            isinstance(default_session_ttl, timedelta) and default_session_ttl > timedelta(0)
+        ):
+            msg = f"default_session_ttl must be a positive timedelta or None, not {default_session_ttl!r}"
+            raise DurableWorkflowsError(msg)
+        self.default_session_ttl = default_session_ttl
 
     @property
     def address(self) -> str:
@@ -157,10 +175,24 @@ class DurableWorkflowHost:
         if self.mode != "client":
             if isinstance(self._target, ConnectionSettings) and not self._target.is_scheduler:
                 check_token(self._target)
+            target = self._target
+            self._signaller = StreamSignaller(lambda: create_client(target, logger=self._logger))
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )
-            register(worker, self.workflows, self._agents)
+            try:
+                register(
+                    worker,
+                    self.workflows,
+                    self._agents,
+                    orchestrations=self.orchestrations,
+                    activities=self.activities,
+                    default_session_ttl=self.default_session_ttl,
+                    stream_signaller=self._signaller,
+                )
+            except BaseException:
+                self.stop()  # a definition error: leave no embedded backend running
+                raise
             worker.start()
             self._worker = worker
 
@@ -171,6 +203,9 @@ class DurableWorkflowHost:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        if self._signaller is not None:
+            self._signaller.close()
+            self._signaller = None
         if self._backend is not None:
             self._backend.stop()
             self._backend = None
