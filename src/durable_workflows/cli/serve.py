@@ -71,7 +71,7 @@ def serve_command(args: argparse.Namespace) -> int:
         if agents:
             names += f" and agent{'s' * (len(agents) > 1)} {', '.join(agents)}"
         print(f"serving {names} on {url}", flush=True)
-        print(f"API docs: {url}/docs; Ctrl-C stops it", flush=True)
+        print(f"dashboard: {url}/  API docs: {url}/docs  (Ctrl-C stops it)", flush=True)
 
     serve(
         host,
