@@ -25,11 +25,12 @@ if [ ! -f "$STAMP" ]; then
 fi
 # System tools the suite and the demo use: graphviz's `dot` (SVG rendering; graphviz-pure from the
 # dev extra stands in without it), curl (the HTTP doc's transcripts) and chromium (the dashboard's
-# browser tests). Installed with apt when missing and we are root; otherwise those tests skip.
+# browser tests; only for the test suite, which sets WANT_BROWSER=1). Installed with apt when
+# missing and we are root; otherwise the tests that need them skip.
 missing=""
 command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
-command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+[ -z "${WANT_BROWSER:-}" ] || command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         echo "Installing$missing with apt-get..." >&2

@@ -1,5 +1,6 @@
 #!/bin/sh
 # Runs the whole test suite: lint, type check, import contracts, the docs site, then pytest. Installs what it needs first.
+WANT_BROWSER=1
 . "$(dirname "$0")/_bootstrap.sh"
 .venv/bin/ruff check src tests examples bench scripts
 .venv/bin/mypy
