@@ -15,11 +15,13 @@ from typing import Any, Literal
 from ..durable.agent_stream import StreamSignaller
 from ..durable.registration import register
 from ..errors import DurableWorkflowsError
+from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent
 from ..sidecar import SqliteSidecar
 from ..sidecar.clock import VirtualClock
+from ..values.typing_utils import a_type
 from .agent_client import AgentClient
 from .auth import check_token, with_token
 from .client import WorkflowClient
@@ -27,6 +29,9 @@ from .connection import ConnectionSettings, resolve_connection
 from .factories import create_client, create_worker, durabletask_logger
 
 HostMode = Literal["all", "worker", "client"]
+
+DRAIN_SECONDS = 2.0
+"""How long stopping an embedded host waits for work items already handed to its worker."""
 
 
 class DurableWorkflowHost:
@@ -53,7 +58,7 @@ class DurableWorkflowHost:
 
     def __init__(
         self,
-        workflows: Iterable[Workflow] = (),
+        workflows: Workflow | Iterable[Workflow] = (),
         agents: Iterable[WorkflowAgent] = (),
         connection_string: str | None = None,
         *,
@@ -69,7 +74,7 @@ class DurableWorkflowHost:
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
-        self.workflows = list(workflows)
+        self.workflows = _workflow_list(workflows)
         self.mode = mode
         self._settings = with_token(resolve_connection(connection_string), token)
         if self._settings is None and mode != "all":
@@ -119,7 +124,9 @@ class DurableWorkflowHost:
         client = self._clients.get(loop)
         if client is None:
             durable = create_client(self._target, asynchronous=True, logger=self._logger)
-            client = self._clients[loop] = WorkflowClient(durable, self.workflows)
+            client = self._clients[loop] = WorkflowClient(
+                durable, self.workflows, served_only=True
+            )
         return client
 
     @property
@@ -190,7 +197,9 @@ class DurableWorkflowHost:
             self._worker = worker
 
     def stop(self) -> None:
-        """Stop the worker and the embedded backend."""
+        """Stop the worker and the embedded backend (after the work it already handed out)."""
+        if self._backend is not None and self._worker is not None:
+            self._backend.wait_idle(DRAIN_SECONDS)
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
@@ -235,6 +244,26 @@ class DurableWorkflowHost:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _workflow_list(workflows: Workflow | Iterable[Workflow]) -> list[Workflow]:
+    """The host's workflows: one `Workflow`, or any iterable of them (not builders)."""
+    if isinstance(workflows, (Workflow, WorkflowBuilder)):
+        items: list[Any] = [workflows]
+    else:
+        try:
+            items = list(workflows)
+        except TypeError:
+            msg = f"workflows= takes a Workflow or a list of them, not {a_type(workflows)}"
+            raise DurableWorkflowsError(msg) from None
+    for item in items:
+        if isinstance(item, WorkflowBuilder):
+            msg = f"the host was given a WorkflowBuilder ({item.name!r}); build it first: builder.build()"
+            raise DurableWorkflowsError(msg)
+        if not isinstance(item, Workflow):
+            msg = f"workflows= takes Workflow objects, not {a_type(item)}"
+            raise DurableWorkflowsError(msg)
+    return items
 
 
 def _virtual_clock(
