@@ -148,25 +148,13 @@ def test_registered_versions_are_checked() -> None:
     assert list(WorkflowVersions([V2], [V1, V1])) == [V2, V1]
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def add_orchestrator(self, fn: object) -> str:
-        self.names.append(fn.__name__)  # type: ignore[attr-defined]
-        return self.names[-1]
-
-    add_activity = add_orchestrator
-
-    def add_entity(self, fn: object, name: str) -> str:
-        self.names.append(name)
-        return name
-
-
 def test_work_item_filters_name_the_versions_a_worker_can_replay() -> None:
+    from durabletask import worker as dt_worker
+
     versions = WorkflowVersions([V2], [V1])
-    registered = register(_Recorder(), versions)
-    filters = work_item_filters(versions, registered)
+    worker = dt_worker.TaskHubGrpcWorker(host_address="localhost:1")  # never started
+    register(worker, versions)
+    filters = work_item_filters(versions, worker)
     assert [(f.name, f.versions) for f in filters.orchestrations] == [("dw.Order", ["1", "2"])]
     assert sorted(f.name for f in filters.activities) == sorted(
         [f"dw.Order@1.{n}" for n in ("receive", "decide")]

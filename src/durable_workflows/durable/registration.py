@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from ..errors import WorkflowDefinitionError
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
-from ..model.agent_protocol import WorkflowAgent
+from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent, uses_tools
 from ..model.executors import Executor
 from ..runtime.invoke import invoke_executor
 from ..runtime.wire import encode_result
 from ..values.serialization import TypeRegistry
-from .agent_entity import agent_turn_orchestrator, make_agent_entity
+from .agent_entity import make_agent_entity, make_agent_turn_orchestrator, make_tool_activity
+from .agent_stream import StreamSignaller, agent_stream_entity
 from .names import (
-    AGENT_TURN_ORCHESTRATOR,
+    AGENT_STREAM_ENTITY,
     EVENT_LOG_ENTITY,
     activity_name,
     agent_entity_name,
     orchestrator_name,
 )
 from .orchestrator import OrchestratorDriver
+from .response_formats import ResponseFormatError, format_ref
 from .seam import DurableTaskSeam
 from .telemetry import step_span
+from .user_orchestrations import check_unique, wrap_orchestration
 from .versions import WorkflowVersions
 
 
@@ -54,7 +58,6 @@ def make_orchestrator(
 def make_activity(workflow: Workflow, node_id: str) -> Callable[[Any, Any], Any]:
     """The activity that runs executor `node_id` of `workflow` on one message."""
     decode = workflow.registry.decode
-
     attributes = {
         "workflow.name": workflow.name,
         "workflow.version": workflow.version,
@@ -94,12 +97,29 @@ def event_log_entity(ctx: Any, payload: Any) -> Any:
     return events
 
 
+def _check_format(workflow: Workflow, node: AgentNode) -> None:
+    """A node's per-call response format must be importable by workers (checked at start)."""
+    try:
+        format_ref(node.response_format)
+    except ResponseFormatError as exc:
+        msg = f"workflow {workflow.name!r}, agent node {node.id!r}: {exc}"
+        raise WorkflowDefinitionError(msg) from exc
+
+
 def register(
     worker: Any,
     workflows: Iterable[Workflow] | WorkflowVersions,
     agents: Iterable[WorkflowAgent] = (),
+    *,
+    orchestrations: Iterable[Callable[..., Any]] = (),
+    activities: Iterable[Callable[..., Any]] = (),
+    default_session_ttl: timedelta | None = DEFAULT_SESSION_TTL,
+    stream_signaller: StreamSignaller | None = None,
 ) -> list[str]:
-    """Register everything the workflows (every version) and agents need with a worker."""
+    """Register everything the workflows (every version) and agents need with a durabletask
+    worker, and the hand-written `orchestrations` and `activities` (by function name). Agents whose
+    `session_ttl` is ``"default"`` use `default_session_ttl`; streamed turns publish their
+    deltas through `stream_signaller`."""
     versions = workflows if isinstance(workflows, WorkflowVersions) else WorkflowVersions(workflows)
     names: list[str] = []
     all_agents: dict[str, WorkflowAgent] = {}
@@ -113,6 +133,7 @@ def register(
             if isinstance(node, Executor):
                 names.append(worker.add_activity(make_activity(workflow, node.id)))
             elif isinstance(node, AgentNode):
+                _check_format(workflow, node)
                 by_workflow = registries.setdefault(node.agent.name, {})
                 by_workflow.setdefault(workflow.name, workflow.registry)  # the current version
                 by_workflow[f"{workflow.name}@{workflow.version}"] = workflow.registry
@@ -126,34 +147,42 @@ def register(
         if clash != name:
             msg = f"agents {clash!r} and {name!r} differ only in case; entity names ignore case"
             raise WorkflowDefinitionError(msg)
-        entity = make_agent_entity(agent, registries.get(name))
+        entity = make_agent_entity(
+            agent, registries.get(name), default_session_ttl, stream_signaller
+        )
         names.append(worker.add_entity(entity, name=agent_entity_name(name)))
+        if uses_tools(agent):
+            names.append(worker.add_activity(make_tool_activity(agent)))
     names.append(worker.add_entity(event_log_entity, name=EVENT_LOG_ENTITY))
     if all_agents:
-        names.append(worker.add_orchestrator(agent_turn_orchestrator))
+        names.append(worker.add_orchestrator(make_agent_turn_orchestrator(all_agents)))
+        names.append(worker.add_entity(agent_stream_entity, name=AGENT_STREAM_ENTITY))
+    orchestrations, activities = list(orchestrations), list(activities)
+    check_unique(orchestrations, "orchestration")
+    check_unique(activities, "activity")
+    for function in orchestrations:
+        names.append(worker.add_orchestrator(wrap_orchestration(function, all_agents)))
+    for function in activities:
+        names.append(worker.add_activity(function))
     return names
 
 
-def work_item_filters(versions: WorkflowVersions, registered: Iterable[str]) -> Any:
-    """durabletask work-item filters for a worker that registered `registered`: each
-    workflow's orchestrator only for the versions this worker has, everything else by name.
+def work_item_filters(versions: WorkflowVersions, worker: Any) -> Any:
+    """durabletask work-item filters for everything `worker` registered, each workflow's
+    orchestrator only for the versions it has.
 
     A backend that honours them (the Durable Task Scheduler, the SQLite sidecar) then hands a
     run only to a worker that can replay it, which a rolling deploy needs.
     """
     from durabletask import worker as dt
 
-    orchestrators = {orchestrator_name(name): name for name in versions.current}
-    filters = dt.WorkItemFilters()
-    for registered_name in registered:
-        workflow_name = orchestrators.get(registered_name)
-        if workflow_name is not None:
-            known = sorted(versions.by_name[workflow_name])
-            filters.orchestrations.append(dt.OrchestrationWorkItemFilter(registered_name, known))
-        elif registered_name == AGENT_TURN_ORCHESTRATOR:
-            filters.orchestrations.append(dt.OrchestrationWorkItemFilter(registered_name))
-        elif registered_name.startswith(orchestrator_name("")):
-            filters.activities.append(dt.ActivityWorkItemFilter(registered_name))
-        else:
-            filters.entities.append(dt.EntityWorkItemFilter(registered_name))
-    return filters
+    everything = dt.WorkItemFilters._from_registry(worker._registry)
+    known = {orchestrator_name(name): sorted(by) for name, by in versions.by_name.items()}
+    return dt.WorkItemFilters(
+        orchestrations=[
+            dt.OrchestrationWorkItemFilter(f.name, list(known.get(f.name, [])))
+            for f in everything.orchestrations
+        ],
+        activities=everything.activities,
+        entities=everything.entities,
+    )

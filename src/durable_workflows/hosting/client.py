@@ -39,8 +39,17 @@ from ..runtime.events import (
     event_from_dict,
 )
 from ..values.typing_utils import short_name
+from .orchestration_client import OrchestrationClientMixin
 from .retention import purge_runs
-from .run_info import RunState, RunSummary, list_runs, run_state, split_failure, utc
+from .run_info import (
+    RunState,
+    RunSummary,
+    list_runs,
+    run_state,
+    split_failure,
+    summarize,
+    utc,
+)
 from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
 
 IfExists = Literal["error", "return"]
@@ -81,11 +90,15 @@ class RunStatus:
         return run_state(self.status, bool(self.pending_requests))
 
 
-class WorkflowClient:
-    """Starts and follows runs of the given workflows through a durabletask async client.
+class WorkflowClient(OrchestrationClientMixin):
+    """Starts and follows runs of the given workflows through a durabletask async client;
+    also starts hand-written orchestrations (`run_orchestration`).
 
     `previous_versions` are older definitions of those workflows whose runs may still be in
     flight: handles on such runs decode their requests and results with the run's version.
+    With ``served_only=True`` (a host's client) it starts runs only of those workflows (and
+    versions), since no worker serves any other; otherwise `run` and `stream` make a workflow
+    known.
     """
 
     def __init__(
@@ -94,12 +107,14 @@ class WorkflowClient:
         workflows: Iterable[Workflow] = (),
         *,
         previous_versions: Iterable[Workflow] = (),
+        served_only: bool = False,
     ) -> None:
         self._client = durable_client
         self._workflows: dict[str, Workflow] = {}
         self._versions: dict[str, dict[str, Workflow]] = {}
         for workflow in (*workflows, *previous_versions):
             self.add_workflow(workflow)
+        self._served_only = served_only
 
     @classmethod
     def from_connection_string(
@@ -189,8 +204,10 @@ class WorkflowClient:
             if orchestrator_name(workflow.name) == state.name:
                 run_class = StreamingWorkflowRun if _streamed(state, custom) else WorkflowRun
                 return run_class(self, self._version_of(workflow, state, custom), run_id)
-        known = sorted(self._workflows)
-        msg = f"run {run_id!r} is of {state.name!r}, which is not one of this client's workflows {known}"
+        known = ", ".join(repr(name) for name in sorted(self._workflows)) or "none"
+        summary = summarize(state)
+        what = f"of workflow {summary.workflow!r}" if summary else "not a workflow run"
+        msg = f"run {run_id!r} is {what}, which is not one of this client's workflows ({known})"
         raise WorkflowNotFoundError(msg)
 
     async def export_history(
@@ -233,6 +250,8 @@ class WorkflowClient:
     ) -> WorkflowRun:
         if if_exists not in ("error", "return"):
             raise DurableWorkflowsError(f"if_exists must be 'error' or 'return', not {if_exists!r}")
+        if self._served_only:
+            self._check_served(workflow)
         self.add_workflow(workflow)
         message = Engine(workflow).coerce_input(input)
         envelope = workflow.registry.encode(message, workflow.input_types)
@@ -259,6 +278,22 @@ class WorkflowClient:
                 raise
             return self._existing(workflow, run_id, existing, payload, if_exists)
         return WorkflowRun(self, workflow, run_id)
+
+    def _check_served(self, workflow: Workflow) -> None:
+        served = self._versions.get(workflow.name, {}).get(workflow.version)
+        if served is not None and served.graph_hash == workflow.graph_hash:
+            return
+        served = self._workflows.get(workflow.name)
+        known = ", ".join(repr(name) for name in sorted(self._workflows)) or "none"
+        if served is None:
+            problem = f"workflow {workflow.name!r} is not one of the host's workflows ({known})"
+        else:
+            problem = (
+                f"workflow {workflow.name!r} differs from the one the host was given "
+                f"(graph hash {workflow.graph_hash}, the host's is {served.graph_hash})"
+            )
+        msg = f"{problem}: no worker would run it. Give it to the host: DurableWorkflowHost(workflows=[...])"
+        raise WorkflowNotFoundError(msg)
 
     def _existing(
         self,
@@ -293,6 +328,10 @@ class WorkflowRun:
         self.run_id = run_id
         self.outputs: list[Any] = []
         """All outputs, once `wait_for_completion` returned."""
+
+    def __repr__(self) -> str:
+        done = f", outputs={len(self.outputs)}" if self.outputs else ""
+        return f"{type(self).__name__}(run_id={self.run_id!r}, workflow={self.workflow.name!r}{done})"
 
     @property
     def _durable(self) -> Any:
