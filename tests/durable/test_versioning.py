@@ -178,7 +178,7 @@ async def test_with_filters_a_worker_only_receives_runs_it_can_replay(backend: s
         else:
             address, filters = sidecar.address, {"version_filters": True}
         async with DurableWorkflowHost(
-            workflows=[V2], connection_string=address, mode="client"
+            workflows=[V2], previous_versions=[V1], connection_string=address, mode="client"
         ) as clients, DurableWorkflowHost(
             workflows=[V2], connection_string=address, mode="worker", **filters
         ):

@@ -218,3 +218,38 @@ def test_an_agent_turn_is_a_span_of_its_superstep(telemetry: Telemetry) -> None:
     (step,) = by["workflow.superstep 1"]
     assert _parent_id(turn) == step.context.span_id
     assert turn.attributes is not None and turn.attributes["workflow.node_id"] == "OtelJoker"
+
+
+def _add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+def test_a_tool_using_agent_has_step_and_tool_call_spans(telemetry: Telemetry) -> None:
+    from durable_workflows.agents import OpenAIChatClient
+    from durable_workflows.testing.openai_server import LocalOpenAIServer, ServerReply
+
+    def model(body: dict[str, Any]) -> str | ServerReply:
+        results = [m for m in body["messages"] if m["role"] == "tool"]
+        if results:
+            return f"total: {results[-1]['content']}"
+        return ServerReply(tool_calls=(("_add", {"a": 2, "b": 3}),))
+
+    with LocalOpenAIServer(model) as server:
+        client = OpenAIChatClient("m", api_key="k", base_url=server.base_url, max_retries=0)
+        calculator = Agent("OtelCalc", "Use tools.", client, tools=[_add])
+        flow = WorkflowBuilder(calculator, name="OtelTools").build()
+
+        async def body(client: Any) -> Any:
+            run = await client.run(flow, "2+3?")
+            return await run.wait_for_completion(timeout=30)
+
+        assert _run([flow], body).text == "total: 5"
+    by = _by_name(telemetry.finished())
+    (step,) = by["workflow.superstep 1"]
+    model_calls = by["workflow.agent_step OtelCalc"]
+    assert len(model_calls) == 2  # asks for the tool, then answers
+    (tool,) = by["workflow.tool_call _add"]
+    assert {_parent_id(s) for s in [*model_calls, tool]} == {step.context.span_id}
+    assert tool.attributes is not None and tool.attributes["workflow.agent"] == "OtelCalc"
+    assert {s.context.trace_id for s in [*model_calls, tool]} == {step.context.trace_id}

@@ -1,14 +1,15 @@
 """OpenTelemetry traces and metrics of runs (the optional ``otel`` extra; docs/telemetry.md).
 
 Spans: ``workflow.start <name>`` (the client scheduling a run), ``workflow.run <name>`` (the
-whole run), ``workflow.superstep <n>``, ``workflow.executor <node>`` (one activity attempt) and
-``workflow.agent_turn <agent>``. The start span's context travels in the orchestrator input
+whole run), ``workflow.superstep <n>``, ``workflow.executor <node>`` (one activity attempt),
+``workflow.agent_turn <agent>`` (a turn without tools), ``workflow.agent_step <agent>`` (one
+model call of a tool-using turn) and ``workflow.tool_call <tool>``. The start span's context travels in the orchestrator input
 and a superstep's in every activity and entity input, so a run is one trace across processes.
 Orchestrator spans are started and ended only when not replaying, so a replay emits nothing
 twice; a span opened by another process (or before a restart) is re-created at its end with
 its start time. Metrics: the counters ``durable_workflows.runs.started`` / ``.completed`` /
-``.failed`` and the histogram ``durable_workflows.step.duration`` (seconds per executor or
-agent turn). Without ``opentelemetry`` installed every function here does nothing.
+``.failed`` and the histogram ``durable_workflows.step.duration`` (seconds per executor
+attempt, agent turn or step, and tool call). Without ``opentelemetry`` installed every function here does nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from .seam import OrchestrationSeam
 SCOPE = "durable_workflows"
 MAX_OPEN_SPANS = 10_000
 """Spans of unfinished runs and supersteps kept in this process (oldest dropped first)."""
+
+_METRIC_KEYS = ("workflow.name", "workflow.node_id", "workflow.agent", "workflow.tool")
 
 Carrier = dict[str, str]
 """A W3C trace context (``traceparent``, maybe ``tracestate``) as it travels in inputs."""
@@ -231,9 +234,10 @@ class RunTelemetry:
 def step_span(
     kind: str, name: str, payload: Mapping[str, Any], attributes: dict[str, Any]
 ) -> Iterator[None]:
-    """Around one executor attempt (``kind="executor"``) or agent turn (``"agent_turn"``): a
-    span, current while it runs, whose parent is the carrier in `payload`; records an escaping
-    error and the step duration."""
+    """Around one executor attempt (``kind="executor"``), agent turn (``"agent_turn"``), model
+    call of a tool-using turn (``"agent_step"``) or tool call (``"tool_call"``): a span, current
+    while it runs, whose parent is the carrier in `payload`; records an escaping error and the
+    step duration."""
     api = otel()
     if api is None:
         yield
@@ -255,8 +259,10 @@ def step_span(
         raise
     finally:
         span.end()
-        metric = {k: v for k, v in attributes.items() if k in ("workflow.name", "workflow.node_id")}
-        api.step_duration.record(time.perf_counter() - started, {**metric, "outcome": outcome})
+        metric = {k: v for k, v in attributes.items() if k in _METRIC_KEYS}
+        api.step_duration.record(
+            time.perf_counter() - started, {**metric, "workflow.step": kind, "outcome": outcome}
+        )
 
 
 def _attempt(payload: Mapping[str, Any], attributes: dict[str, Any]) -> int:
