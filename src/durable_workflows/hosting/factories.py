@@ -16,7 +16,7 @@ from durabletask.azuremanaged.client import (
 )
 from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
-from durabletask.grpc_options import GrpcWorkerResiliencyOptions
+from durabletask.grpc_options import GrpcChannelOptions, GrpcWorkerResiliencyOptions
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
 from ..errors import DurableWorkflowsError
@@ -24,6 +24,23 @@ from .connection import ConnectionSettings, create_credential, parse_connection_
 
 MIN_WORKER_THREADS = 32
 """The least number of handler threads a worker gets (durabletask's default is CPUs + 4)."""
+
+
+UNLIMITED_MESSAGES: list[tuple[str, int]] = [
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+]
+"""gRPC options of every channel and server the library creates: no message-size cap.
+
+gRPC's default 4 MB receive cap made a run whose history passed 4 MB undeliverable (the
+worker's stream died and the item came back forever). Sizes are bounded one level up instead,
+per payload and per generation (docs/hosting.md, "Limits").
+"""
+
+
+def channel_options() -> GrpcChannelOptions:
+    """durabletask channel options with `UNLIMITED_MESSAGES`."""
+    return GrpcChannelOptions(raw_options=list(UNLIMITED_MESSAGES))
 
 
 def default_max_concurrency() -> int:
@@ -58,12 +75,14 @@ def create_worker(
             token_credential=create_credential(settings),
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
+            channel_options=channel_options(),
             concurrency_options=concurrency,
             logger=logger or durabletask_logger(),
         )
     return TaskHubGrpcWorker(
         host_address=settings.host_address,
         secure_channel=settings.secure,
+        channel_options=channel_options(),
         concurrency_options=concurrency,
         resiliency_options=GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0),
         logger=logger or durabletask_logger(),
@@ -100,6 +119,7 @@ def create_client(
         return client_class(
             host_address=settings.host_address,
             secure_channel=settings.secure,
+            channel_options=channel_options(),
             logger=logger or durabletask_logger(),
         )
     if asynchronous:
@@ -109,6 +129,7 @@ def create_client(
             token_credential=create_credential(settings, asynchronous=True),
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
+            channel_options=channel_options(),
             logger=logger or durabletask_logger(),
         )
     return DurableTaskSchedulerClient(
@@ -117,6 +138,7 @@ def create_client(
         token_credential=create_credential(settings),
         resource_id=settings.resource_id,
         secure_channel=settings.secure,
+        channel_options=channel_options(),
         logger=logger or durabletask_logger(),
     )
 

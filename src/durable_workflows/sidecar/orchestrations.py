@@ -38,6 +38,12 @@ from durable_workflows.sidecar.model import (
     string_value,
 )
 
+_CARRIED_OVER = frozenset(
+    {"eventRaised", "executionSuspended", "executionResumed", "executionTerminated"})
+"""Inbox events that survive continue-as-new: those addressed to the instance, not to one
+execution. Timer, activity, sub-orchestration and entity results of the old execution are
+dropped: durabletask matches them by task id, and ids restart with every execution."""
+
 
 class Engine(EntityEngine):
     """Orchestration behaviour on top of `EntityEngine`."""
@@ -363,11 +369,12 @@ class Engine(EntityEngine):
         inst.status, inst.output, inst.failure, inst.completed_at = PENDING, None, None, None
         inst.history, inst.history_len = [], 0
         self._store.replace_history(inst.instance_id, [])
-        arrivals = [m.event for m in inst.inbox]
+        carried = [e for e in [*complete.carryoverEvents, *(m.event for m in inst.inbox)]
+                   if e.WhichOneof("eventType") in _CARRIED_OVER]
         self._store.delete_messages([m.rowid for m in inst.inbox])
         inst.inbox = []
         self._save(inst)
-        self._queue_start(inst, None, [*complete.carryoverEvents, *arrivals])
+        self._queue_start(inst, None, carried)
 
     def _cancel_execution_work(self, inst: Instance) -> None:
         """Forget timers and activities of the instance's current execution."""
