@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from durable_workflows.sidecar.dispatch import MAX_DELIVERIES, MAX_WORK_ITEM_BYTES
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.server import SqliteSidecar
 
@@ -26,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ping-interval", type=float, default=30.0,
                    help="seconds between health pings to idle workers")
     p.add_argument("--threads", type=int, default=128, help="gRPC server threads")
+    p.add_argument("--max-work-item-bytes", type=int, default=MAX_WORK_ITEM_BYTES,
+                   help="largest work item handed to a worker; a larger one fails its run")
+    p.add_argument("--max-deliveries", type=int, default=MAX_DELIVERIES,
+                   help="hand-outs of a work item without a result before it fails")
     p.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL", "EXTRA"],
                    help="SQLite synchronous mode; FULL also survives power loss")
     p.add_argument("--log-level", default="INFO", help="logging level")
@@ -40,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     sidecar = SqliteSidecar(
         args.db, port=args.port, host=args.host, max_history=args.max_history,
         lease_seconds=args.lease_seconds, ping_interval=args.ping_interval,
-        max_threads=args.threads, synchronous=args.synchronous)
+        max_threads=args.threads, synchronous=args.synchronous,
+        max_work_item_bytes=args.max_work_item_bytes, max_deliveries=args.max_deliveries)
     try:
         sidecar.start()
     except SidecarError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
-from durable_workflows.sidecar.dispatch import Dispatcher
+from durable_workflows.sidecar.dispatch import MAX_DELIVERIES, MAX_WORK_ITEM_BYTES, Dispatcher
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.servicer import Servicer
 from durable_workflows.sidecar.store import Store
@@ -36,6 +36,8 @@ class SqliteSidecar:
         ping_interval: float = 30.0,
         max_threads: int = 128,
         synchronous: str = "NORMAL",
+        max_work_item_bytes: int = MAX_WORK_ITEM_BYTES,
+        max_deliveries: int = MAX_DELIVERIES,
     ) -> None:
         self.db = db
         self.host = host
@@ -44,6 +46,8 @@ class SqliteSidecar:
         self.ping_interval = ping_interval
         self.max_threads = max_threads
         self.synchronous = synchronous
+        self.max_work_item_bytes = max_work_item_bytes
+        self.max_deliveries = max_deliveries
         self._requested_port = port
         self._port: int | None = None
         self._server: Any = None
@@ -71,7 +75,9 @@ class SqliteSidecar:
         try:
             engine = Dispatcher(store, max_history=self.max_history,
                                 lease_seconds=self.lease_seconds,
-                                ping_interval=self.ping_interval)
+                                ping_interval=self.ping_interval,
+                                max_work_item_bytes=self.max_work_item_bytes,
+                                max_deliveries=self.max_deliveries)
             server = grpc.server(
                 futures.ThreadPoolExecutor(max_workers=self.max_threads,
                                            thread_name_prefix="sidecar-rpc"),
