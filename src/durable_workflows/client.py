@@ -9,17 +9,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
+from .durable.names import (
+    EVENT_LOG_ENTITY,
+    SHARED_STATE_ENTITY,
+    event_chunk_key,
+    orchestrator_name,
+)
 from .durable.orchestrator import start_payload
+from .durable.payloads import DEFAULT_MAX_PAYLOAD_BYTES, check_payload, payload_size
 from .engine import Engine
 from .errors import (
     InvalidResponseError,
+    InvalidRunIdError,
     WorkflowFailedError,
     WorkflowNotFoundError,
 )
@@ -30,11 +38,14 @@ from .events import (
     WorkflowFailedEvent,
     event_from_dict,
 )
+from .rpc_errors import MappedClient
 from .typing_utils import short_name
 from .workflow import Workflow
 
 _ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
+_WAIT_MIN, _WAIT_MAX = 0.005, 1.0
+"""Backoff of `wait_for_completion`'s status polls (seconds)."""
 
 
 @dataclass
@@ -56,11 +67,24 @@ class RunStatus:
 
 
 class WorkflowClient:
-    """Starts and follows runs of the given workflows through a durabletask async client."""
+    """Starts and follows runs of the given workflows through a durabletask async client.
 
-    def __init__(self, durable_client: Any, workflows: Iterable[Workflow] = ()) -> None:
+    Backend failures are raised as `BackendError`s naming the run, `address` and the fix.
+    Inputs and responses over `max_payload_bytes` are refused with `PayloadTooLargeError`.
+    """
+
+    def __init__(
+        self,
+        durable_client: Any,
+        workflows: Iterable[Workflow] = (),
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        address: str | None = None,
+    ) -> None:
         self._client = durable_client
         self._workflows = {w.name: w for w in workflows}
+        self.max_payload_bytes = max_payload_bytes
+        self._rpc = MappedClient(durable_client, address or getattr(durable_client, "_host_address", None))
 
     @classmethod
     def from_connection_string(
@@ -71,10 +95,14 @@ class WorkflowClient:
         logger: logging.Logger | None = None,
     ) -> WorkflowClient:
         """A client for a Durable Task Scheduler connection string or a sidecar address."""
+        from .durable.payloads import default_max_payload_bytes
+        from .hosting.connection import parse_connection_string
         from .hosting.factories import create_client
 
-        durable = create_client(connection_string, asynchronous=True, logger=logger)
-        return cls(durable, workflows)
+        settings = parse_connection_string(connection_string)
+        durable = create_client(settings, asynchronous=True, logger=logger)
+        limit = default_max_payload_bytes(settings.is_scheduler)
+        return cls(durable, workflows, max_payload_bytes=limit, address=str(settings))
 
     @property
     def durable_client(self) -> Any:
@@ -101,7 +129,7 @@ class WorkflowClient:
 
         Runs started with `stream()` come back as a `StreamingWorkflowRun`.
         """
-        state = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+        state = await self._rpc.get_orchestration_state(run_id, fetch_payloads=False)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {run_id!r}")
         custom = json.loads(state.serialized_custom_status or "{}")
@@ -121,13 +149,16 @@ class WorkflowClient:
         self, workflow: Workflow, input: Any, run_id: str | None, *, stream: bool
     ) -> WorkflowRun:
         self.add_workflow(workflow)
+        if run_id is not None:
+            check_run_id(run_id)
         message = Engine(workflow).coerce_input(input)
         envelope = workflow.registry.encode(message, workflow.input_types)
         run_id = run_id or uuid.uuid4().hex
-        await self._client.schedule_new_orchestration(
-            orchestrator_name(workflow.name),
-            input=start_payload(workflow, envelope, stream=stream),
-            instance_id=run_id,
+        payload = start_payload(workflow, envelope, stream=stream)
+        what = f"The input of run {run_id!r} of workflow {workflow.name!r}"
+        check_payload(payload_size(payload), self.max_payload_bytes, what)
+        await self._rpc.schedule_new_orchestration(
+            orchestrator_name(workflow.name), input=payload, instance_id=run_id
         )
         return WorkflowRun(self, workflow, run_id)
 
@@ -144,11 +175,11 @@ class WorkflowRun:
 
     @property
     def _durable(self) -> Any:
-        return self.client.durable_client
+        return self.client._rpc
 
     async def get_status(self) -> RunStatus:
         """The run's current status, superstep and pending requests."""
-        state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
+        state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=False)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
         custom = (
@@ -185,30 +216,44 @@ class WorkflowRun:
         All outputs are then in `run.outputs`. Raises `WorkflowFailedError` if the run failed
         or was terminated, and `TimeoutError` after `timeout` seconds.
         """
+        state = await self._wait_until_done(timeout)
+        if state.runtime_status.name == "COMPLETED":
+            data = json.loads(state.serialized_output)
+            self.outputs = [self.workflow.registry.decode(v) for v in data["outputs"]]
+            return self.workflow.registry.decode(data["result"])
+        error = (
+            state.failure_details.message if state.failure_details else state.runtime_status.name
+        )
+        executor_id, error = _split_failure(error)
+        raise WorkflowFailedError(self.run_id, error, executor_id)
+
+    async def _wait_until_done(self, timeout: float | None) -> Any:
+        """Poll the status with backoff until the run ended; then its state with payloads.
+
+        Polling holds no backend thread while it waits, so any number of waiters can wait at
+        once (a blocking wait holds one of the sidecar's threads for its whole duration).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
+        delay = _WAIT_MIN
         while True:
-            wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
-            try:
-                state = await self._durable.wait_for_orchestration_completion(
-                    self.run_id, fetch_payloads=True, timeout=int(max(1, wait))
-                )
-            except TimeoutError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-                continue
+            state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=False)
             if state is None:
                 raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
-            if state.runtime_status.name == "COMPLETED":
-                data = json.loads(state.serialized_output)
-                self.outputs = [self.workflow.registry.decode(v) for v in data["outputs"]]
-                return self.workflow.registry.decode(data["result"])
-            error = (
-                state.failure_details.message
-                if state.failure_details
-                else state.runtime_status.name
-            )
-            executor_id, error = _split_failure(error)
-            raise WorkflowFailedError(self.run_id, error, executor_id)
+            if state.runtime_status.name not in _ACTIVE:
+                break
+            pause = delay * random.uniform(0.5, 1.0)
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    msg = f"run {self.run_id!r} is still {state.runtime_status.name} after {timeout} s"
+                    raise TimeoutError(msg)
+                pause = min(pause, left)
+            await asyncio.sleep(pause)
+            delay = min(_WAIT_MAX, delay * 2)
+        final = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
+        if final is None:
+            raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
+        return final
 
     async def send_response(self, request: WaitingForInputEvent | str, response: Any) -> None:
         """Answer a pending request. Refused with `InvalidResponseError` when the request is
@@ -225,13 +270,19 @@ class WorkflowRun:
         port = self.workflow.ports[pending[request_id].port_id]
         value = Engine(self.workflow).coerce_response(port, response)
         envelope = self.workflow.registry.encode(value, port.output_types)
+        what = f"The response to request {request_id!r} of run {self.run_id!r}"
+        check_payload(payload_size({"response": envelope}), self.client.max_payload_bytes, what)
         await self._durable.raise_orchestration_event(
             self.run_id, request_id, data={"response": envelope}
         )
 
     async def cancel(self, reason: str = "cancelled") -> None:
         """Terminate the run."""
+        from durabletask.entities import EntityInstanceId
+
         await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=False)
+        # a terminated run cannot drop its stored shared state itself
+        await self._durable.signal_entity(EntityInstanceId(SHARED_STATE_ENTITY, self.run_id), "delete")
 
 
 class StreamingWorkflowRun(WorkflowRun):
@@ -287,3 +338,19 @@ def _split_failure(error: str) -> tuple[str | None, str]:
         executor_id, rest = error[len(prefix) :].split("' failed: ", 1)
         return executor_id, rest
     return None, error
+
+
+def check_run_id(run_id: str) -> None:
+    """Refuse a run id the backend would misread, with `InvalidRunIdError`."""
+    if not run_id.strip():
+        raise InvalidRunIdError("A run id must not be empty; leave it out for a random one.")
+    if "@" in run_id:
+        msg = (
+            f"The run id {run_id!r} contains '@', which Durable Task reserves for entity ids "
+            "(@name@key): a run's event log and agent threads are entities keyed by the run id. "
+            "Use an id without '@'."
+        )
+        raise InvalidRunIdError(msg)
+    if any(ord(c) < 32 or ord(c) == 127 for c in run_id):
+        msg = f"The run id {run_id!r} contains a control character; use printable characters."
+        raise InvalidRunIdError(msg)

@@ -2,13 +2,16 @@
 
 It is a thin driver of `Engine`: it schedules a superstep's executors as activities and its
 agents as entity calls, waits for request responses as external events (raced against port
-timeouts), publishes events, and continues-as-new every few supersteps so that history, and
-so replay cost, stays bounded.
+timeouts), publishes events, and continues-as-new every few supersteps, tasks or megabytes so
+that history, and so replay cost, stays bounded. Payloads over the limit fail the run with an
+error naming them (`payloads`); large shared state goes by reference (`shared_state`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections.abc import Generator
 from datetime import datetime
 from typing import Any, NoReturn
@@ -34,10 +37,18 @@ from ..wire import decode_result, decode_state, encode_message, encode_state
 from ..workflow import Workflow
 from .names import (
     EVENT_LOG_ENTITY,
+    SHARED_STATE_ENTITY,
     activity_name,
     agent_entity_name,
     event_chunk_key,
     thread_id,
+)
+from .payloads import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    GENERATION_BYTES,
+    SHARED_INLINE_BYTES,
+    check_payload,
+    payload_size,
 )
 from .seam import OrchestrationSeam
 
@@ -69,7 +80,13 @@ class OrchestratorDriver:
     """One episode of the orchestrator for one run (rebuilt on every replay)."""
 
     def __init__(
-        self, workflow: Workflow, seam: OrchestrationSeam, payload: dict[str, Any]
+        self,
+        workflow: Workflow,
+        seam: OrchestrationSeam,
+        payload: dict[str, Any],
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        shared_by_reference: bool = False,
     ) -> None:
         self.workflow = workflow
         self.engine = Engine(workflow)
@@ -81,6 +98,12 @@ class OrchestratorDriver:
         self.unpublished: list[WorkflowEvent] = []
         self.event_waits: dict[str, Any] = {}
         self.timers: dict[str, Any] = {}
+        self.max_payload_bytes = max_payload_bytes
+        self.shared_by_reference = shared_by_reference
+        self.shared_version: str | None = payload.get("shared_version")
+        """The shared-state version stored in the run's `SHARED_STATE_ENTITY`, if any."""
+        self.history_bytes = payload_size(payload)
+        """Payload bytes this generation put into its history so far."""
 
     def run(self) -> Generator[Any, Any, Any]:
         """The orchestrator body: returns the run's result payload, or raises to fail it."""
@@ -103,6 +126,7 @@ class OrchestratorDriver:
         completed = self.engine.completion_event(state)
         self._emit([completed])
         self._publish(state)
+        self._drop_shared()
         encode = self.workflow.registry.encode
         return {
             "result": encode(completed.result),
@@ -141,7 +165,11 @@ class OrchestratorDriver:
                 supersteps += 1
             else:
                 return state
-            if supersteps >= SUPERSTEPS_PER_GENERATION or tasks >= TASKS_PER_GENERATION:
+            if (
+                supersteps >= SUPERSTEPS_PER_GENERATION
+                or tasks >= TASKS_PER_GENERATION
+                or self.history_bytes >= GENERATION_BYTES
+            ):
                 self._continue_as_new(state)
                 return None
 
@@ -158,8 +186,12 @@ class OrchestratorDriver:
     def _execute(self, state: RunState, step: Superstep) -> Generator[Any, Any, list[Any]]:
         if not step.invocations:
             return []  # durabletask's when_all([]) never completes
-        encode = self.workflow.registry.encode
-        shared = {k: encode(v) for k, v in state.shared.items()}
+        readers = {
+            i.node_id
+            for i in step.invocations
+            if state.shared and _reads_state(self.workflow.nodes[i.node_id], i.message)
+        }
+        shared = (yield from self._share(state)) if readers else {}
         calls: list[tuple[str, Any, Any]] = []
         payload: dict[str, Any]
         for invocation in step.invocations:
@@ -168,6 +200,7 @@ class OrchestratorDriver:
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or state.run_id
                 payload = {"message": message, "thread_id": thread_id(node.agent.name, key)}
+                self._count_input(payload, f"agent node {node.id!r}", state)
                 task = self.seam.call_entity(
                     agent_entity_name(node.agent.name), key, "run_turn", payload
                 )
@@ -175,8 +208,9 @@ class OrchestratorDriver:
                 continue
             assert isinstance(node, Executor)
             payload = {"message": message, "run_id": state.run_id, "superstep": state.superstep}
-            if shared:  # left out when empty: durabletask serializes every payload on every replay
-                payload["shared"] = shared
+            if node.id in readers:
+                payload.update(shared)
+            self._count_input(payload, f"executor {node.id!r}", state)
             task = self.seam.call_activity(
                 activity_name(self.workflow.name, node.id), payload, node.retry
             )
@@ -205,11 +239,42 @@ class OrchestratorDriver:
         return results
 
     def _decode_result(self, node_id: str, data: Any) -> Any:
+        self.history_bytes += payload_size(data)
         node = self.workflow.nodes[node_id]
         if isinstance(node, AgentNode):
             response = self.workflow.registry.decode(data)
             return InvocationResult(sent=[SentMessage(response, None, returned=True)])
         return decode_result(self.workflow, data)
+
+    def _count_input(self, payload: dict[str, Any], node: str, state: RunState) -> None:
+        size = payload_size(payload)
+        check_payload(
+            size, self.max_payload_bytes, f"The message to {node} in run {state.run_id!r}"
+        )
+        self.history_bytes += size
+
+    def _share(self, state: RunState) -> Generator[Any, Any, dict[str, Any]]:
+        """The shared-state fields of an executor input: the state, or a stored version."""
+        encode = self.workflow.registry.encode
+        encoded = {k: encode(v) for k, v in state.shared.items()}
+        text = json.dumps(encoded)
+        if len(text) <= SHARED_INLINE_BYTES or not self.shared_by_reference:
+            return {"shared": encoded}
+        version = hashlib.sha256(text.encode()).hexdigest()[:32]
+        if version != self.shared_version:
+            what = f"The shared state of run {state.run_id!r}"
+            check_payload(len(text), self.max_payload_bytes, what)
+            self.history_bytes += len(text)
+            yield self.seam.call_entity(
+                SHARED_STATE_ENTITY, state.run_id, "put", {"version": version, "state": encoded}
+            )
+            self.shared_version = version
+        return {"shared_ref": version}
+
+    def _drop_shared(self) -> None:
+        if self.shared_version is not None:
+            self.seam.signal_entity(SHARED_STATE_ENTITY, self.seam.instance_id, "delete", None)
+            self.shared_version = None
 
     # -- requests ------------------------------------------------------------------------
 
@@ -241,6 +306,7 @@ class OrchestratorDriver:
 
     def _accept(self, state: RunState, request_id: str, payload: Any) -> None:
         try:
+            self.history_bytes += payload_size(payload)
             envelope = payload.get("response") if isinstance(payload, dict) else None
             if envelope is None:
                 raise InvalidResponseError("a response must be sent with WorkflowRun.send_response")
@@ -268,6 +334,7 @@ class OrchestratorDriver:
                 key = event_chunk_key(self.seam.instance_id, event.sequence)
                 batch.setdefault(key, []).append(event.to_dict(registry))
             for key, events in batch.items():
+                self.history_bytes += payload_size(events)
                 self.seam.signal_entity(EVENT_LOG_ENTITY, key, "append", events)
         self.unpublished = []
         requests = (
@@ -299,6 +366,7 @@ class OrchestratorDriver:
             [WorkflowFailedEvent(error=error, error_type=error_type, executor_id=executor_id)]
         )
         self._publish(None)
+        self._drop_shared()
         where = f"executor {executor_id!r} failed: " if executor_id else ""
         raise DurableRunFailed(f"{where}{error_type}: {error}")
 
@@ -311,5 +379,17 @@ class OrchestratorDriver:
             "sequence": self.sequence,
             "generation": self.payload["generation"] + 1,
             "requested_at": self.requested_at,
+            "shared_version": self.shared_version,
         }
         self.seam.continue_as_new(payload)
+
+
+def _reads_state(node: Any, message: Any) -> bool:
+    """Whether invoking `node` on `message` may read shared state (its handler takes a ctx)."""
+    if not isinstance(node, Executor):
+        return False
+    try:
+        spec, _ = node.select_handler(message)
+    except DurableWorkflowsError:
+        return any(h.wants_context for h in node.handlers)
+    return spec.wants_context

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import weakref
 from collections.abc import Iterable
 from types import TracebackType
@@ -14,7 +15,9 @@ from ..agent_client import AgentClient
 from ..agent_nodes import AgentNode
 from ..agent_protocol import WorkflowAgent
 from ..client import WorkflowClient
+from ..durable.payloads import default_max_payload_bytes
 from ..durable.registration import register
+from ..durable.shared_state import SharedStateReader
 from ..errors import DurableWorkflowsError
 from ..sidecar import SqliteSidecar
 from ..workflow import Workflow
@@ -36,7 +39,9 @@ class DurableWorkflowHost:
     embedded backend (the SQLite sidecar) runs in this process: in memory by default, durable
     across crashes and restarts with ``database="runs.db"``. ``mode="worker"`` only serves a
     shared task hub (start many such processes to scale out); ``mode="client"`` only talks to
-    one.
+    one. Payloads over ``max_payload_bytes`` (default 16 MiB, 1 MiB on the Durable Task
+    Scheduler) fail their run, or are refused, with an error naming them. A host that is not
+    stopped is stopped when the interpreter exits.
     """
 
     def __init__(
@@ -48,6 +53,7 @@ class DurableWorkflowHost:
         mode: HostMode = "all",
         database: str | os.PathLike[str] | None = None,
         max_concurrency: int | None = None,
+        max_payload_bytes: int | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         if mode not in ("all", "worker", "client"):
@@ -63,9 +69,16 @@ class DurableWorkflowHost:
             raise DurableWorkflowsError(msg)
         self._database = ":memory:" if database is None else os.fspath(database)
         self._max_concurrency = max_concurrency
+        scheduler = self._settings is not None and self._settings.is_scheduler
+        self.max_payload_bytes = (
+            default_max_payload_bytes(scheduler) if max_payload_bytes is None else max_payload_bytes
+        )
+        if self.max_payload_bytes < 1:
+            raise DurableWorkflowsError(f"max_payload_bytes must be positive, not {max_payload_bytes}")
         self._logger = logger or durabletask_logger()
         self._backend: SqliteSidecar | None = None
         self._worker: Any = None
+        self._shared_state: SharedStateReader | None = None
         self._target: ConnectionSettings | str | None = None
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WorkflowClient] = (
             weakref.WeakKeyDictionary()
@@ -92,7 +105,12 @@ class DurableWorkflowHost:
         client = self._clients.get(loop)
         if client is None:
             durable = create_client(self._target, asynchronous=True, logger=self._logger)
-            client = self._clients[loop] = WorkflowClient(durable, self.workflows)
+            client = self._clients[loop] = WorkflowClient(
+                durable,
+                self.workflows,
+                max_payload_bytes=self.max_payload_bytes,
+                address=self.address,
+            )
         return client
 
     @property
@@ -109,11 +127,19 @@ class DurableWorkflowHost:
             self._target = self._backend.address
         else:
             self._target = self._settings
+        _stop_at_exit(self)
         if self.mode != "client":
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )
-            register(worker, self.workflows, self._agents)
+            self._shared_state = SharedStateReader(create_client(self._target, logger=self._logger))
+            register(
+                worker,
+                self.workflows,
+                self._agents,
+                max_payload_bytes=self.max_payload_bytes,
+                shared_state=self._shared_state,
+            )
             worker.start()
             self._worker = worker
 
@@ -122,10 +148,15 @@ class DurableWorkflowHost:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        if self._shared_state is not None:
+            self._shared_state.close()
+            self._shared_state = None
         if self._backend is not None:
             self._backend.stop()
             self._backend = None
         self._target = None
+        with _exit_hook_lock:
+            _running_hosts.discard(self)
 
     async def aclose(self) -> None:
         """Close this loop's client, then stop."""
@@ -160,6 +191,45 @@ class DurableWorkflowHost:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+_running_hosts: set[DurableWorkflowHost] = set()
+"""Started hosts, until stopped (a dropped host's threads run on, so it is kept too)."""
+_exit_hook_lock = threading.Lock()
+_exit_hook_installed = False
+
+
+def _stop_at_exit(host: DurableWorkflowHost) -> None:
+    """Stop `host` when the interpreter exits, if nobody did.
+
+    The worker's and the backend's threads are not daemons, and the backend's stream threads
+    never return while a worker is connected, so without this a process that forgets
+    ``stop()`` never exits. The hook runs before Python joins those threads (it is a
+    `threading` exit hook, like `concurrent.futures`' own, not an `atexit` one).
+    """
+    global _exit_hook_installed
+    with _exit_hook_lock:
+        _running_hosts.add(host)
+        if _exit_hook_installed:
+            return
+        _exit_hook_installed = True
+    register_hook = getattr(threading, "_register_atexit", None)
+    if register_hook is None:  # pragma: no cover - every CPython >= 3.9 has it
+        import atexit
+
+        atexit.register(_stop_running_hosts)
+    else:
+        register_hook(_stop_running_hosts)
+
+
+def _stop_running_hosts() -> None:
+    with _exit_hook_lock:
+        hosts = list(_running_hosts)
+    for host in hosts:
+        try:
+            host.stop()
+        except Exception:  # exiting anyway; one host's failure must not keep the others
+            logging.getLogger("durable_workflows").exception("could not stop a host at exit")
 
 
 def _all_agents(agents: list[WorkflowAgent], workflows: list[Workflow]) -> list[WorkflowAgent]:
