@@ -33,7 +33,6 @@ from .events import (
     WorkflowStartedEvent,
 )
 from .hosting.connection import ENV_VAR, resolve_connection
-from .hosting.factories import create_client
 from .rendering import RunOverlay, render
 from .serialization import to_json
 from .workflow import Workflow
@@ -262,8 +261,7 @@ def open_client(args: argparse.Namespace, workflows: list[Workflow]) -> Workflow
     """A client for the connection string, with durabletask's INFO chatter turned off."""
     logger = logging.getLogger("durable_workflows.cli.durabletask")
     logger.setLevel(logging.WARNING)
-    durable = create_client(connection_string(args), asynchronous=True, logger=logger)
-    return WorkflowClient(durable, workflows)
+    return WorkflowClient.from_connection_string(connection_string(args), workflows, logger=logger)
 
 
 def hosted_workflows(targets: list[str]) -> list[Workflow]:

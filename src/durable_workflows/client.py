@@ -84,7 +84,9 @@ class WorkflowClient:
         self._client = durable_client
         self._workflows = {w.name: w for w in workflows}
         self.max_payload_bytes = max_payload_bytes
-        self._rpc = MappedClient(durable_client, address or getattr(durable_client, "_host_address", None))
+        self._rpc = MappedClient(
+            durable_client, address or getattr(durable_client, "_host_address", None)
+        )
 
     @classmethod
     def from_connection_string(
@@ -282,7 +284,9 @@ class WorkflowRun:
 
         await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=False)
         # a terminated run cannot drop its stored shared state itself
-        await self._durable.signal_entity(EntityInstanceId(SHARED_STATE_ENTITY, self.run_id), "delete")
+        await self._durable.signal_entity(
+            EntityInstanceId(SHARED_STATE_ENTITY, self.run_id), "delete"
+        )
 
 
 class StreamingWorkflowRun(WorkflowRun):

@@ -60,25 +60,24 @@ def backend_error(
     where = f"the backend at {address}" if address else "the backend"
     run = f"run {run_id!r}" if run_id else "the run"
     action = _ACTIONS.get(method, f"call {method} for")
-    context = {"code": code, "address": address, "run_id": run_id}
     if code == "UNAVAILABLE":
         msg = (
             f"Cannot reach {where} to {action} {run} ({details}). Check that it is running (an "
             "embedded backend lives as long as its DurableWorkflowHost; a sidecar is started "
             "with `durable-workflows sidecar`) and that the connection string points to it."
         )
-        return BackendUnavailableError(msg, **context)
+        return BackendUnavailableError(msg, code=code, address=address, run_id=run_id)
     if code == "ALREADY_EXISTS":
         msg = (
             f"A run with id {run_id!r} already exists on {where}. Choose another run_id (or "
             f"none, for a random one), or follow the existing run with client.get_run({run_id!r})."
         )
-        return RunAlreadyExistsError(msg, **context)
+        return RunAlreadyExistsError(msg, code=code, address=address, run_id=run_id)
     if code == "NOT_FOUND":
         return WorkflowNotFoundError(f"no run with id {run_id!r} on {where} ({details})")
     hint = _HINTS.get(code, "")
     msg = f"{where[0].upper()}{where[1:]} failed to {action} {run}: {code}: {details}. {hint}"
-    return BackendError(msg.rstrip(), **context)
+    return BackendError(msg.rstrip(), code=code, address=address, run_id=run_id)
 
 
 class MappedClient:

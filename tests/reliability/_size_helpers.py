@@ -20,7 +20,9 @@ QUIET.setLevel(logging.CRITICAL)
 MB = 1_000_000
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05
+) -> None:
     """Poll `predicate` until it is true; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -141,7 +141,10 @@ def register(
         for node in workflow.nodes.values():
             if isinstance(node, Executor):
                 activity = make_activity(
-                    workflow, node.id, max_payload_bytes=max_payload_bytes, shared_state=shared_state
+                    workflow,
+                    node.id,
+                    max_payload_bytes=max_payload_bytes,
+                    shared_state=shared_state,
                 )
                 names.append(worker.add_activity(activity))
             elif isinstance(node, AgentNode):

@@ -74,7 +74,9 @@ class DurableWorkflowHost:
             default_max_payload_bytes(scheduler) if max_payload_bytes is None else max_payload_bytes
         )
         if self.max_payload_bytes < 1:
-            raise DurableWorkflowsError(f"max_payload_bytes must be positive, not {max_payload_bytes}")
+            raise DurableWorkflowsError(
+                f"max_payload_bytes must be positive, not {max_payload_bytes}"
+            )
         self._logger = logger or durabletask_logger()
         self._backend: SqliteSidecar | None = None
         self._worker: Any = None
