@@ -160,6 +160,8 @@ def test_5mb_input_completes_and_the_host_keeps_working(host: DurableWorkflowHos
 
 
 def test_20_x_1mb_fan_in_fails_naming_the_node_and_size(host: DurableWorkflowHost) -> None:
+    """T4: a message over the limit (20 x 1 MB into one fan-in) fails the run, naming it."""
+
     async def body(client: WorkflowClient) -> None:
         run = await client.run(FAN_JOIN, 1)
         with pytest.raises(WorkflowFailedError) as caught:
@@ -206,6 +208,8 @@ def test_history_bytes_trigger_continue_as_new(host: DurableWorkflowHost) -> Non
 
 
 def test_result_over_the_limit_fails_the_executor_clearly(small_host: DurableWorkflowHost) -> None:
+    """T4: a result over the limit fails its node."""
+
     async def body(client: WorkflowClient) -> None:
         run = await client.run(FAN_JOIN, 1)
         with pytest.raises(WorkflowFailedError) as caught:
@@ -219,6 +223,8 @@ def test_result_over_the_limit_fails_the_executor_clearly(small_host: DurableWor
 
 
 def test_input_over_the_limit_is_refused_at_start(small_host: DurableWorkflowHost) -> None:
+    """T4: an input over the limit is refused before anything is sent."""
+
     async def body(client: WorkflowClient) -> None:
         with pytest.raises(PayloadTooLargeError) as caught:
             await client.run(CHAIN, "x" * 300_000, run_id="too-big")
