@@ -9,6 +9,7 @@ and a payload over `max_payload_bytes` fails its run (or is refused) naming it a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from durable_workflows import (
     DurableWorkflowHost,
     PayloadTooLargeError,
+    RequestPort,
     WorkflowBuilder,
     WorkflowClient,
     WorkflowContext,
@@ -127,13 +129,28 @@ def _big_loop() -> Workflow:
     )
 
 
+def _ask() -> Workflow:
+    @executor(id="ask")
+    def ask(n: int) -> int:
+        return n
+
+    port = RequestPort("answer", request_type=int, response_type=str)
+
+    @executor(id="measure")
+    def measure(text: str) -> int:
+        return len(text)
+
+    return WorkflowBuilder(ask, name="SizesAsk").add_chain([ask, port, measure]).build()
+
+
 CHAIN = _measure_chain()
 FAN_JOIN = _fan_out("SizesFanJoin", join=True)
 FAN_YIELD = _fan_out("SizesFanYield", join=False)
 SHARED = _shared_fan_out()
 LOOP = _big_loop()
+ASK = _ask()
 TINY = tiny_workflow("SizesTiny")
-WORKFLOWS = [CHAIN, FAN_JOIN, FAN_YIELD, SHARED, LOOP, TINY]
+WORKFLOWS = [CHAIN, FAN_JOIN, FAN_YIELD, SHARED, LOOP, ASK, TINY]
 
 
 @pytest.fixture(scope="module")
@@ -231,5 +248,26 @@ def test_input_over_the_limit_is_refused_at_start(small_host: DurableWorkflowHos
         assert "run 'too-big' of workflow 'SizesChain'" in str(caught.value)
         assert caught.value.size > 300_000 and caught.value.limit == 200_000
         await assert_host_still_works(client, TINY)
+
+    drive(small_host, body)
+
+
+def test_response_over_the_limit_is_refused_and_the_run_keeps_waiting(
+    small_host: DurableWorkflowHost,
+) -> None:
+    """T4: a response over the limit is refused before it is sent; the run keeps waiting."""
+
+    async def body(client: WorkflowClient) -> None:
+        run = await client.run(ASK, 1)
+        for _ in range(500):
+            pending = await run.pending_requests()
+            if pending:
+                break
+            await asyncio.sleep(0.02)
+        with pytest.raises(PayloadTooLargeError) as caught:
+            await run.send_response(pending[0], "x" * 300_000)
+        assert f"request {pending[0].request_id!r} of run {run.run_id!r}" in str(caught.value)
+        await run.send_response(pending[0], "fits")
+        assert await run.wait_for_completion() == 4
 
     drive(small_host, body)
