@@ -19,6 +19,7 @@ from ..durable.payloads import default_max_payload_bytes
 from ..durable.registration import register
 from ..durable.shared_state import SharedStateReader
 from ..errors import DurableWorkflowsError
+from ..rpc_errors import MappedClient
 from ..sidecar import SqliteSidecar
 from ..workflow import Workflow
 from .connection import ConnectionSettings, resolve_connection
@@ -118,7 +119,7 @@ class DurableWorkflowHost:
     @property
     def agents(self) -> AgentClient:
         """The hosted agents for direct use: ``await host.agents.get("Joker").run("Hi")``."""
-        return AgentClient(self.client.durable_client, self._agents)
+        return AgentClient(MappedClient(self.client.durable_client, self.address), self._agents)
 
     def start(self) -> None:
         """Start the embedded backend (if any) and the worker (unless mode='client')."""
