@@ -13,7 +13,7 @@ import asyncio
 import time
 
 from durable_workflows import DurableWorkflowHost, WorkflowBuilder, WorkflowContext, executor
-from durable_workflows.workflow import Workflow
+from durable_workflows.graph.workflow import Workflow
 
 
 def loop_workflow(name: str, supersteps: int) -> Workflow:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from durable_workflows import Workflow, WorkflowBuilder
-from durable_workflows.cli_targets import DEFAULT_ATTRIBUTES, load_module
+from durable_workflows.cli.targets import DEFAULT_ATTRIBUTES, load_module
 from durable_workflows.rendering import render, workflow_to_dot
 
 ROOT = Path(__file__).resolve().parent.parent

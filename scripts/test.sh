@@ -1,8 +1,9 @@
 #!/bin/sh
-# Runs the whole test suite: lint, type check, then pytest. Installs what it needs first.
+# Runs the whole test suite: lint, type check, import contracts, then pytest. Installs what it needs first.
 . "$(dirname "$0")/_bootstrap.sh"
 .venv/bin/ruff check src tests examples bench scripts
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache --no-logo
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -19,7 +19,7 @@ from durable_workflows import (
     executor,
     handler,
 )
-from durable_workflows.executors import FunctionExecutor
+from durable_workflows.model.executors import FunctionExecutor
 from durable_workflows.testing import run_in_process
 
 

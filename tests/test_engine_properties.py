@@ -28,12 +28,12 @@ from durable_workflows import (
     WorkflowValidationError,
     handler,
 )
-from durable_workflows.context import InvocationResult
-from durable_workflows.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge
-from durable_workflows.engine import RunState, Superstep
+from durable_workflows.model.context import InvocationResult
+from durable_workflows.model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge
+from durable_workflows.runtime.engine import RunState, Superstep
+from durable_workflows.runtime.wire import decode_state, encode_state
 from durable_workflows.testing import InProcessResult
 from durable_workflows.testing.runner import InProcessRunner
-from durable_workflows.wire import decode_state, encode_state
 
 SETTINGS = settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.filter_too_much]
@@ -147,9 +147,7 @@ def graph_specs(draw: st.DrawFn) -> GraphSpec:
         if not targets:
             continue
         kind = draw(st.sampled_from(["edges", "fan-out", "switch"]))
-        conditions = [
-            draw(st.none() | st.integers(0, len(CONDITIONS) - 1)) for _ in targets
-        ]
+        conditions = [draw(st.none() | st.integers(0, len(CONDITIONS) - 1)) for _ in targets]
         if kind == "edges":
             # keep the tree edges unconditional often enough that most of the graph runs
             conditions = [c if draw(st.booleans()) else None for c in conditions]
@@ -230,8 +228,27 @@ def drive(workflow: Workflow, *, round_trip: bool = False) -> RunState:
         step = engine.begin_superstep(state)
         if step is None:
             break
+        # F2/F4: barriers fire as the superstep begins, exactly as often as complete sets
+        # exist, never early, never twice
+        activations = Counter(i.source for i in step.invocations if i.source in fan_ins)
+        for group_id, group in fan_ins.items():
+            fired = min(queued[group_id].values())
+            assert activations[group_id] == fired
+            for source in group.sources:
+                assert len(state.barriers[group_id][source]) == queued[group_id][source] - fired
+        for invocation in step.invocations:
+            if invocation.source in fan_ins:
+                # F2: the list is in source-declaration order (each path ends with its sender)
+                senders = [m.path[-1] for m in invocation.message]
+                assert senders == list(fan_ins[invocation.source].sources)
         # S3: every delivered message is exactly one invocation
-        assert Counter(key(i.node_id, i.message) for i in step.invocations) == pending
+        direct_invocations = [i for i in step.invocations if i.source not in fan_ins]
+        assert Counter(key(i.node_id, i.message) for i in direct_invocations) == pending
+        # S4: activations come after every direct delivery of their target
+        for target in {i.node_id for i in step.invocations}:
+            kinds = [i.source in fan_ins for i in step.invocations if i.node_id == target]
+            assert kinds == sorted(kinds)
+        queued = {g: {s: len(q) for s, q in state.barriers[g].items()} for g in fan_ins}
         results = runner.execute(state, step)
         direct = 0
         outputs = len(state.outputs)
@@ -246,21 +263,14 @@ def drive(workflow: Workflow, *, round_trip: bool = False) -> RunState:
                         enqueued[(group.id, invocation.node_id)] += 1
         engine.finish_superstep(state, step, results)
         assert len(state.outputs) == outputs
-        activations = Counter(d.source for d in state.pending if d.source in fan_ins)
+        # F1: what a source routes through a barrier is queued (nothing fires before the
+        # next superstep begins)
         for group_id, group in fan_ins.items():
-            available = {s: queued[group_id][s] + enqueued[(group_id, s)] for s in group.sources}
-            fired = min(available.values())
-            # F2/F4: fires exactly as often as complete sets exist, never early, never twice
-            assert activations[group_id] == fired
             for source in group.sources:
-                assert len(state.barriers[group_id][source]) == available[source] - fired
-        for delivery in state.pending:
-            if delivery.source in fan_ins:
-                # F2: the list is in source-declaration order (each path ends with its sender)
-                senders = [m.path[-1] for m in delivery.message]
-                assert senders == list(fan_ins[delivery.source].sources)
-        # nothing else was delivered (R1-R4): direct deliveries plus barrier activations
-        assert len(state.pending) - sum(activations.values()) == direct
+                expected = queued[group_id][source] + enqueued[(group_id, source)]
+                assert len(state.barriers[group_id][source]) == expected
+        # nothing else was delivered (R1-R4)
+        assert len(state.pending) == direct
         if round_trip:
             data = json.loads(json.dumps(encode_state(workflow, state)))
             state = decode_state(workflow, data)

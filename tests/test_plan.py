@@ -91,7 +91,7 @@ def test_plan_is_json_serialisable_and_describes_the_graph() -> None:
     assert nodes["Approve"]["input_types"] == ["str"]
     assert nodes["Approve"]["output_types"] == ["str"]
     assert nodes["parse"]["kind"] == "executor"
-    assert nodes["parse"]["output_types"] == ["list[durable_workflows.agent_protocol.ChatMessage]"]
+    assert nodes["parse"]["output_types"] == ["list[durable_workflows.model.agent_protocol.ChatMessage]"]
     assert [g["kind"] for g in data["edge_groups"]] == [
         "edge",
         "switch-case",

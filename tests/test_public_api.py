@@ -31,13 +31,17 @@ EXPECTED = [
     "InvalidRunIdError",
     "MaxSuperstepsExceededError",
     "PayloadTooLargeError",
+    "RequestAlreadyAnsweredError",
     "RequestPort",
     "RequestTimeoutError",
     "ResponseReceivedEvent",
+    "ResponseRefusedEvent",
     "RetryPolicy",
     "RunAlreadyExistsError",
     "RunStatus",
+    "RunSummary",
     "SerializationError",
+    "SidecarAuthenticationError",
     "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",
@@ -100,3 +104,4 @@ def test_testing_api_is_pinned() -> None:
     assert list(durable_workflows.testing.__all__) == EXPECTED_TESTING
     for name in EXPECTED_TESTING:
         assert getattr(durable_workflows.testing, name, None) is not None, name
+

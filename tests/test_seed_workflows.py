@@ -21,7 +21,7 @@ from durable_workflows import (
     executor,
     handler,
 )
-from durable_workflows.agent_protocol import AgentInput, AgentThreadState
+from durable_workflows.model.agent_protocol import AgentInput, AgentThreadState
 from durable_workflows.testing import run_in_process
 
 

@@ -21,8 +21,8 @@ from durable_workflows import (
     WorkflowContext,
     executor,
 )
-from durable_workflows.serialization import TypeRegistry, from_json, to_json
 from durable_workflows.testing import run_in_process
+from durable_workflows.values.serialization import TypeRegistry, from_json, to_json
 
 
 class Model(BaseModel):

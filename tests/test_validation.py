@@ -17,7 +17,7 @@ from durable_workflows import (
     WorkflowValidationError,
     executor,
 )
-from durable_workflows.agent_protocol import AgentInput, AgentThreadState
+from durable_workflows.model.agent_protocol import AgentInput, AgentThreadState
 
 
 class Order(BaseModel):

@@ -6,7 +6,7 @@ Each node does what the floor's activities do: an int increment, and a sum at th
 from __future__ import annotations
 
 from durable_workflows import RequestPort, Workflow, WorkflowBuilder, executor
-from durable_workflows.executors import FunctionExecutor
+from durable_workflows.model.executors import FunctionExecutor
 
 
 def _step(node_id: str) -> FunctionExecutor:

@@ -1,11 +1,5 @@
 """durable_workflows: workflow graphs in Python, compiled onto durable Durable Task orchestrations."""
 
-from .agent_nodes import AgentNode
-from .agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
-from .builder import WorkflowBuilder
-from .client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
-from .context import WorkflowContext
-from .edges import Case, Default
 from .errors import (
     BackendError,
     BackendUnavailableError,
@@ -15,6 +9,7 @@ from .errors import (
     InvalidRunIdError,
     MaxSuperstepsExceededError,
     PayloadTooLargeError,
+    RequestAlreadyAnsweredError,
     RequestTimeoutError,
     RunAlreadyExistsError,
     SerializationError,
@@ -26,12 +21,26 @@ from .errors import (
     WorkflowRuntimeError,
     WorkflowValidationError,
 )
-from .events import (
+from .graph.builder import WorkflowBuilder
+from .graph.workflow import Workflow
+from .hosting.auth import SidecarAuthenticationError
+from .hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
+from .hosting.host import DurableWorkflowHost
+from .hosting.run_info import RunSummary
+from .model.agent_nodes import AgentNode
+from .model.agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
+from .model.context import WorkflowContext
+from .model.edges import Case, Default
+from .model.executors import Executor, executor, handler
+from .model.policies import RetryPolicy
+from .model.ports import RequestPort
+from .runtime.events import (
     CustomEvent,
     ExecutorCompletedEvent,
     ExecutorFailedEvent,
     ExecutorInvokedEvent,
     ResponseReceivedEvent,
+    ResponseRefusedEvent,
     WaitingForInputEvent,
     WorkflowCompletedEvent,
     WorkflowEvent,
@@ -39,11 +48,6 @@ from .events import (
     WorkflowOutputEvent,
     WorkflowStartedEvent,
 )
-from .executors import Executor, executor, handler
-from .hosting.host import DurableWorkflowHost
-from .policies import RetryPolicy
-from .ports import RequestPort
-from .workflow import Workflow
 
 __version__ = "0.1.0"
 
@@ -67,13 +71,17 @@ __all__ = [
     "InvalidRunIdError",
     "MaxSuperstepsExceededError",
     "PayloadTooLargeError",
+    "RequestAlreadyAnsweredError",
     "RequestPort",
     "RequestTimeoutError",
     "ResponseReceivedEvent",
+    "ResponseRefusedEvent",
     "RetryPolicy",
     "RunAlreadyExistsError",
     "RunStatus",
+    "RunSummary",
     "SerializationError",
+    "SidecarAuthenticationError",
     "StreamingWorkflowRun",
     "Usage",
     "ValidationIssue",

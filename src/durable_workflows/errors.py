@@ -50,12 +50,16 @@ class MaxSuperstepsExceededError(WorkflowRuntimeError):
 
 
 class ExecutorFailedError(DurableWorkflowsError):
-    """An executor raised; `.executor_id` names it and `.error` carries the message."""
+    """An executor raised; `.executor_id` names it, `.error` carries the message and
+    `.superstep` says when."""
 
-    def __init__(self, executor_id: str, error: str, error_type: str = "Exception") -> None:
+    def __init__(
+        self, executor_id: str, error: str, error_type: str = "Exception", superstep: int = 0
+    ) -> None:
         self.executor_id = executor_id
         self.error = error
         self.error_type = error_type
+        self.superstep = superstep
         super().__init__(f"Executor {executor_id!r} failed: {error_type}: {error}")
 
 
@@ -78,8 +82,26 @@ class InvalidResponseError(DurableWorkflowsError, ValueError):
     """A response to a request port was refused (unknown request, wrong type, run finished)."""
 
 
+class RequestAlreadyAnsweredError(InvalidResponseError):
+    """A response to a request the run has already taken another answer for."""
+
+    def __init__(self, run_id: str, request_id: str) -> None:
+        self.run_id = run_id
+        self.request_id = request_id
+        super().__init__(f"request {request_id!r} of run {run_id!r} was already answered")
+
+
 class WorkflowNotFoundError(DurableWorkflowsError, LookupError):
     """No run, workflow or agent with the given id or name is known."""
+
+
+class RunAlreadyExistsError(DurableWorkflowsError):
+    """A run was started with the id of an existing run (and `if_exists` did not allow it)."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        super().__init__(f"a run with id {run_id!r} already exists: {reason}")
 
 
 class RequestTimeoutError(WorkflowRuntimeError):
@@ -117,7 +139,3 @@ class BackendError(DurableWorkflowsError):
 
 class BackendUnavailableError(BackendError, ConnectionError):
     """The backend cannot be reached (not running, wrong address, network down)."""
-
-
-class RunAlreadyExistsError(BackendError, ValueError):
-    """A run was started with a run id that is already in use."""

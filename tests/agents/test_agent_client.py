@@ -7,9 +7,9 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
-from durable_workflows.agent_client import DurableAgent
 from durable_workflows.agents import Agent, AgentThreadState, DeterministicChatClient
-from durable_workflows.serialization import TypeRegistry
+from durable_workflows.hosting.agent_client import DurableAgent
+from durable_workflows.values.serialization import TypeRegistry
 
 
 class RecordingDurableClient:

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, RootModel
 
-from durable_workflows.agent_protocol import Role
 from durable_workflows.agents import (
     DEFAULT_MAX_HISTORY_BYTES,
     DEFAULT_SESSION_TTL,
@@ -26,6 +25,7 @@ from durable_workflows.agents import (
     parse_thread_id,
 )
 from durable_workflows.errors import DurableWorkflowsError, WorkflowDefinitionError
+from durable_workflows.model.agent_protocol import Role
 
 
 def echo_agent(**kwargs: Any) -> Agent:

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from durable_workflows.agent_protocol import WorkflowAgent
 from durable_workflows.agents import (
     Agent,
     AgentInputError,
@@ -19,6 +18,7 @@ from durable_workflows.agents import (
     OpenAIChatClient,
     new_thread_id,
 )
+from durable_workflows.model.agent_protocol import WorkflowAgent
 from durable_workflows.testing.openai_server import LocalOpenAIServer, ServerReply
 
 

@@ -33,13 +33,13 @@ from durable_workflows import (
     WorkflowFailedError,
     executor,
 )
-from durable_workflows.agent_client import DurableAgent
-from durable_workflows.agent_nodes import AgentNode
 from durable_workflows.agents import Agent, AgentResponse, OpenAIChatClient
-from durable_workflows.client import WorkflowClient
+from durable_workflows.graph.workflow import Workflow
+from durable_workflows.hosting.agent_client import DurableAgent
+from durable_workflows.hosting.client import WorkflowClient
 from durable_workflows.hosting.embedded import EmbeddedBackend
+from durable_workflows.model.agent_nodes import AgentNode
 from durable_workflows.testing.openai_server import LocalOpenAIServer
-from durable_workflows.workflow import Workflow
 
 from .durable_agent_worker import JOKER_INSTRUCTIONS
 from .durable_agent_worker import joker as make_joker

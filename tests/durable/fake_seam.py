@@ -9,8 +9,8 @@ from typing import Any
 
 from durable_workflows.durable.names import activity_name
 from durable_workflows.durable.registration import make_activity
-from durable_workflows.policies import RetryPolicy
-from durable_workflows.workflow import Workflow
+from durable_workflows.graph.workflow import Workflow
+from durable_workflows.model.policies import RetryPolicy
 
 
 @dataclass
@@ -136,6 +136,9 @@ class FakeSeam:
                 task.error = failed.error
             return
         if task.kind == "any":
+            for child in task.children:
+                if child.kind == "all":  # the fake's tasks finish synchronously
+                    self.resolve(child)
             if any(c.complete for c in task.children):
                 task.complete = True
                 return

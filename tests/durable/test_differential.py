@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from durable_workflows import DurableWorkflowHost, WorkflowBuilder, WorkflowContext, executor
 from durable_workflows.errors import WorkflowFailedError
+from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.embedded import EmbeddedBackend
 from durable_workflows.testing import run_in_process
-from durable_workflows.workflow import Workflow
 
 _names = itertools.count()
 

@@ -30,10 +30,10 @@ from durable_workflows import (
     WorkflowStartedEvent,
     executor,
 )
+from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.embedded import EmbeddedBackend
 from durable_workflows.hosting.factories import create_client
 from durable_workflows.testing import run_in_process
-from durable_workflows.workflow import Workflow
 
 from .workflows import chain, loop, parallel_ports
 
@@ -455,7 +455,7 @@ class _DurableStub:
 
 
 def test_read_chunk_tolerates_empty_entity_state() -> None:
-    from durable_workflows.client import StreamingWorkflowRun
+    from durable_workflows.hosting.client import StreamingWorkflowRun
 
     run = StreamingWorkflowRun(WorkflowClient(_DurableStub(), [CHAIN]), CHAIN, "r1")
     assert asyncio.run(run._read_chunk(1)) == []

@@ -22,9 +22,9 @@ from durable_workflows.durable.orchestrator import (
     OrchestratorDriver,
     start_payload,
 )
-from durable_workflows.engine import Engine
+from durable_workflows.graph.workflow import Workflow
+from durable_workflows.runtime.engine import Engine
 from durable_workflows.testing import run_in_process
-from durable_workflows.workflow import Workflow
 
 from .fake_seam import FakeSeam
 from .workflows import loop, parallel_ports

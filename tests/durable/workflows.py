@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from durable_workflows import RequestPort, WorkflowBuilder, WorkflowContext, executor
-from durable_workflows.workflow import Workflow
+from durable_workflows.graph.workflow import Workflow
 
 
 def chain(name: str) -> Workflow:

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from durable_workflows import DurableWorkflowHost, WorkflowBuilder, WorkflowClient, executor
+from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.factories import create_client
-from durable_workflows.workflow import Workflow
 
 T = TypeVar("T")
 

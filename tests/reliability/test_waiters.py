@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from durable_workflows import DurableWorkflowHost, WorkflowBuilder, WorkflowClient, executor
-from durable_workflows.workflow import Workflow
+from durable_workflows.graph.workflow import Workflow
 
 from ._size_helpers import drive
 

@@ -4,7 +4,7 @@ Install the ``agents`` extra for the model SDKs: ``pip install 'durable_workflow
 The SDKs are imported only when a model is first called.
 """
 
-from ..agent_protocol import AgentResponse, AgentThreadState, ChatMessage, Usage
+from ..model.agent_protocol import AgentResponse, AgentThreadState, ChatMessage, Usage
 from ._agent import DEFAULT_SESSION_TTL, Agent
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import (

@@ -9,8 +9,8 @@ from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
-from ..agent_protocol import AgentInput, AgentResponse, AgentThreadState, ChatMessage
 from ..errors import WorkflowDefinitionError
+from ..model.agent_protocol import AgentInput, AgentResponse, AgentThreadState, ChatMessage
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import (
     AgentHistoryLimitError,

@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from ..agent_protocol import ChatMessage, Usage
+from ..model.agent_protocol import ChatMessage, Usage
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..agent_protocol import AgentThreadState, ChatMessage
 from ..errors import WorkflowDefinitionError
+from ..model.agent_protocol import AgentThreadState, ChatMessage
 
 HistoryReducer = Callable[[list[ChatMessage]], list[ChatMessage]]
 """Shortens a thread's messages when it outgrows `max_history_bytes`; keeps the last message."""

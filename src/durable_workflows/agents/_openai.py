@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ..agent_protocol import ChatMessage, Usage
+from ..model.agent_protocol import ChatMessage, Usage
 from ._chat_client import ChatClient, ChatCompletion
 from ._errors import ChatClientConfigurationError, ChatClientError
 from ._schema import schema_name, strict_json_schema

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..agent_protocol import ChatMessage, Usage
+from ..model.agent_protocol import ChatMessage, Usage
 from ._chat_client import ChatCompletion
 from ._schema import example_from_schema
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Generator
 from datetime import datetime, timezone
 from typing import Any
 
-from ..agent_protocol import AgentInput, AgentThreadState, ExpiringAgent, WorkflowAgent
 from ..errors import WorkflowDefinitionError
-from ..serialization import TypeRegistry
+from ..model.agent_protocol import AgentInput, AgentThreadState, ExpiringAgent, WorkflowAgent
+from ..values.serialization import TypeRegistry
 from .names import AGENT_TURN_ORCHESTRATOR, agent_entity_name
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..graph.validation import RESERVED_PREFIX
+
 EVENT_LOG_ENTITY = "dw_events"
 """Entity holding a streamed run's events, in chunks of `EVENT_CHUNK` keyed ``<run>~<chunk>``."""
 
@@ -24,8 +26,9 @@ def activity_name(workflow_name: str, node_id: str) -> str:
 AGENT_ENTITY_PREFIX = "dafx-"
 """Agent entities are ``dafx-<agent>``; a thread id is the entity id ``@dafx-<agent>@<key>``."""
 
-AGENT_TURN_ORCHESTRATOR = "dw.agent_turn"
-"""The orchestrator that runs one agent turn for a client (entities cannot answer clients)."""
+AGENT_TURN_ORCHESTRATOR = orchestrator_name(RESERVED_PREFIX + "agent_turn")
+"""The orchestrator that runs one agent turn for a client (entities cannot answer clients).
+Its name is reserved: no workflow's orchestrator can take it."""
 
 
 def agent_entity_name(agent_name: str) -> str:

@@ -1,40 +1,39 @@
 """The generic orchestrator: one generator that walks any workflow's plan superstep by superstep.
 
 It is a thin driver of `Engine`: it schedules a superstep's executors as activities and its
-agents as entity calls, waits for request responses as external events (raced against port
-timeouts), publishes events, and continues-as-new every few supersteps, tasks or megabytes so
-that history, and so replay cost, stays bounded. Payloads over the limit fail the run with an
-error naming them (`payloads`); large shared state goes by reference (`shared_state`).
+agents as entity calls, takes request responses as external events (`ResponseIntake`; raced
+against port timeouts while the run only waits), publishes events, and continues-as-new every
+few supersteps, tasks or megabytes so that history, and so replay cost, stays bounded.
+Payloads over the limit fail the run with an error naming them (`payloads`); large shared
+state goes by reference (`shared_state`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Generator
 from datetime import datetime
 from typing import Any, NoReturn
 
-from ..agent_nodes import AgentNode
-from ..context import InvocationResult, SentMessage
-from ..engine import Engine, RunState, Superstep
 from ..errors import (
     DurableWorkflowsError,
     ExecutorFailedError,
-    InvalidResponseError,
     RequestTimeoutError,
     WorkflowGraphMismatchError,
 )
-from ..events import (
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.context import InvocationResult, SentMessage
+from ..model.executors import Executor
+from ..runtime.engine import Engine, RunState, Superstep
+from ..runtime.events import (
     ExecutorFailedEvent,
     WorkflowEvent,
     WorkflowFailedEvent,
     WorkflowStartedEvent,
 )
-from ..executors import Executor
-from ..wire import decode_result, decode_state, encode_message, encode_state
-from ..workflow import Workflow
+from ..runtime.wire import decode_result, decode_state, encode_message, encode_state
 from .names import (
     EVENT_LOG_ENTITY,
     SHARED_STATE_ENTITY,
@@ -50,6 +49,7 @@ from .payloads import (
     check_payload,
     payload_size,
 )
+from .responses import ResponseIntake
 from .seam import OrchestrationSeam
 
 SUPERSTEPS_PER_GENERATION = 25
@@ -64,16 +64,28 @@ class DurableRunFailed(DurableWorkflowsError):
 
 
 def start_payload(workflow: Workflow, input_envelope: Any, *, stream: bool) -> dict[str, Any]:
-    """The orchestrator input of a new run."""
+    """The orchestrator input of a new run.
+
+    ``input_digest`` identifies the input for idempotent starts; like every key of the payload
+    it is carried over by continue-as-new (which drops ``input`` itself).
+    """
     return {
         "graph_hash": workflow.graph_hash,
         "input": input_envelope,
+        "input_digest": input_digest(input_envelope),
         "state": None,
         "sequence": 0,
         "stream": stream,
         "generation": 0,
         "requested_at": {},
+        "verdicts": {},
     }
+
+
+def input_digest(input_envelope: Any) -> str:
+    """A stable digest of an encoded run input (canonical JSON, SHA-256)."""
+    text = json.dumps(input_envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class OrchestratorDriver:
@@ -96,7 +108,7 @@ class OrchestratorDriver:
         self.stream: bool = payload["stream"]
         self.requested_at: dict[str, str] = dict(payload["requested_at"])
         self.unpublished: list[WorkflowEvent] = []
-        self.event_waits: dict[str, Any] = {}
+        self.intake = ResponseIntake(workflow, self.engine, seam, payload.get("verdicts"))
         self.timers: dict[str, Any] = {}
         self.max_payload_bytes = max_payload_bytes
         self.shared_by_reference = shared_by_reference
@@ -114,7 +126,10 @@ class OrchestratorDriver:
             self._emit(
                 [
                     ExecutorFailedEvent(
-                        executor_id=exc.executor_id, error=exc.error, error_type=exc.error_type
+                        executor_id=exc.executor_id,
+                        error=exc.error,
+                        error_type=exc.error_type,
+                        superstep=exc.superstep,
                     )
                 ]
             )
@@ -149,6 +164,14 @@ class OrchestratorDriver:
         state = self._initial_state()
         supersteps = tasks = 0
         while True:
+            self._emit(self.intake.route(state))
+            if (
+                supersteps >= SUPERSTEPS_PER_GENERATION
+                or tasks >= TASKS_PER_GENERATION
+                or (supersteps and self.history_bytes >= GENERATION_BYTES)  # progress first
+            ):
+                self._continue_as_new(state)
+                return None
             step = self.engine.begin_superstep(state)
             if step is not None:
                 self._emit(step.events)
@@ -165,13 +188,6 @@ class OrchestratorDriver:
                 supersteps += 1
             else:
                 return state
-            if (
-                supersteps >= SUPERSTEPS_PER_GENERATION
-                or tasks >= TASKS_PER_GENERATION
-                or self.history_bytes >= GENERATION_BYTES
-            ):
-                self._continue_as_new(state)
-                return None
 
     def _initial_state(self) -> RunState:
         if self.payload["state"] is not None:
@@ -184,6 +200,7 @@ class OrchestratorDriver:
     # -- supersteps ----------------------------------------------------------------------
 
     def _execute(self, state: RunState, step: Superstep) -> Generator[Any, Any, list[Any]]:
+        """Run the superstep's tasks; responses arriving meanwhile are judged at once."""
         if not step.invocations:
             return []  # durabletask's when_all([]) never completes
         readers = {
@@ -219,17 +236,23 @@ class OrchestratorDriver:
             else:
                 timer = self.seam.timer(self.seam.now + node.timeout)
                 calls.append((node.id, self.seam.when_any([task, timer]), task))
-        with contextlib.suppress(Exception):  # a task failed: the loop below names the first
-            yield self.seam.when_all([call for _, call, _ in calls])
+        batch = self.seam.when_all([call for _, call, _ in calls])
+        while not self.seam.is_complete(batch):
+            # a when_any never fails: a failed task is named by the loop below
+            yield self.seam.when_any([batch, *self.intake.watch(state)])
+            self._take_responses(state)
+            if not self.seam.is_complete(batch):
+                self._publish(state)  # the verdicts, for the senders
         results = []
         for node_id, call, inner in calls:
             task = call if inner is None else inner
             if inner is not None and not self.seam.is_complete(inner):
                 limit = getattr(self.workflow.nodes[node_id], "timeout", None)
-                raise ExecutorFailedError(node_id, f"timed out after {limit}", "TimeoutError")
+                error = f"timed out after {limit}"
+                raise ExecutorFailedError(node_id, error, "TimeoutError", step.number)
             failure = self.seam.failure(task)
             if failure is not None:
-                raise ExecutorFailedError(node_id, failure[0], failure[1])
+                raise ExecutorFailedError(node_id, failure[0], failure[1], step.number)
             if not self.seam.is_complete(task):
                 continue
             results.append(self._decode_result(node_id, self.seam.result(task)))
@@ -279,24 +302,22 @@ class OrchestratorDriver:
     # -- requests ------------------------------------------------------------------------
 
     def _wait_for_responses(self, state: RunState) -> Generator[Any, Any, None]:
-        for request_id, request in state.requests.items():
-            if request_id not in self.event_waits:
-                self.event_waits[request_id] = self.seam.wait_for_event(request_id)
-            port = self.workflow.ports[request.port_id]
-            if port.timeout is not None and request_id not in self.timers:
+        """Wait until a response arrives (judged by the intake) or a port's timeout passes."""
+        waits = self.intake.watch(state)
+        timers: dict[str, Any] = {}
+        for request in self.intake.open_requests(state):
+            timeout = self.workflow.ports[request.port_id].timeout
+            if timeout is None:
+                continue
+            request_id = request.request_id
+            if request_id not in self.timers:
                 asked = datetime.fromisoformat(self.requested_at[request_id])
-                self.timers[request_id] = self.seam.timer(asked + port.timeout)
-        waits = [self.event_waits[r] for r in state.requests]
-        timers = [self.timers[r] for r in state.requests if r in self.timers]
-        yield self.seam.when_any(waits + timers)
-        for request_id in list(state.requests):
-            wait = self.event_waits[request_id]
-            if self.seam.is_complete(wait):
-                del self.event_waits[request_id]
-                self._accept(state, request_id, self.seam.result(wait))
-        for request_id in list(state.requests):
-            timer = self.timers.get(request_id)
-            if timer is not None and self.seam.is_complete(timer):
+                self.timers[request_id] = self.seam.timer(asked + timeout)
+            timers[request_id] = self.timers[request_id]
+        yield self.seam.when_any(waits + list(timers.values()))
+        self._take_responses(state)
+        for request_id, timer in timers.items():
+            if request_id not in self.intake.accepted and self.seam.is_complete(timer):
                 port_id = state.requests[request_id].port_id
                 msg = (
                     f"request {request_id!r} of port {port_id!r} got no response within "
@@ -304,18 +325,12 @@ class OrchestratorDriver:
                 )
                 raise RequestTimeoutError(msg)
 
-    def _accept(self, state: RunState, request_id: str, payload: Any) -> None:
-        try:
-            self.history_bytes += payload_size(payload)
-            envelope = payload.get("response") if isinstance(payload, dict) else None
-            if envelope is None:
-                raise InvalidResponseError("a response must be sent with WorkflowRun.send_response")
-            response = self.workflow.registry.decode(envelope)
-            self._emit(self.engine.submit_response(state, request_id, response))
-            self.requested_at.pop(request_id, None)
-            self.timers.pop(request_id, None)
-        except DurableWorkflowsError:
-            pass  # refused; the client reports it to the sender, the run keeps waiting
+    def _take_responses(self, state: RunState) -> None:
+        """Judge the responses that arrived (counting their bytes into the generation's)."""
+        for wait in self.intake.waits.values():
+            if self.seam.is_complete(wait):
+                self.history_bytes += payload_size(self.seam.result(wait))
+        self._emit(self.intake.take(state))
 
     # -- events, status, continue-as-new ----------------------------------------------------
 
@@ -348,7 +363,7 @@ class OrchestratorDriver:
                         r.request, self.workflow.nodes[r.port_id].input_types
                     ),
                 }
-                for r in state.requests.values()
+                for r in self.intake.open_requests(state)
             ]
         )
         superstep = 0 if state is None else state.superstep
@@ -358,6 +373,7 @@ class OrchestratorDriver:
                 "superstep": superstep,
                 "stream": self.stream,
                 "requests": requests,
+                **self.intake.verdicts(),
             }
         )
 
@@ -378,7 +394,8 @@ class OrchestratorDriver:
             "input": None,
             "sequence": self.sequence,
             "generation": self.payload["generation"] + 1,
-            "requested_at": self.requested_at,
+            "requested_at": {r: at for r, at in self.requested_at.items() if r in state.requests},
+            "verdicts": self.intake.verdicts(),
             "shared_version": self.shared_version,
         }
         self.seam.continue_as_new(payload)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..agent_nodes import AgentNode
-from ..agent_protocol import WorkflowAgent
 from ..errors import DurableWorkflowsError, WorkflowDefinitionError
-from ..executors import Executor
-from ..invoke import invoke_executor
-from ..wire import encode_result
-from ..workflow import Workflow
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import WorkflowAgent
+from ..model.executors import Executor
+from ..runtime.invoke import invoke_executor
+from ..runtime.wire import encode_result
 from .agent_entity import agent_turn_orchestrator, make_agent_entity
 from .names import (
     EVENT_LOG_ENTITY,

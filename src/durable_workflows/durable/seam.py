@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from ..policies import RetryPolicy
+from ..model.policies import RetryPolicy
+from .event_data import RawEventData
 
 
 class OrchestrationSeam(Protocol):
@@ -27,7 +28,10 @@ class OrchestrationSeam(Protocol):
 
     def signal_entity(self, name: str, key: str, operation: str, payload: Any) -> None: ...
 
-    def wait_for_event(self, name: str) -> Any: ...
+    def wait_for_event(self, name: str) -> Any:
+        """A task whose result is the event's payload: raw JSON text (or None, or, from a
+        worker without `EventDataConverter`, the decoded JSON)."""
+        ...
 
     def timer(self, fire_at: datetime) -> Any: ...
 
@@ -77,7 +81,7 @@ class DurableTaskSeam:
         self._ctx.signal_entity(EntityInstanceId(name, key), operation, payload)
 
     def wait_for_event(self, name: str) -> Any:
-        return self._ctx.wait_for_external_event(name)
+        return self._ctx.wait_for_external_event(name, data_type=RawEventData)
 
     def timer(self, fire_at: datetime) -> Any:
         return self._ctx.create_timer(fire_at)

@@ -5,7 +5,8 @@ Two forms are understood:
 * a Durable Task Scheduler connection string,
   ``Endpoint=https://name.region.durabletask.io;TaskHub=hub;Authentication=ManagedIdentity``;
 * a plain sidecar address, ``host:port`` (optionally ``grpc://``, ``grpcs://``, ``http://`` or
-  ``https://`` in front), for any server speaking the Durable Task gRPC API.
+  ``https://`` in front, and ``TOKEN@`` before the host for a sidecar that requires a token),
+  for any server speaking the Durable Task gRPC API.
 
 No connection string at all means "use the embedded backend" (see `resolve_connection`).
 """
@@ -15,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, get_args, overload
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ..errors import DurableWorkflowsError
 
@@ -75,7 +76,8 @@ class ConnectionStringError(DurableWorkflowsError, ValueError):
 class ConnectionSettings:
     """Where workers and clients connect: a Durable Task Scheduler task hub or a plain sidecar.
 
-    Holds no secrets: credentials are built on demand by `create_credential`.
+    Credentials are built on demand by `create_credential`. The only secret it may hold, a
+    sidecar `token`, is left out of its repr and str.
     """
 
     host_address: str
@@ -92,6 +94,8 @@ class ConnectionSettings:
     """Entra tenant for the credential."""
     resource_id: str | None = None
     """Token audience override (durabletask's default is ``https://durabletask.io``)."""
+    token: str | None = field(default=None, repr=False)
+    """The shared token of a plain sidecar started with ``--token``."""
 
     @property
     def is_scheduler(self) -> bool:
@@ -99,7 +103,7 @@ class ConnectionSettings:
         return self.taskhub is not None
 
     def __str__(self) -> str:
-        """The settings as a connection string that parses back to them."""
+        """The settings as a connection string that parses back to them, without the token."""
         if not self.is_scheduler:
             return f"{'grpcs' if self.secure else 'grpc'}://{self.host_address}"
         scheme = "https" if self.secure else "http"
@@ -295,6 +299,7 @@ def _parse_scheduler(text: str) -> ConnectionSettings:
 
 
 def _parse_sidecar(text: str) -> ConnectionSettings:
+    text, token = _split_token(text)
     if ".durabletask.io" in text.lower():
         _fail(
             f"{text!r} looks like a Durable Task Scheduler endpoint; it needs a task hub and "
@@ -302,7 +307,21 @@ def _parse_sidecar(text: str) -> ConnectionSettings:
             "Authentication=DefaultAzure."
         )
     host_address, secure = _split_endpoint(text, default_secure=False, require_port=True)
-    return ConnectionSettings(host_address=host_address, secure=secure)
+    return ConnectionSettings(host_address=host_address, secure=secure, token=token)
+
+
+def _split_token(address: str) -> tuple[str, str | None]:
+    """``(address without TOKEN@, TOKEN)``; ``:TOKEN@`` works too, percent-escapes are decoded."""
+    scheme, sep, rest = address.partition("://") if "://" in address else ("", "", address)
+    userinfo, at, host_port = rest.rpartition("@")
+    if not at:
+        return address, None
+    user, colon, password = userinfo.partition(":")
+    token = unquote(password if colon else user)
+    if (colon and user) or not token:
+        _fail("A sidecar address takes a token alone before the host (never shown here): "
+              "grpc://TOKEN@host:port.")
+    return f"{scheme}{sep}{host_port}", token
 
 
 def _split_endpoint(

@@ -19,7 +19,9 @@ from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
 from durabletask.grpc_options import GrpcChannelOptions, GrpcWorkerResiliencyOptions
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
+from ..durable.event_data import EventDataConverter
 from ..errors import DurableWorkflowsError
+from .auth import channel_arguments
 from .connection import ConnectionSettings, create_credential, parse_connection_string
 
 MIN_WORKER_THREADS = 32
@@ -77,14 +79,15 @@ def create_worker(
             secure_channel=settings.secure,
             channel_options=channel_options(),
             concurrency_options=concurrency,
+            data_converter=EventDataConverter(),
             logger=logger or durabletask_logger(),
         )
     return TaskHubGrpcWorker(
-        host_address=settings.host_address,
-        secure_channel=settings.secure,
+        **channel_arguments(settings, asynchronous=False),
         channel_options=channel_options(),
         concurrency_options=concurrency,
         resiliency_options=GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0),
+        data_converter=EventDataConverter(),
         logger=logger or durabletask_logger(),
     )
 
@@ -117,8 +120,7 @@ def create_client(
     if settings.taskhub is None:
         client_class = AsyncTaskHubGrpcClient if asynchronous else TaskHubGrpcClient
         return client_class(
-            host_address=settings.host_address,
-            secure_channel=settings.secure,
+            **channel_arguments(settings, asynchronous=asynchronous),
             channel_options=channel_options(),
             logger=logger or durabletask_logger(),
         )

@@ -11,19 +11,20 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Literal
 
-from ..agent_client import AgentClient
-from ..agent_nodes import AgentNode
-from ..agent_protocol import WorkflowAgent
-from ..client import WorkflowClient
 from ..durable.payloads import default_max_payload_bytes
 from ..durable.registration import register
 from ..durable.shared_state import SharedStateReader
 from ..errors import DurableWorkflowsError
-from ..rpc_errors import MappedClient
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import WorkflowAgent
 from ..sidecar import SqliteSidecar
-from ..workflow import Workflow
+from .agent_client import AgentClient
+from .auth import check_token, with_token
+from .client import WorkflowClient
 from .connection import ConnectionSettings, resolve_connection
 from .factories import create_client, create_worker, durabletask_logger
+from .rpc_errors import MappedClient
 
 HostMode = Literal["all", "worker", "client"]
 
@@ -40,9 +41,11 @@ class DurableWorkflowHost:
     embedded backend (the SQLite sidecar) runs in this process: in memory by default, durable
     across crashes and restarts with ``database="runs.db"``. ``mode="worker"`` only serves a
     shared task hub (start many such processes to scale out); ``mode="client"`` only talks to
-    one. Payloads over ``max_payload_bytes`` (default 16 MiB, 1 MiB on the Durable Task
-    Scheduler) fail their run, or are refused, with an error naming them. A host that is not
-    stopped is stopped when the interpreter exits.
+    one. A sidecar started with ``--token`` needs that token: ``token=``, in the address
+    (``grpc://TOKEN@host:port``), or ``$DURABLE_WORKFLOWS_SIDECAR_TOKEN``. Payloads over
+    ``max_payload_bytes`` (default 16 MiB, 1 MiB on the Durable Task Scheduler) fail their
+    run, or are refused, with an error naming them. A host that is not stopped is stopped
+    when the interpreter exits.
     """
 
     def __init__(
@@ -56,12 +59,13 @@ class DurableWorkflowHost:
         max_concurrency: int | None = None,
         max_payload_bytes: int | None = None,
         logger: logging.Logger | None = None,
+        token: str | None = None,
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
         self.workflows = list(workflows)
         self.mode = mode
-        self._settings: ConnectionSettings | None = resolve_connection(connection_string)
+        self._settings = with_token(resolve_connection(connection_string), token)
         if self._settings is None and mode != "all":
             msg = f"mode={mode!r} needs a connection string: the embedded backend lives in one process"
             raise DurableWorkflowsError(msg)
@@ -132,6 +136,8 @@ class DurableWorkflowHost:
             self._target = self._settings
         _stop_at_exit(self)
         if self.mode != "client":
+            if isinstance(self._target, ConnectionSettings) and not self._target.is_scheduler:
+                check_token(self._target)
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )

@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Literal, Protocol
 
-from ..agent_nodes import AgentNode
-from ..edges import EdgeGroup, FanInEdge, FanOutEdge, SingleEdge, condition_name
-from ..nodes import Node
-from ..ports import RequestPort
-from ..typing_utils import is_any, short_name
+from ..model.agent_nodes import AgentNode
+from ..model.edges import EdgeGroup, FanInEdge, FanOutEdge, SingleEdge, condition_name
+from ..model.nodes import Node
+from ..model.ports import RequestPort
+from ..values.typing_utils import is_any, short_name
 
 RenderKind = Literal["executor", "agent", "port", "unknown", "start", "fork", "switch", "barrier"]
 EdgeKind = Literal["plain", "conditional", "case", "default", "fan-out", "fan-in", "start"]

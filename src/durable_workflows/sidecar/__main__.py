@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 
+from durable_workflows.sidecar.auth import TOKEN_ENV_VAR
 from durable_workflows.sidecar.dispatch import MAX_DELIVERIES, MAX_WORK_ITEM_BYTES
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.server import SqliteSidecar
@@ -19,7 +21,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Run a persistent Durable Task sidecar (gRPC) backed by SQLite.")
     p.add_argument("--db", required=True, help="SQLite file (created if missing) or :memory:")
     p.add_argument("--port", type=int, default=4001, help="port to listen on (0: any free port)")
-    p.add_argument("--host", default="localhost", help="interface to bind (default localhost)")
+    p.add_argument("--host", default="localhost", help="interface to bind (default localhost); "
+                   "any other needs --token or --insecure")
+    p.add_argument("--token", help=f"shared secret every RPC must carry (default: ${TOKEN_ENV_VAR}; "
+                   "prefer the variable: arguments show in `ps`)")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a non-loopback --host without a token (trusted networks only)")
+    p.add_argument("--tls-cert", help="PEM certificate (chain) to serve TLS with")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--max-history", type=int, default=10_000,
                    help="history events per instance before it is failed")
     p.add_argument("--lease-seconds", type=float, default=600.0,
@@ -42,11 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    token = args.token or os.environ.get(TOKEN_ENV_VAR, "").strip() or None
     sidecar = SqliteSidecar(
         args.db, port=args.port, host=args.host, max_history=args.max_history,
         lease_seconds=args.lease_seconds, ping_interval=args.ping_interval,
         max_threads=args.threads, synchronous=args.synchronous,
-        max_work_item_bytes=args.max_work_item_bytes, max_deliveries=args.max_deliveries)
+        max_work_item_bytes=args.max_work_item_bytes, max_deliveries=args.max_deliveries,
+        token=token, insecure=args.insecure,
+        tls_cert=args.tls_cert, tls_key=args.tls_key)
     try:
         sidecar.start()
     except SidecarError as exc:
@@ -55,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"sidecar listening on {sidecar.address} (db: {args.db})", flush=True)
+    access = "token required" if token else "no token"
+    print(f"sidecar listening on {sidecar.address} "
+          f"(db: {args.db}; bound to {args.host}; {access})", flush=True)
     try:
         stop.wait()
     finally:

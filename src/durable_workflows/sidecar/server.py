@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
+from durable_workflows.sidecar.auth import TokenInterceptor, check_exposure, tls_credentials
 from durable_workflows.sidecar.dispatch import MAX_DELIVERIES, MAX_WORK_ITEM_BYTES, Dispatcher
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.servicer import Servicer
@@ -22,7 +23,9 @@ class SqliteSidecar:
     """A Durable Task sidecar (``TaskHubSidecarService``) whose state lives in SQLite.
 
     ``db`` is a file path or ``":memory:"``. ``port=0`` picks a free port; `address` tells
-    which. Use as a context manager, or call `start` and `stop`.
+    which. Use as a context manager, or call `start` and `stop`. A `host` other than loopback
+    needs a `token` (every RPC must carry ``authorization: Bearer <token>``) or
+    ``insecure=True``; `tls_cert` and `tls_key` (PEM files) turn on TLS.
     """
 
     def __init__(
@@ -38,6 +41,10 @@ class SqliteSidecar:
         synchronous: str = "NORMAL",
         max_work_item_bytes: int = MAX_WORK_ITEM_BYTES,
         max_deliveries: int = MAX_DELIVERIES,
+        token: str | None = None,
+        insecure: bool = False,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
     ) -> None:
         self.db = db
         self.host = host
@@ -48,6 +55,10 @@ class SqliteSidecar:
         self.synchronous = synchronous
         self.max_work_item_bytes = max_work_item_bytes
         self.max_deliveries = max_deliveries
+        self.insecure = insecure
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        self._token = token
         self._requested_port = port
         self._port: int | None = None
         self._server: Any = None
@@ -63,13 +74,17 @@ class SqliteSidecar:
 
     @property
     def address(self) -> str:
-        """``"localhost:PORT"``, for ``host_address=`` of durabletask clients and workers."""
-        return f"localhost:{self.port}"
+        """``"localhost:PORT"`` (``"grpcs://localhost:PORT"`` with TLS), for ``host_address=``."""
+        scheme = "grpcs://" if self.tls_cert is not None else ""
+        return f"{scheme}localhost:{self.port}"
 
     def start(self) -> SqliteSidecar:
         """Open the database, recover its state, and start serving."""
         if self._server is not None:
             raise SidecarError("the sidecar is already running")
+        credentials = tls_credentials(self.tls_cert, self.tls_key)
+        check_exposure(self.host, self._token, insecure=self.insecure,
+                       tls=credentials is not None)
         store = Store(self.db, synchronous=self.synchronous)
         engine: Dispatcher | None = None
         try:
@@ -83,10 +98,11 @@ class SqliteSidecar:
                                            thread_name_prefix="sidecar-rpc"),
                 options=[("grpc.so_reuseport", 0), ("grpc.max_send_message_length", -1),
                          ("grpc.max_receive_message_length", -1)],
+                interceptors=[TokenInterceptor(self._token)] if self._token is not None else [],
             )
             add_servicer: Any = stubs.add_TaskHubSidecarServiceServicer_to_server
             add_servicer(Servicer(engine), server)
-            port = self._bind(server)
+            port = self._bind(server, credentials)
         except BaseException:
             if engine is not None:
                 engine.close()
@@ -97,13 +113,18 @@ class SqliteSidecar:
         log.info("sidecar serving %s on %s", self.db, self.address)
         return self
 
-    def _bind(self, server: Any) -> int:
+    def _bind(self, server: Any, credentials: grpc.ServerCredentials | None) -> int:
+        where = f"{self.host}:{self._requested_port}"
         try:
-            port = int(server.add_insecure_port(f"{self.host}:{self._requested_port}"))
+            if credentials is None:
+                port = int(server.add_insecure_port(where))
+            else:
+                port = int(server.add_secure_port(where, credentials))
         except RuntimeError:
             port = 0
         if port == 0:
-            raise SidecarError(f"could not bind {self.host}:{self._requested_port}")
+            tls = " with this TLS certificate and key" if credentials is not None else ""
+            raise SidecarError(f"could not bind {where}{tls}")
         return port
 
     def stop(self, grace: float | None = 1.0) -> None:

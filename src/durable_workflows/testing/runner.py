@@ -10,23 +10,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..agent_nodes import AgentNode
-from ..agent_protocol import AgentThreadState
-from ..context import InvocationResult
 from ..durable.names import thread_id
-from ..engine import Engine, Invocation, RunState, Superstep
 from ..errors import DurableWorkflowsError, ExecutorFailedError
-from ..events import (
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import AgentThreadState
+from ..model.context import InvocationResult
+from ..model.executors import Executor
+from ..runtime.engine import Engine, Invocation, RunState, Superstep
+from ..runtime.events import (
     ExecutorFailedEvent,
     WaitingForInputEvent,
     WorkflowEvent,
     WorkflowFailedEvent,
     WorkflowStartedEvent,
 )
-from ..executors import Executor
-from ..invoke import invoke_agent, invoke_executor
-from ..wire import decode_result, encode_message, encode_result
-from ..workflow import Workflow
+from ..runtime.invoke import invoke_agent, invoke_executor
+from ..runtime.wire import decode_result, encode_message, encode_result
 
 ResponseProvider = Callable[[WaitingForInputEvent], Any]
 """Answers a request: given the `WaitingForInputEvent`, returns the response."""
@@ -41,23 +41,13 @@ class InProcessResult:
     outputs: list[Any] = field(default_factory=list)
     events: list[WorkflowEvent] = field(default_factory=list)
     error: DurableWorkflowsError | None = None
+    pending_requests: list[WaitingForInputEvent] = field(default_factory=list)
+    """The requests still waiting for a response (only a ``waiting`` run has any)."""
 
     @property
     def result(self) -> Any:
         """The last output, or None."""
         return self.outputs[-1] if self.outputs else None
-
-    @property
-    def pending_requests(self) -> list[WaitingForInputEvent]:
-        """The requests still waiting for a response."""
-        answered = {
-            getattr(e, "request_id", None) for e in self.events if e.type == "response_received"
-        }
-        return [
-            e
-            for e in self.events
-            if isinstance(e, WaitingForInputEvent) and e.request_id not in answered
-        ]
 
 
 class InProcessRunner:
@@ -87,14 +77,14 @@ class InProcessRunner:
                 if self.engine.status(state) == "waiting" and self._answer(state):
                     continue
                 break
-        except ExecutorFailedError as exc:
-            return self._failed(exc, exc.executor_id)
         except DurableWorkflowsError as exc:
-            return self._failed(exc, None)
+            return self._failed(exc)
         status = self.engine.status(state)
         if status == "completed":
             self._emit([self.engine.completion_event(state)])
-        return InProcessResult(status, list(state.outputs), self.events)
+        announced = {e.request_id: e for e in self.events if isinstance(e, WaitingForInputEvent)}
+        pending = [announced[r] for r in state.requests]
+        return InProcessResult(status, list(state.outputs), self.events, None, pending)
 
     def execute(self, state: RunState, step: Superstep) -> list[InvocationResult]:
         """Run a superstep's invocations; results come back in invocation order."""
@@ -115,7 +105,9 @@ class InProcessRunner:
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or ""
                 thread = self.threads.get((node.agent.name, key), AgentThreadState())
-                thread, result = invoke_agent(node, thread, message, thread_id(node.agent.name, key))
+                thread, result = invoke_agent(
+                    node, thread, message, thread_id(node.agent.name, key)
+                )
                 self.threads[(node.agent.name, key)] = thread
             else:
                 copied = {k: registry.decode(registry.encode(v)) for k, v in shared.items()}
@@ -127,7 +119,8 @@ class InProcessRunner:
             # Whatever goes wrong while a node handles its message (no matching handler, a
             # value that cannot be serialised, the handler raising) fails that node, as a
             # failed durable activity does.
-            raise ExecutorFailedError(node.id, str(exc), type(exc).__name__) from exc
+            failure = ExecutorFailedError(node.id, str(exc), type(exc).__name__, state.superstep)
+            raise failure from exc
         return decode_result(self.workflow, wire)
 
     def _invoke_executor(
@@ -162,13 +155,18 @@ class InProcessRunner:
             self._emit(self.engine.submit_response(state, request_id, response))
         return True
 
-    def _failed(self, exc: DurableWorkflowsError, executor_id: str | None) -> InProcessResult:
+    def _failed(self, exc: DurableWorkflowsError) -> InProcessResult:
         events: list[WorkflowEvent] = []
-        error = exc.error if isinstance(exc, ExecutorFailedError) else str(exc)
-        error_type = exc.error_type if isinstance(exc, ExecutorFailedError) else type(exc).__name__
-        if executor_id is not None:
+        error, error_type, executor_id = str(exc), type(exc).__name__, None
+        if isinstance(exc, ExecutorFailedError):
+            error, error_type, executor_id = exc.error, exc.error_type, exc.executor_id
             events.append(
-                ExecutorFailedEvent(executor_id=executor_id, error=error, error_type=error_type)
+                ExecutorFailedEvent(
+                    executor_id=executor_id,
+                    error=error,
+                    error_type=error_type,
+                    superstep=exc.superstep,
+                )
             )
         events.append(
             WorkflowFailedEvent(error=error, error_type=error_type, executor_id=executor_id)

@@ -1,0 +1,1 @@
+"""The graph: `WorkflowBuilder`, its validation, the compiled plan, and `Workflow`."""

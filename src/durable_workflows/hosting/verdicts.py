@@ -1,0 +1,87 @@
+"""How a sender learns whether the run took its response (docs/semantics.md P7).
+
+The orchestrator publishes its verdicts in the run's custom status (`ResponseIntake`):
+``answered`` maps a request id to ``[token, time]`` of the response it took, ``refused`` a
+token to ``[reason, time]``. A sender tags its response with a fresh token and reads them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from ..errors import InvalidResponseError, RequestAlreadyAnsweredError, WorkflowNotFoundError
+
+ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
+"""Runtime statuses of a run that may still make progress."""
+
+POLL_MIN, POLL_MAX = 0.001, 0.25
+"""A run judges a response within milliseconds of its arrival: look early, then back off."""
+
+
+def custom_status(state: Any) -> dict[str, Any]:
+    """The orchestrator's custom status of a run (see `OrchestratorDriver._publish`)."""
+    raw = state.serialized_custom_status
+    data = json.loads(raw) if raw else {}
+    return data if isinstance(data, dict) else {}
+
+
+def already_answered(
+    state: Any, run_id: str, request_id: str
+) -> RequestAlreadyAnsweredError | None:
+    """The error for an answer to `request_id`, if the run has taken one already."""
+    if request_id in custom_status(state).get("answered", {}):
+        return RequestAlreadyAnsweredError(run_id, request_id)
+    return None
+
+
+def verdict(state: Any, run_id: str, request_id: str, token: str) -> bool:
+    """True once the run took the response sent with `token`, False while it has not decided;
+    raises `InvalidResponseError` when it took another or refused this one, or cannot any more."""
+    custom = custom_status(state)
+    answered = custom.get("answered", {}).get(request_id)
+    if answered is not None:
+        if answered[0] == token:
+            return True
+        raise RequestAlreadyAnsweredError(run_id, request_id)
+    refused = custom.get("refused", {}).get(token)
+    if refused is not None:
+        raise InvalidResponseError(
+            f"run {run_id!r} refused the response to {request_id!r}: {refused[0]}"
+        )
+    status = state.runtime_status.name
+    if status not in ACTIVE:
+        msg = f"run {run_id!r} ended ({status}) before it took the response to {request_id!r}"
+        raise InvalidResponseError(msg)
+    requests = custom.get("requests")  # (absent until the run's first status)
+    if requests is not None and all(r["request_id"] != request_id for r in requests):
+        msg = (
+            f"request {request_id!r} of run {run_id!r} is no longer pending and the run holds "
+            "no record of this response: it was answered by another sender"
+        )
+        raise InvalidResponseError(msg)
+    return False
+
+
+async def wait_for_verdict(
+    durable: Any, run_id: str, request_id: str, token: str, timeout: float | None
+) -> None:
+    """Poll the run until it took (return) or refused (raise) the response sent with `token`."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = POLL_MIN
+    while True:
+        state = await durable.get_orchestration_state(run_id, fetch_payloads=True)
+        if state is None:
+            raise WorkflowNotFoundError(f"no run with id {run_id!r}")
+        if verdict(state, run_id, request_id, token):
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            msg = (
+                f"run {run_id!r} did not take or refuse the response to {request_id!r} within "
+                f"{timeout} s; it stays queued (sending it again is safe)"
+            )
+            raise TimeoutError(msg)
+        await asyncio.sleep(delay)
+        delay = min(POLL_MAX, delay * 2)

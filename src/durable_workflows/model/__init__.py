@@ -1,0 +1,1 @@
+"""The model: the parts a graph is made of (executors, ports, agent nodes, edge groups, context)."""

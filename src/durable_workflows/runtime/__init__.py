@@ -1,0 +1,1 @@
+"""The runtime: the deterministic superstep engine, handler invocation, wire format and events."""

@@ -1,0 +1,385 @@
+"""The superstep engine: a pure, deterministic state machine over a `Workflow`.
+
+No I/O and no durabletask. A driver (the in-process runner or the durable orchestrator) asks
+`begin_superstep` what to run, runs it however it likes, and hands the results, in invocation
+order, to `finish_superstep`. docs/semantics.md states the rules this module implements.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..errors import (
+    InvalidResponseError,
+    MaxSuperstepsExceededError,
+    SerializationError,
+    WorkflowRuntimeError,
+)
+from ..graph.workflow import Workflow
+from ..model.agent_nodes import AgentNode
+from ..model.context import InvocationResult, SentMessage
+from ..model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, condition_name
+from ..model.ports import RequestPort
+from ..values.serialization import from_json
+from ..values.typing_utils import is_any, matches, short_name
+from .events import (
+    CustomEvent,
+    ExecutorCompletedEvent,
+    ExecutorInvokedEvent,
+    ResponseReceivedEvent,
+    WaitingForInputEvent,
+    WorkflowCompletedEvent,
+    WorkflowEvent,
+    WorkflowOutputEvent,
+)
+
+INPUT_SOURCE = "__input__"
+"""The source of the workflow's input message."""
+
+RunStatus = Literal["running", "waiting", "completed"]
+
+
+@dataclass
+class Delivery:
+    """A message on its way to `target`, to be handled in the next superstep."""
+
+    target: str
+    message: Any
+    source: str
+
+
+@dataclass
+class PendingRequest:
+    """A request waiting at a port for its response."""
+
+    request_id: str
+    port_id: str
+    request: Any
+    superstep: int
+
+
+@dataclass
+class Invocation:
+    """One handler call of a superstep: node `node_id` handles `message`."""
+
+    node_id: str
+    message: Any
+    source: str
+    branch: int
+    """Position of this invocation in its superstep (0-based)."""
+
+
+@dataclass
+class Superstep:
+    """What `begin_superstep` decided: the invocations to run and the new requests."""
+
+    number: int
+    invocations: list[Invocation]
+    new_requests: list[PendingRequest]
+    events: list[WorkflowEvent]
+
+
+@dataclass
+class RunState:
+    """Everything a run carries between supersteps (and across continue-as-new)."""
+
+    run_id: str = ""
+    superstep: int = 0
+    pending: list[Delivery] = field(default_factory=list)
+    barriers: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    shared: dict[str, Any] = field(default_factory=dict)
+    requests: dict[str, PendingRequest] = field(default_factory=dict)
+    outputs: list[Any] = field(default_factory=list)
+    halted: bool = False
+
+
+class Engine:
+    """Applies the workflow's semantics to a `RunState`."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+
+    # -- starting ------------------------------------------------------------------------
+
+    def start(self, message: Any, run_id: str = "") -> RunState:
+        """A new run whose first superstep delivers `message` to the start node."""
+        state = RunState(run_id=run_id)
+        state.barriers = {g.id: {s: [] for s in g.sources} for g in self.workflow.fan_ins}
+        message = self.coerce_input(message)
+        state.pending.append(Delivery(self.workflow.start_id, message, INPUT_SOURCE))
+        return state
+
+    def coerce_input(self, message: Any) -> Any:
+        """The workflow input, validated against the start node's input types."""
+        accepted = self.workflow.input_types
+        if any(matches(message, t) for t in accepted):
+            return message
+        last: SerializationError | None = None
+        for tp in accepted:
+            try:
+                return from_json(message, tp)
+            except SerializationError as exc:
+                last = exc
+        names = " | ".join(short_name(t) for t in accepted)
+        msg = (
+            f"workflow {self.workflow.name!r}: its start node {self.workflow.start_id!r} "
+            f"accepts {names}, but the input is a {type(message).__qualname__}: {message!r:.200}"
+        )
+        raise SerializationError(msg) from last
+
+    # -- supersteps ----------------------------------------------------------------------
+
+    def status(self, state: RunState) -> RunStatus:
+        """`running` with messages to deliver, `waiting` for responses only, else `completed`."""
+        if state.halted:
+            return "completed"
+        if state.pending or self._can_fire(state):
+            return "running"
+        return "waiting" if state.requests else "completed"
+
+    def begin_superstep(self, state: RunState) -> Superstep | None:
+        """Fire the complete barriers, take the pending messages and plan the next superstep
+        (None when there is nothing to deliver)."""
+        if state.halted:
+            return None
+        self._fire_barriers(state)
+        if not state.pending:
+            return None
+        limit = self.workflow.max_supersteps
+        if state.superstep >= limit:
+            targets = sorted({d.target for d in state.pending})
+            msg = (
+                f"workflow {self.workflow.name!r} did not finish within max_supersteps={limit}: "
+                f"{len(state.pending)} message(s) were still pending for {targets}. Raise "
+                "max_supersteps in WorkflowBuilder, or end the loop with an edge condition"
+            )
+            raise MaxSuperstepsExceededError(msg)
+        index = self.workflow.node_index
+        nodes = self.workflow.nodes
+        deliveries = sorted(state.pending, key=lambda d: index[d.target])
+        ports = [isinstance(nodes[d.target], RequestPort) for d in deliveries]
+        for delivery, is_port in zip(deliveries, ports, strict=True):
+            if is_port:
+                port = nodes[delivery.target]
+                assert isinstance(port, RequestPort)
+                delivery.message = self._coerce_request(port, delivery)
+        state.superstep += 1
+        state.pending = []
+        step = Superstep(state.superstep, [], [], [])
+        port_counts: dict[str, int] = {}
+        for delivery, is_port in zip(deliveries, ports, strict=True):
+            node = nodes[delivery.target]
+            if is_port:
+                assert isinstance(node, RequestPort)
+                count = port_counts.get(node.id, 0)
+                port_counts[node.id] = count + 1
+                request = PendingRequest(
+                    f"{node.id}:{state.superstep}:{count}", node.id, delivery.message, step.number
+                )
+                state.requests[request.request_id] = request
+                step.new_requests.append(request)
+                step.events.append(
+                    WaitingForInputEvent(
+                        request_id=request.request_id,
+                        port_id=node.id,
+                        request=request.request,
+                        response_type=short_name(node.response_type),
+                    )
+                )
+            else:
+                branch = len(step.invocations)
+                target = delivery.target
+                invocation = Invocation(target, delivery.message, delivery.source, branch)
+                step.invocations.append(invocation)
+                step.events.append(ExecutorInvokedEvent(executor_id=target, superstep=step.number))
+        return step
+
+    def _coerce_request(self, port: RequestPort, delivery: Delivery) -> Any:
+        """The message arriving at `port`, validated against its request type."""
+        if matches(delivery.message, port.request_type):
+            return delivery.message
+        try:
+            return from_json(delivery.message, port.request_type)
+        except SerializationError as exc:
+            msg = (
+                f"{delivery.source!r} sent a {type(delivery.message).__qualname__} to request "
+                f"port {port.id!r}, which asks for {short_name(port.request_type)}: {exc}"
+            )
+            raise WorkflowRuntimeError(msg) from exc
+
+    def finish_superstep(
+        self, state: RunState, step: Superstep, results: list[InvocationResult]
+    ) -> list[WorkflowEvent]:
+        """Apply the results (one per invocation, same order): outputs, state, routing, halt."""
+        if len(results) != len(step.invocations):
+            msg = f"got {len(results)} results for {len(step.invocations)} invocations (a bug)"
+            raise WorkflowRuntimeError(msg)
+        events: list[WorkflowEvent] = []
+        for invocation, result in zip(step.invocations, results, strict=False):
+            node_id = invocation.node_id
+            for value in result.outputs:
+                self._output(state, events, node_id, value)
+            events += [CustomEvent(executor_id=node_id, data=data) for data in result.events]
+            state.shared.update(result.state_updates)
+            for sent in result.sent:
+                self._route(state, events, node_id, sent)
+            state.halted = state.halted or result.halt
+            events.append(ExecutorCompletedEvent(executor_id=node_id, superstep=step.number))
+        if state.halted:
+            state.pending = []
+            state.requests = {}
+        return events
+
+    def submit_response(
+        self, state: RunState, request_id: str, response: Any
+    ) -> list[WorkflowEvent]:
+        """Accept the response to a pending request; it is routed like a message from the port.
+
+        Barriers it completes fire when the next superstep begins, after every other delivery.
+        """
+        request = state.requests.get(request_id)
+        if request is None:
+            known = ", ".join(state.requests) or "none"
+            msg = f"no pending request {request_id!r} in this run (pending: {known})"
+            raise InvalidResponseError(msg)
+        port = self.workflow.nodes[request.port_id]
+        assert isinstance(port, RequestPort)
+        response = self.coerce_response(port, response)
+        del state.requests[request_id]
+        events: list[WorkflowEvent] = [
+            ResponseReceivedEvent(request_id=request_id, port_id=port.id, response=response)
+        ]
+        self._route(state, events, port.id, SentMessage(response, None, returned=True))
+        return events
+
+    def coerce_response(self, port: RequestPort, response: Any) -> Any:
+        """`response` validated against the port's response type (`InvalidResponseError`)."""
+        if is_any(port.response_type) or matches(response, port.response_type):
+            return response
+        try:
+            return from_json(response, port.response_type, strict=True)
+        except SerializationError as exc:
+            msg = f"response to port {port.id!r} refused: {exc}"
+            raise InvalidResponseError(msg) from exc
+
+    def completion_event(self, state: RunState) -> WorkflowCompletedEvent:
+        """The event that ends a completed run (with what barriers were still holding)."""
+        result = state.outputs[-1] if state.outputs else None
+        unfired = {
+            group.target: {src: len(q) for src, q in state.barriers[group.id].items() if q}
+            for group in self.workflow.fan_ins
+            if any(state.barriers[group.id].values())
+        }
+        return WorkflowCompletedEvent(
+            result=result, outputs=list(state.outputs), unfired_barriers=unfired
+        )
+
+    def thread_key(self, state: RunState, invocation: Invocation) -> str | None:
+        """For agent invocations, the entity key of the conversation thread (else None)."""
+        node = self.workflow.nodes[invocation.node_id]
+        if not isinstance(node, AgentNode):
+            return None
+        return node.thread_key(state.run_id, state.superstep, invocation.branch)
+
+    # -- routing -------------------------------------------------------------------------
+
+    def _output(
+        self, state: RunState, events: list[WorkflowEvent], node_id: str, value: Any
+    ) -> None:
+        state.outputs.append(value)
+        events.append(WorkflowOutputEvent(executor_id=node_id, data=value))
+
+    def _route(
+        self, state: RunState, events: list[WorkflowEvent], source: str, sent: SentMessage
+    ) -> None:
+        workflow = self.workflow
+        groups = workflow.outgoing[source]
+        value, target_id = sent.value, sent.target_id
+        self._check_sent_type(source, value)
+        if target_id is not None and target_id not in workflow.successors[source]:
+            successors = sorted(workflow.successors[source])
+            msg = (
+                f"{source!r} sent a message to {target_id!r}, which is not one of its "
+                f"successors {successors}; add an edge {source!r} -> {target_id!r} or fix target_id"
+            )
+            raise WorkflowRuntimeError(msg)
+        if not groups:
+            if sent.returned:
+                self._output(state, events, source, value)
+                return
+            msg = (
+                f"{source!r} sent a message but has no outgoing edges; add an edge from it, or "
+                "use ctx.yield_output(...) to produce a workflow output"
+            )
+            raise WorkflowRuntimeError(msg)
+        for group in groups:
+            if isinstance(group, SingleEdge):
+                if _wanted(target_id, group.target) and self._passes(group, source, value):
+                    state.pending.append(Delivery(group.target, value, source))
+            elif isinstance(group, FanOutEdge):
+                targets = (
+                    group.targets
+                    if target_id is None
+                    else [t for t in group.targets if t == target_id]
+                )
+                state.pending += [Delivery(t, value, source) for t in targets]
+            elif isinstance(group, SwitchCaseEdge):
+                selected = self._select_case(group, value)
+                if selected is not None and _wanted(target_id, selected):
+                    state.pending.append(Delivery(selected, value, source))
+            elif isinstance(group, FanInEdge) and _wanted(target_id, group.target):
+                state.barriers[group.id][source].append(value)
+
+    def _check_sent_type(self, source: str, value: Any) -> None:
+        declared = self.workflow.nodes[source].output_types
+        if type(value) in declared or any(matches(value, t) for t in declared):
+            return  # (a value whose exact class is declared matches it: the cheap check first)
+        names = " | ".join(short_name(t) for t in declared) or "nothing (it returns None)"
+        msg = (
+            f"{source!r} sent a {type(value).__qualname__}, but it declares that it sends "
+            f"{names}; fix the return annotation / WorkflowContext[...] or the value"
+        )
+        raise WorkflowRuntimeError(msg)
+
+    def _passes(self, edge: SingleEdge, source: str, value: Any) -> bool:
+        if edge.condition is None:
+            return True
+        where = f"the condition {condition_name(edge.condition)!r} of edge {source!r} -> {edge.target!r}"
+        return _evaluate(edge.condition, value, where)
+
+    def _select_case(self, group: SwitchCaseEdge, value: Any) -> str | None:
+        for condition, target, label in group.cases:
+            where = f"case {label!r} of the switch-case group from {group.source!r}"
+            if _evaluate(condition, value, where):
+                return target
+        return group.default
+
+    def _can_fire(self, state: RunState) -> bool:
+        return any(all(state.barriers[g.id][s] for s in g.sources) for g in self.workflow.fan_ins)
+
+    def _fire_barriers(self, state: RunState) -> None:
+        for group in self.workflow.fan_ins:
+            queues = state.barriers[group.id]
+            while all(queues[s] for s in group.sources):
+                batch = [queues[s].pop(0) for s in group.sources]
+                state.pending.append(Delivery(group.target, batch, group.id))
+
+
+def _wanted(target_id: str | None, target: str) -> bool:
+    return target_id is None or target_id == target
+
+
+def _evaluate(condition: Any, value: Any, where: str) -> bool:
+    try:
+        outcome = condition(value)
+    except Exception as exc:
+        msg = f"{where} raised {type(exc).__name__}: {exc}"
+        raise WorkflowRuntimeError(msg) from exc
+    if inspect.isawaitable(outcome):
+        if inspect.iscoroutine(outcome):
+            outcome.close()
+        msg = f"{where} returned an awaitable; conditions must be plain, synchronous functions"
+        raise WorkflowRuntimeError(msg)
+    return bool(outcome)

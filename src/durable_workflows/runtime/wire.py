@@ -1,0 +1,115 @@
+"""JSON forms of what crosses a process boundary: invocation results and run state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..graph.workflow import Workflow
+from ..model.context import InvocationResult, SentMessage
+from ..values.serialization import Envelope
+from .engine import Delivery, PendingRequest, RunState
+
+
+def encode_result(workflow: Workflow, node_id: str, result: InvocationResult) -> dict[str, Any]:
+    """An invocation's result as JSON, typed by the node's declared output types.
+
+    Empty fields are left out (the orchestrator reads this JSON again on every replay);
+    `decode_result` reads a missing field as empty.
+    """
+    encode = workflow.registry.encode
+    data: dict[str, Any] = {
+        "sent": [
+            {
+                "value": encode(m.value, workflow.nodes[node_id].output_types),
+                "target_id": m.target_id,
+                "returned": m.returned,
+            }
+            for m in result.sent
+        ],
+    }
+    if result.outputs:
+        hints = workflow.nodes[node_id].yield_types
+        data["outputs"] = [encode(v, hints) for v in result.outputs]
+    if result.events:
+        data["events"] = [encode(v) for v in result.events]
+    if result.state_updates:
+        data["state_updates"] = {k: encode(v) for k, v in result.state_updates.items()}
+    if result.halt:
+        data["halt"] = True
+    return data
+
+
+def decode_result(workflow: Workflow, data: dict[str, Any]) -> InvocationResult:
+    """Rebuild an `InvocationResult` from `encode_result` data (missing fields are empty)."""
+    decode = workflow.registry.decode
+    return InvocationResult(
+        sent=[SentMessage(decode(m["value"]), m["target_id"], m["returned"]) for m in data["sent"]],
+        outputs=[decode(v) for v in data.get("outputs", ())],
+        events=[decode(v) for v in data.get("events", ())],
+        state_updates={k: decode(v) for k, v in data.get("state_updates", {}).items()},
+        halt=bool(data.get("halt", False)),
+    )
+
+
+def encode_message(workflow: Workflow, target: str, value: Any) -> Envelope:
+    """A message for `target`, typed by the target's input types."""
+    return workflow.registry.encode(value, workflow.nodes[target].input_types)
+
+
+def encode_state(workflow: Workflow, state: RunState) -> dict[str, Any]:
+    """The run state as JSON (what continue-as-new carries)."""
+    encode = workflow.registry.encode
+    nodes = workflow.nodes
+    return {
+        "run_id": state.run_id,
+        "superstep": state.superstep,
+        "pending": [
+            {
+                "target": d.target,
+                "source": d.source,
+                "message": encode_message(workflow, d.target, d.message),
+            }
+            for d in state.pending
+        ],
+        "barriers": {
+            group: {
+                src: [encode(v, nodes[src].output_types) for v in queue]
+                for src, queue in queues.items()
+            }
+            for group, queues in state.barriers.items()
+        },
+        "shared": {k: encode(v) for k, v in state.shared.items()},
+        "requests": [
+            {
+                "request_id": r.request_id,
+                "port_id": r.port_id,
+                "superstep": r.superstep,
+                "request": encode(r.request, nodes[r.port_id].input_types),
+            }
+            for r in state.requests.values()
+        ],
+        "outputs": [encode(v) for v in state.outputs],
+        "halted": state.halted,
+    }
+
+
+def decode_state(workflow: Workflow, data: dict[str, Any]) -> RunState:
+    """Rebuild a `RunState` from `encode_state` data."""
+    decode = workflow.registry.decode
+    requests = [
+        PendingRequest(r["request_id"], r["port_id"], decode(r["request"]), r["superstep"])
+        for r in data["requests"]
+    ]
+    return RunState(
+        run_id=data["run_id"],
+        superstep=data["superstep"],
+        pending=[Delivery(d["target"], decode(d["message"]), d["source"]) for d in data["pending"]],
+        barriers={
+            group: {src: [decode(v) for v in queue] for src, queue in queues.items()}
+            for group, queues in data["barriers"].items()
+        },
+        shared={k: decode(v) for k, v in data["shared"].items()},
+        requests={r.request_id: r for r in requests},
+        outputs=[decode(v) for v in data["outputs"]],
+        halted=bool(data["halted"]),
+    )

@@ -1,0 +1,1 @@
+"""Values: checking Python values against annotations, and carrying them as typed JSON."""

@@ -1,0 +1,97 @@
+"""Workflows and agents the HTTP tests serve (module-level so a served process can import them)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from durable_workflows import RequestPort, WorkflowBuilder, executor
+from durable_workflows.agents import Agent, DeterministicChatClient
+from durable_workflows.graph.workflow import Workflow
+
+
+class Decision(BaseModel):
+    approved: bool
+    approver: str
+
+
+class Rating(BaseModel):
+    score: int
+    reason: str
+
+
+def echo() -> Workflow:
+    @executor(id="shout")
+    def shout(text: str) -> str:
+        return text.upper()
+
+    return WorkflowBuilder(shout, name="Echo", description="Shouts its input.").build()
+
+
+def approval() -> Workflow:
+    @executor(id="ask")
+    def ask(amount: int) -> int:
+        return amount
+
+    port = RequestPort("approve", request_type=int, response_type=Decision)
+
+    @executor(id="decide")
+    def decide(decision: Decision) -> str:
+        return f"approved={decision.approved} by {decision.approver}"
+
+    return WorkflowBuilder(ask, name="Approval").add_chain([ask, port, decide]).build()
+
+
+def failing() -> Workflow:
+    @executor(id="fine")
+    def fine(x: int) -> int:
+        return x
+
+    @executor(id="boom")
+    def boom(x: int) -> int:
+        raise ValueError(f"kaput {x}")
+
+    return WorkflowBuilder(fine, name="Failing").add_edge(fine, boom).build()
+
+
+def parallel() -> Workflow:
+    """start -> fan-out to ports `first` and `second` -> fan-in `join`."""
+
+    @executor(id="start")
+    def start(x: int) -> int:
+        return x
+
+    first = RequestPort("first", request_type=int, response_type=str)
+    second = RequestPort("second", request_type=int, response_type=str)
+
+    @executor(id="join")
+    def join(answers: list[str]) -> str:
+        return "+".join(answers)
+
+    return (
+        WorkflowBuilder(start, name="Parallel")
+        .add_fan_out_edge(start, [first, second])
+        .add_fan_in_barrier_edge([first, second], join)
+        .build()
+    )
+
+
+ECHO = echo()
+APPROVAL = approval()
+FAILING = failing()
+PARALLEL = parallel()
+WORKFLOWS = [ECHO, APPROVAL, FAILING, PARALLEL]
+
+JOKER = Agent(
+    "Joker",
+    "You tell jokes.",
+    DeterministicChatClient(
+        rules=[("pirate", "Why did the pirate go to school? To improve his arrr-ticulation.")]
+    ),
+)
+RATER = Agent(
+    "Rater",
+    "You rate jokes.",
+    DeterministicChatClient(default=Rating(score=7, reason="solid pun")),
+    response_format=Rating,
+)
+AGENTS = [JOKER, RATER]
