@@ -23,6 +23,7 @@ from .errors import (
 )
 from .graph.builder import WorkflowBuilder
 from .graph.workflow import Workflow
+from .hosting.agent_stream import AgentStream, AgentStreamUpdate
 from .hosting.auth import SidecarAuthenticationError
 from .hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from .hosting.host import DurableWorkflowHost
@@ -54,6 +55,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AgentNode",
     "AgentResponse",
+    "AgentStream",
+    "AgentStreamUpdate",
     "BackendError",
     "BackendUnavailableError",
     "Case",

@@ -21,9 +21,11 @@ from ..errors import (
     ExecutorFailedError,
     RequestTimeoutError,
     WorkflowGraphMismatchError,
+    error_type_name,
 )
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import uses_tools
 from ..model.context import InvocationResult, SentMessage
 from ..model.executors import Executor
 from ..runtime.engine import Engine, RunState, Superstep
@@ -35,6 +37,7 @@ from ..runtime.events import (
 )
 from ..runtime.wire import decode_result, decode_state, encode_message, encode_state
 from .names import (
+    AGENT_TURN_ORCHESTRATOR,
     EVENT_LOG_ENTITY,
     SHARED_STATE_ENTITY,
     activity_name,
@@ -49,6 +52,7 @@ from .payloads import (
     check_payload,
     payload_size,
 )
+from .response_formats import format_ref
 from .responses import ResponseIntake
 from .seam import OrchestrationSeam
 
@@ -135,7 +139,7 @@ class OrchestratorDriver:
             )
             return self._fail(exc.error, exc.error_type, exc.executor_id)
         except DurableWorkflowsError as exc:
-            return self._fail(str(exc), type(exc).__name__, None)
+            return self._fail(str(exc), error_type_name(type(exc)), None)
         if state is None:
             return None  # continued as new
         completed = self.engine.completion_event(state)
@@ -216,11 +220,21 @@ class OrchestratorDriver:
             message = encode_message(self.workflow, node.id, invocation.message)
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or state.run_id
-                payload = {"message": message, "thread_id": thread_id(node.agent.name, key)}
+                payload = {
+                    "message": message,
+                    "thread_id": thread_id(node.agent.name, key),
+                    "workflow": self.workflow.name,  # the entity decodes with its types
+                }
+                if node.response_format is not None:
+                    payload["response_format"] = format_ref(node.response_format)
                 self._count_input(payload, f"agent node {node.id!r}", state)
-                task = self.seam.call_entity(
-                    agent_entity_name(node.agent.name), key, "run_turn", payload
-                )
+                if uses_tools(node.agent):  # a turn of several steps: tool calls are activities
+                    payload.update(agent=node.agent.name, key=key)
+                    task = self.seam.call_sub_orchestrator(AGENT_TURN_ORCHESTRATOR, payload)
+                else:
+                    task = self.seam.call_entity(
+                        agent_entity_name(node.agent.name), key, "run_turn", payload
+                    )
                 calls.append((node.id, task, None))
                 continue
             assert isinstance(node, Executor)
@@ -255,19 +269,23 @@ class OrchestratorDriver:
                 raise ExecutorFailedError(node_id, failure[0], failure[1], step.number)
             if not self.seam.is_complete(task):
                 continue
-            results.append(self._decode_result(node_id, self.seam.result(task)))
+            results.append(self._decode_result(node_id, self.seam.result(task), step.number))
         if len(results) != len(calls):
             msg = "a superstep ended with unfinished tasks (a bug)"
             raise DurableWorkflowsError(msg)
         return results
 
-    def _decode_result(self, node_id: str, data: Any) -> Any:
+    def _decode_result(self, node_id: str, data: Any, superstep: int) -> Any:
         self.history_bytes += payload_size(data)
         node = self.workflow.nodes[node_id]
-        if isinstance(node, AgentNode):
-            response = self.workflow.registry.decode(data)
-            return InvocationResult(sent=[SentMessage(response, None, returned=True)])
-        return decode_result(self.workflow, data)
+        try:
+            if isinstance(node, AgentNode):
+                response = self.workflow.registry.decode(data)
+                return InvocationResult(sent=[SentMessage(response, None, returned=True)])
+            return decode_result(self.workflow, data)
+        except DurableWorkflowsError as exc:  # a result that cannot be rebuilt fails its node
+            error_type = error_type_name(type(exc))
+            raise ExecutorFailedError(node_id, str(exc), error_type, superstep) from exc
 
     def _count_input(self, payload: dict[str, Any], node: str, state: RunState) -> None:
         size = payload_size(payload)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from ..errors import DurableWorkflowsError, WorkflowDefinitionError
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
-from ..model.agent_protocol import WorkflowAgent
+from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent, uses_tools
 from ..model.executors import Executor
 from ..runtime.invoke import invoke_executor
 from ..runtime.wire import encode_result
-from .agent_entity import agent_turn_orchestrator, make_agent_entity
+from ..values.serialization import TypeRegistry
+from .agent_entity import make_agent_entity, make_agent_turn_orchestrator, make_tool_activity
+from .agent_stream import StreamSignaller, agent_stream_entity
 from .names import (
+    AGENT_STREAM_ENTITY,
     EVENT_LOG_ENTITY,
     SHARED_STATE_ENTITY,
     activity_name,
@@ -22,8 +26,10 @@ from .names import (
 )
 from .orchestrator import OrchestratorDriver
 from .payloads import DEFAULT_MAX_PAYLOAD_BYTES, check_payload, payload_size
+from .response_formats import ResponseFormatError, format_ref
 from .seam import DurableTaskSeam
 from .shared_state import SharedStateReader, shared_state_entity
+from .user_orchestrations import check_unique, wrap_orchestration
 
 
 def make_orchestrator(
@@ -108,22 +114,37 @@ def event_log_entity(ctx: Any, payload: Any) -> Any:
     return events
 
 
+def _check_format(workflow: Workflow, node: AgentNode) -> None:
+    """A node's per-call response format must be importable by workers (checked at start)."""
+    try:
+        format_ref(node.response_format)
+    except ResponseFormatError as exc:
+        msg = f"workflow {workflow.name!r}, agent node {node.id!r}: {exc}"
+        raise WorkflowDefinitionError(msg) from exc
+
+
 def register(
     worker: Any,
     workflows: Iterable[Workflow],
     agents: Iterable[WorkflowAgent] = (),
     *,
+    orchestrations: Iterable[Callable[..., Any]] = (),
+    activities: Iterable[Callable[..., Any]] = (),
+    default_session_ttl: timedelta | None = DEFAULT_SESSION_TTL,
+    stream_signaller: StreamSignaller | None = None,
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     shared_state: SharedStateReader | None = None,
 ) -> list[str]:
-    """Register everything the workflows and agents need with a durabletask worker.
-
-    Payloads over `max_payload_bytes` fail their run with an error naming them. With a
-    `shared_state` reader (a client of the same backend), large shared state is stored once
-    per change and read by reference instead of being copied into every activity input.
-    """
+    """Register everything the workflows and agents need with a durabletask worker, and the
+    hand-written `orchestrations` and `activities` (by function name). Agents whose
+    `session_ttl` is ``"default"`` use `default_session_ttl`; streamed turns publish their
+    deltas through `stream_signaller`. Payloads over `max_payload_bytes` fail their run with an
+    error naming them. With a `shared_state` reader (a client of the same backend), large
+    shared state is stored once per change and read by reference instead of being copied
+    into every activity input."""
     names: list[str] = []
     all_agents: dict[str, WorkflowAgent] = {}
+    registries: dict[str, dict[str, TypeRegistry]] = {}  # agent -> workflow -> its types
     for agent in agents:
         all_agents[agent.name] = agent
     seen_workflows: set[str] = set()
@@ -148,6 +169,8 @@ def register(
                 )
                 names.append(worker.add_activity(activity))
             elif isinstance(node, AgentNode):
+                _check_format(workflow, node)
+                registries.setdefault(node.agent.name, {})[workflow.name] = workflow.registry
                 other = all_agents.setdefault(node.agent.name, node.agent)
                 if other is not node.agent:
                     msg = f"two different agents are named {node.agent.name!r}; agent names must be unique"
@@ -158,9 +181,22 @@ def register(
         if clash != name:
             msg = f"agents {clash!r} and {name!r} differ only in case; entity names ignore case"
             raise WorkflowDefinitionError(msg)
-        names.append(worker.add_entity(make_agent_entity(agent), name=agent_entity_name(name)))
+        entity = make_agent_entity(
+            agent, registries.get(name), default_session_ttl, stream_signaller
+        )
+        names.append(worker.add_entity(entity, name=agent_entity_name(name)))
+        if uses_tools(agent):
+            names.append(worker.add_activity(make_tool_activity(agent)))
     names.append(worker.add_entity(event_log_entity, name=EVENT_LOG_ENTITY))
     names.append(worker.add_entity(shared_state_entity, name=SHARED_STATE_ENTITY))
     if all_agents:
-        names.append(worker.add_orchestrator(agent_turn_orchestrator))
+        names.append(worker.add_orchestrator(make_agent_turn_orchestrator(all_agents)))
+        names.append(worker.add_entity(agent_stream_entity, name=AGENT_STREAM_ENTITY))
+    orchestrations, activities = list(orchestrations), list(activities)
+    check_unique(orchestrations, "orchestration")
+    check_unique(activities, "activity")
+    for function in orchestrations:
+        names.append(worker.add_orchestrator(wrap_orchestration(function, all_agents)))
+    for function in activities:
+        names.append(worker.add_activity(function))
     return names

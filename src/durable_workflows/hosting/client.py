@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 import time
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from ..durable.names import (
@@ -50,6 +52,7 @@ from ..runtime.events import (
 )
 from ..values.typing_utils import short_name
 from .connection import ConnectionSettings, parse_connection_string
+from .orchestration_client import OrchestrationClientMixin
 from .rpc_errors import MappedClient
 from .run_info import RunState, RunSummary, list_runs, run_state, split_failure, utc
 from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
@@ -92,8 +95,9 @@ class RunStatus:
         return run_state(self.status, bool(self.pending_requests))
 
 
-class WorkflowClient:
-    """Starts and follows runs of the given workflows through a durabletask async client.
+class WorkflowClient(OrchestrationClientMixin):
+    """Starts and follows runs of the given workflows through a durabletask async client;
+    also starts hand-written orchestrations (`run_orchestration`).
 
     Backend failures are raised as `BackendError`s naming the run, `address` and the fix.
     Inputs and responses over `max_payload_bytes` are refused with `PayloadTooLargeError`.
@@ -204,6 +208,20 @@ class WorkflowClient:
         known = sorted(self._workflows)
         msg = f"run {run_id!r} is of {state.name!r}, which is not one of this client's workflows {known}"
         raise WorkflowNotFoundError(msg)
+
+    async def export_history(
+        self, run_id: str, path: str | os.PathLike[str] | None = None
+    ) -> dict[str, Any]:
+        """A run's recorded history as JSON data (also written to `path` if given).
+
+        Replay it against new code before deploying: ``testing.replay(workflow, history)``.
+        """
+        from .history import export_history
+
+        document = await export_history(self._client, run_id, self._workflows)
+        if path is not None:
+            Path(path).write_text(json.dumps(document, indent=1), encoding="utf-8")
+        return document
 
     async def close(self) -> None:
         """Close the connection."""

@@ -6,19 +6,23 @@ import asyncio
 import logging
 import os
 import threading
+import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
 
+from ..durable.agent_stream import StreamSignaller
 from ..durable.payloads import default_max_payload_bytes
 from ..durable.registration import register
 from ..durable.shared_state import SharedStateReader
 from ..errors import DurableWorkflowsError
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
-from ..model.agent_protocol import WorkflowAgent
+from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent
 from ..sidecar import SqliteSidecar
+from ..sidecar.clock import VirtualClock
 from .agent_client import AgentClient
 from .auth import check_token, with_token
 from .client import WorkflowClient
@@ -42,10 +46,16 @@ class DurableWorkflowHost:
     across crashes and restarts with ``database="runs.db"``. ``mode="worker"`` only serves a
     shared task hub (start many such processes to scale out); ``mode="client"`` only talks to
     one. A sidecar started with ``--token`` needs that token: ``token=``, in the address
-    (``grpc://TOKEN@host:port``), or ``$DURABLE_WORKFLOWS_SIDECAR_TOKEN``. Payloads over
-    ``max_payload_bytes`` (default 16 MiB, 1 MiB on the Durable Task Scheduler) fail their
-    run, or are refused, with an error naming them. A host that is not stopped is stopped
-    when the interpreter exits.
+    (``grpc://TOKEN@host:port``), or ``$DURABLE_WORKFLOWS_SIDECAR_TOKEN``.
+    ``clock="virtual"`` (embedded backend, for tests) stops time until `advance` moves it.
+    Payloads over ``max_payload_bytes`` (default 16 MiB, 1 MiB on the Durable Task Scheduler)
+    fail their run, or are refused, with an error naming them. A host that is not stopped is
+    stopped when the interpreter exits.
+
+    `orchestrations` and `activities` are hand-written durabletask functions registered by
+    name; inside an orchestration, `durable_workflows.agents.get_agent(ctx, name)` calls the
+    hosted agents. `default_session_ttl` is how long an idle agent thread lives when its agent
+    does not set `session_ttl` (``None``: forever).
     """
 
     def __init__(
@@ -54,12 +64,16 @@ class DurableWorkflowHost:
         agents: Iterable[WorkflowAgent] = (),
         connection_string: str | None = None,
         *,
+        orchestrations: Iterable[Callable[..., Any]] = (),
+        activities: Iterable[Callable[..., Any]] = (),
+        default_session_ttl: timedelta | None = DEFAULT_SESSION_TTL,
         mode: HostMode = "all",
         database: str | os.PathLike[str] | None = None,
         max_concurrency: int | None = None,
         max_payload_bytes: int | None = None,
         logger: logging.Logger | None = None,
         token: str | None = None,
+        clock: Literal["system", "virtual"] | VirtualClock = "system",
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
@@ -73,6 +87,7 @@ class DurableWorkflowHost:
             msg = "database= is for the embedded backend; it cannot be combined with a connection string"
             raise DurableWorkflowsError(msg)
         self._database = ":memory:" if database is None else os.fspath(database)
+        self._clock = _virtual_clock(clock, embedded=self._settings is None)
         self._max_concurrency = max_concurrency
         scheduler = self._settings is not None and self._settings.is_scheduler
         self.max_payload_bytes = (
@@ -86,11 +101,20 @@ class DurableWorkflowHost:
         self._backend: SqliteSidecar | None = None
         self._worker: Any = None
         self._shared_state: SharedStateReader | None = None
+        self._signaller: StreamSignaller | None = None
         self._target: ConnectionSettings | str | None = None
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WorkflowClient] = (
             weakref.WeakKeyDictionary()
         )
         self._agents = _all_agents(list(agents), self.workflows)
+        self.orchestrations = list(orchestrations)
+        self.activities = list(activities)
+        if default_session_ttl is not None and not (
+            isinstance(default_session_ttl, timedelta) and default_session_ttl > timedelta(0)
+        ):
+            msg = f"default_session_ttl must be a positive timedelta or None, not {default_session_ttl!r}"
+            raise DurableWorkflowsError(msg)
+        self.default_session_ttl = default_session_ttl
 
     @property
     def address(self) -> str:
@@ -125,12 +149,41 @@ class DurableWorkflowHost:
         """The hosted agents for direct use: ``await host.agents.get("Joker").run("Hi")``."""
         return AgentClient(MappedClient(self.client.durable_client, self.address), self._agents)
 
+    @property
+    def clock(self) -> VirtualClock:
+        """The virtual clock of a host created with ``clock="virtual"``."""
+        if self._clock is None:
+            raise DurableWorkflowsError('this host runs on real time; create it with clock="virtual"')
+        return self._clock
+
+    async def advance(self, delta: timedelta, *, settle_timeout: float = 30.0) -> None:
+        """Skip time: let pending work finish, move the virtual clock by `delta`, and return
+        once every timer that became due (port timeouts, retry backoff, delays) has fired and
+        what it triggered has run. Waits at most `settle_timeout` real seconds each time.
+        """
+        clock = self.clock
+        await self.settle(settle_timeout)
+        await asyncio.to_thread(clock.advance, delta)
+        await self.settle(settle_timeout)
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until the embedded backend is idle: nothing ready, running or due."""
+        backend = self._backend
+        if backend is None:
+            raise DurableWorkflowsError("settle() needs a started host with the embedded backend")
+        deadline = time.monotonic() + timeout
+        while not backend.is_idle():
+            if time.monotonic() > deadline:
+                msg = f"the embedded backend was still busy after {timeout} s (a run that never waits?)"
+                raise DurableWorkflowsError(msg)
+            await asyncio.sleep(0.005)
+
     def start(self) -> None:
         """Start the embedded backend (if any) and the worker (unless mode='client')."""
         if self._target is not None:
             return
         if self._settings is None:
-            self._backend = SqliteSidecar(self._database).start()
+            self._backend = SqliteSidecar(self._database, clock=self._clock).start()
             self._target = self._backend.address
         else:
             self._target = self._settings
@@ -138,17 +191,27 @@ class DurableWorkflowHost:
         if self.mode != "client":
             if isinstance(self._target, ConnectionSettings) and not self._target.is_scheduler:
                 check_token(self._target)
+            target = self._target
+            self._signaller = StreamSignaller(lambda: create_client(target, logger=self._logger))
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )
             self._shared_state = SharedStateReader(create_client(self._target, logger=self._logger))
-            register(
-                worker,
-                self.workflows,
-                self._agents,
-                max_payload_bytes=self.max_payload_bytes,
-                shared_state=self._shared_state,
-            )
+            try:
+                register(
+                    worker,
+                    self.workflows,
+                    self._agents,
+                    orchestrations=self.orchestrations,
+                    activities=self.activities,
+                    default_session_ttl=self.default_session_ttl,
+                    stream_signaller=self._signaller,
+                    max_payload_bytes=self.max_payload_bytes,
+                    shared_state=self._shared_state,
+                )
+            except BaseException:
+                self.stop()  # a definition error: leave no embedded backend running
+                raise
             worker.start()
             self._worker = worker
 
@@ -160,6 +223,9 @@ class DurableWorkflowHost:
         if self._shared_state is not None:
             self._shared_state.close()
             self._shared_state = None
+        if self._signaller is not None:
+            self._signaller.close()
+            self._signaller = None
         if self._backend is not None:
             self._backend.stop()
             self._backend = None
@@ -239,6 +305,20 @@ def _stop_running_hosts() -> None:
             host.stop()
         except Exception:  # exiting anyway; one host's failure must not keep the others
             logging.getLogger("durable_workflows").exception("could not stop a host at exit")
+
+
+def _virtual_clock(
+    clock: Literal["system", "virtual"] | VirtualClock, *, embedded: bool
+) -> VirtualClock | None:
+    if clock == "system":
+        return None
+    if not embedded:
+        raise DurableWorkflowsError("clock='virtual' needs the embedded backend (no connection string)")
+    if isinstance(clock, VirtualClock):
+        return clock
+    if clock == "virtual":
+        return VirtualClock()
+    raise DurableWorkflowsError(f"clock must be 'system', 'virtual' or a VirtualClock, not {clock!r}")
 
 
 def _all_agents(agents: list[WorkflowAgent], workflows: list[Workflow]) -> list[WorkflowAgent]:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from durable_workflows.sidecar.clock import Clock
 from durable_workflows.sidecar.core import log
 from durable_workflows.sidecar.leases import FilterMap, K, Kind, Lease, ReadyQueue, Stream
 from durable_workflows.sidecar.model import (
@@ -34,9 +35,11 @@ class Dispatcher(Engine):
     """The complete engine: state, orchestrations, entities, plus dispatch and timers."""
 
     def __init__(self, store: Store, *, max_history: int, lease_seconds: float,
-                 ping_interval: float, max_work_item_bytes: int = MAX_WORK_ITEM_BYTES,
+                 ping_interval: float, clock: Clock | None = None,
+                 max_work_item_bytes: int = MAX_WORK_ITEM_BYTES,
                  max_deliveries: int = MAX_DELIVERIES) -> None:
-        super().__init__(store, max_history=max_history, lease_seconds=lease_seconds)
+        super().__init__(store, max_history=max_history, lease_seconds=lease_seconds,
+                         clock=clock)
         self.ping_interval = ping_interval
         self.max_work_item_bytes = max_work_item_bytes
         self.max_deliveries = max_deliveries
@@ -51,9 +54,11 @@ class Dispatcher(Engine):
         self._timer_thread = threading.Thread(
             target=self._run_timers, name="sidecar-timers", daemon=True)
         self._timer_thread.start()
+        self.clock.subscribe(self._clock_moved)
 
     def close(self) -> None:
         """Stop the timer thread and wake every waiting stream."""
+        self.clock.unsubscribe(self._clock_moved)
         with self._lock:
             self.closed = True
             self._work_cv.notify_all()
@@ -173,20 +178,20 @@ class Dispatcher(Engine):
             new_events = [m.event for m in chosen.inbox]
             extra = []
             if chosen.history_len and not new_events[0].HasField("orchestratorStarted"):
-                extra = [orchestrator_started()]
+                extra = [orchestrator_started(self.clock.time())]
             request = pb.OrchestratorRequest(
                 instanceId=instance_id,
                 executionId=string_value(chosen.execution_id),
                 pastEvents=chosen.history,
                 newEvents=extra + new_events,
             )
-            if self._refused("orchestration", instance_id, request,
-                             f"orchestration {instance_id!r}"):
+            size = request.ByteSize()
+            if self._refused("orchestration", instance_id, size, f"orchestration {instance_id!r}"):
                 continue
             lease = self._grant("orchestration", instance_id, stream)
             lease.rowids = [m.rowid for m in chosen.inbox]
             lease.extra = extra
-            lease.size = request.ByteSize()
+            lease.size = size
             return pb.WorkItem(completionToken=lease.token, orchestratorRequest=request)
 
     def _take_activity(self, stream: Stream) -> Any:
@@ -208,17 +213,17 @@ class Dispatcher(Engine):
                 taskId=chosen.task_id,
                 tags=chosen.tags,
             )
-            if self._refused("activity", activity_id, request,
-                             f"activity {chosen.name!r} of {chosen.instance_id!r}"):
+            size = request.ByteSize()
+            what = f"activity {chosen.name!r} of {chosen.instance_id!r}"
+            if self._refused("activity", activity_id, size, what):
                 continue
             token = str(activity_id)
-            self._grant("activity", activity_id, stream, token).size = request.ByteSize()
+            self._grant("activity", activity_id, stream, token).size = size
             return pb.WorkItem(completionToken=token, activityRequest=request)
 
-    def _refused(self, kind: Kind, key: str | int, request: Any, what: str) -> bool:
-        """Whether the item cannot be delivered (too large, or handed out too often without
-        a result); if so it is queued for the timer thread to fail, so it never wedges."""
-        size = request.ByteSize()
+    def _refused(self, kind: Kind, key: str | int, size: int, what: str) -> bool:
+        """Whether the item (of `size` bytes) cannot be delivered (too large, or handed out too
+        often without a result); if so the timer thread fails it, so it never wedges."""
         if size > self.max_work_item_bytes:
             details = failure_details("WorkItemTooLarge", (
                 f"the work item of {what} is {size:,} bytes, more than the sidecar's "
@@ -277,7 +282,7 @@ class Dispatcher(Engine):
             while not self.closed:
                 try:
                     self._fail_poisoned()
-                    self._fire_due(time.time())
+                    self._fire_due(self.clock.time())
                 except Exception:
                     log.exception("failed to deliver due timers; retrying in 1 s")
                     self._sched_cv.wait(1.0)
@@ -311,11 +316,30 @@ class Dispatcher(Engine):
                         self._fail_activity(act, details)
         self._store.flush()
 
+    def _clock_moved(self) -> None:
+        """The (virtual) clock jumped: deliver the timers now due before `advance` returns."""
+        with self._lock:
+            if not self.closed:
+                self._fire_due(self.clock.time())
+                self._sched_cv.notify_all()
+
+    def is_idle(self) -> bool:
+        """Whether nothing is ready, leased or due: every run waits for an event or a timer."""
+        with self._lock:
+            if self.activities or self._poisoned or self.leases.next_expiry() is not None:
+                return False
+            if any(self._dispatchable(inst) for inst in self.instances.values()):
+                return False
+            if any(self._runnable_ops(entity) for entity in self.entities.values()):
+                return False
+            next_timer = self._next_timer()
+            return next_timer is None or next_timer > self.clock.time()
+
     def _timer_wait(self) -> float:
         wait = 30.0
         next_timer = self._next_timer()
         if next_timer is not None:
-            wait = min(wait, next_timer - time.time())
+            wait = min(wait, self.clock.seconds_until(next_timer))
         next_expiry = self.leases.next_expiry()
         if next_expiry is not None:
             wait = min(wait, next_expiry - time.monotonic())
