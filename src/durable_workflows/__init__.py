@@ -1,5 +1,7 @@
 """durable_workflows: workflow graphs in Python, compiled onto durable Durable Task orchestrations."""
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .errors import (
     BackendError,
     BackendUnavailableError,
@@ -50,7 +52,11 @@ from .runtime.events import (
     WorkflowStartedEvent,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("durable_workflows")
+    """The installed version (written once, in pyproject.toml)."""
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AgentNode",

@@ -1,6 +1,7 @@
 """Chat agents (OpenAI / Azure OpenAI) that run as workflow nodes or durable entities.
 
-Install the ``agents`` extra for the model SDKs: ``pip install 'durable_workflows[agents]'``.
+Install the ``agents`` extra for the model SDKs (in a clone of the repository):
+``pip install -e '.[agents]'``.
 The SDKs are imported only when a model is first called.
 """
 

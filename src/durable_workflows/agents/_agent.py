@@ -24,6 +24,7 @@ from ..model.agent_protocol import (
     TurnProgress,
     response_type_for,
 )
+from ..values.typing_utils import a_type
 from ._chat_client import ChatClient, ChatCompletion, DeltaCallback, streams
 from ._errors import (
     AgentHistoryLimitError,
@@ -325,7 +326,7 @@ class Agent:
             )
             raise AgentInputError(self._name, msg)
         msg = (
-            f"Agent {self._name!r} cannot take a {type(message).__name__} as its message: "
+            f"Agent {self._name!r} cannot take {a_type(message)} as its message: "
             "send a str, a non-empty list of ChatMessage, or a previous AgentResponse"
         )
         raise AgentInputError(self._name, msg)

@@ -25,7 +25,7 @@ from ._errors import ChatClientError
 from ._tools import Tool, result_text
 
 T = TypeVar("T")
-_INSTALL = "install the agent-framework extra: pip install 'durable_workflows[agent-framework]'"
+_INSTALL = "install the agent-framework extra: pip install -e '.[agent-framework]' in a clone of durable_workflows"
 
 
 def from_agent_framework(

@@ -51,7 +51,7 @@ NO_MODEL_CONFIGURED = (
 )
 """What `chat_client_from_env()` needs; examples print it when they fall back to a stand-in."""
 
-_INSTALL_HINT = "install the agents extra: pip install 'durable_workflows[agents]'"
+_INSTALL_HINT = "install the agents extra: pip install -e '.[agents]' in a clone of durable_workflows"
 
 
 def chat_client_from_env() -> ChatClient | None:

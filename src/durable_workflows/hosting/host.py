@@ -18,11 +18,13 @@ from ..durable.payloads import default_max_payload_bytes
 from ..durable.registration import register
 from ..durable.shared_state import SharedStateReader
 from ..errors import DurableWorkflowsError
+from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent
 from ..sidecar import SqliteSidecar
 from ..sidecar.clock import VirtualClock
+from ..values.typing_utils import a_type
 from .agent_client import AgentClient
 from .auth import check_token, with_token
 from .client import WorkflowClient
@@ -31,6 +33,9 @@ from .factories import create_client, create_worker, durabletask_logger
 from .rpc_errors import MappedClient
 
 HostMode = Literal["all", "worker", "client"]
+
+DRAIN_SECONDS = 2.0
+"""How long stopping an embedded host waits for work items already handed to its worker."""
 
 
 class DurableWorkflowHost:
@@ -60,7 +65,7 @@ class DurableWorkflowHost:
 
     def __init__(
         self,
-        workflows: Iterable[Workflow] = (),
+        workflows: Workflow | Iterable[Workflow] = (),
         agents: Iterable[WorkflowAgent] = (),
         connection_string: str | None = None,
         *,
@@ -77,7 +82,7 @@ class DurableWorkflowHost:
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
-        self.workflows = list(workflows)
+        self.workflows = _workflow_list(workflows)
         self.mode = mode
         self._settings = with_token(resolve_connection(connection_string), token)
         if self._settings is None and mode != "all":
@@ -139,6 +144,7 @@ class DurableWorkflowHost:
             client = self._clients[loop] = WorkflowClient(
                 durable,
                 self.workflows,
+                served_only=True,
                 max_payload_bytes=self.max_payload_bytes,
                 address=self.address,
             )
@@ -216,7 +222,9 @@ class DurableWorkflowHost:
             self._worker = worker
 
     def stop(self) -> None:
-        """Stop the worker and the embedded backend."""
+        """Stop the worker and the embedded backend (after the work it already handed out)."""
+        if self._backend is not None and self._worker is not None:
+            self._backend.wait_idle(DRAIN_SECONDS)
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
@@ -305,6 +313,26 @@ def _stop_running_hosts() -> None:
             host.stop()
         except Exception:  # exiting anyway; one host's failure must not keep the others
             logging.getLogger("durable_workflows").exception("could not stop a host at exit")
+
+
+def _workflow_list(workflows: Workflow | Iterable[Workflow]) -> list[Workflow]:
+    """The host's workflows: one `Workflow`, or any iterable of them (not builders)."""
+    if isinstance(workflows, (Workflow, WorkflowBuilder)):
+        items: list[Any] = [workflows]
+    else:
+        try:
+            items = list(workflows)
+        except TypeError:
+            msg = f"workflows= takes a Workflow or a list of them, not {a_type(workflows)}"
+            raise DurableWorkflowsError(msg) from None
+    for item in items:
+        if isinstance(item, WorkflowBuilder):
+            msg = f"the host was given a WorkflowBuilder ({item.name!r}); build it first: builder.build()"
+            raise DurableWorkflowsError(msg)
+        if not isinstance(item, Workflow):
+            msg = f"workflows= takes Workflow objects, not {a_type(item)}"
+            raise DurableWorkflowsError(msg)
+    return items
 
 
 def _virtual_clock(
