@@ -86,17 +86,19 @@ class DurableAgent:
         *,
         thread: AgentSession | str | None = None,
         response_format: type[BaseModel] | None = None,
+        stream_id: str | None = None,
     ) -> AgentStream:
         """Run one turn whose reply text is streamed: ``async for update in
         agent.run_stream(...)`` yields `AgentStreamUpdate`s as the model produces them, then
         ``await stream.response()`` gives the `AgentResponse`.
 
         The turn starts on the first iteration. The deltas are stored durably: with
-        `stream.stream_id` and the last `update.cursor`, `resume_stream` continues from any
-        process.
+        `stream.stream_id` (`stream_id`, or a new ``agent-stream-<uuid>``; it is the turn's
+        instance id, so it must be unused) and the last `update.cursor`, `resume_stream`
+        continues from any process.
         """
         thread = str(thread) if thread is not None else self.new_thread_id()
-        stream_id = f"agent-stream-{uuid.uuid4().hex}"
+        stream_id = stream_id or f"agent-stream-{uuid.uuid4().hex}"
         payload = self._payload(message, thread, response_format)
         payload["stream"] = stream_id
 
@@ -120,6 +122,17 @@ class DurableAgent:
         return AgentStream(
             self._client, stream_id, self._response_type(response_format), cursor=cursor
         )
+
+    async def stream_thread(self, stream_id: str) -> str | None:
+        """The thread of this agent's streamed turn `stream_id`, or None if it has no such
+        stream."""
+        state = await self._client.get_orchestration_state(stream_id, fetch_payloads=True)
+        if state is None or state.name != AGENT_TURN_ORCHESTRATOR:
+            return None
+        payload = json.loads(state.serialized_input or "{}")
+        if payload.get("agent") != self.name or payload.get("stream") != stream_id:
+            return None
+        return str(payload["thread_id"])
 
     async def get_history(self, thread_id: AgentSession | str) -> list[ChatMessage]:
         """The thread's messages, oldest first (empty for an unknown or expired thread)."""
