@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,37 @@ def test_a_reader_that_disconnects_halfway_resumes_from_its_cursor(hosted: Any) 
     assert not any(u.restart for u in updates)
     assert response.text == "".join(WORDS)
     assert replay == updates  # from cursor 0, after the end: the same updates again
+
+
+def test_an_expired_stream_ends_with_an_error_instead_of_waiting(
+    hosted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a finished turn's deltas are deleted (retention), a reader is told, not left polling."""
+    from durabletask.entities import EntityInstanceId
+
+    from durable_workflows.durable.names import AGENT_STREAM_ENTITY
+    from durable_workflows.hosting import agent_stream
+
+    server, parts = hosted
+    server.enqueue(ServerReply(chunks=WORDS[:3]))
+    monkeypatch.setattr(agent_stream, "EXPIRY_GRACE", timedelta(0))
+
+    async def reader(host: DurableWorkflowHost) -> tuple[str, str]:
+        teller = host.agents.get("Teller")
+        stream = teller.run_stream("Tell a story")
+        assert len([u async for u in stream]) == 3
+        client = host.client.durable_client
+        entity = EntityInstanceId(AGENT_STREAM_ENTITY, stream.stream_id)
+        await client.signal_entity(entity, "delete")  # what the retention signal does
+        while await client.get_entity(entity, include_state=True) is not None:
+            await asyncio.sleep(0.02)
+        with pytest.raises(DurableWorkflowsError) as resumed:
+            [u async for u in teller.resume_stream(stream.stream_id)]
+        return str(resumed.value), (await teller.resume_stream(stream.stream_id).response()).text
+
+    message, text = parts.read(reader)
+    assert "has expired" in message
+    assert text == "".join(WORDS[:3])
 
 
 def test_a_tool_using_turn_streams_its_answer(hosted: Any) -> None:

@@ -11,6 +11,9 @@ EVENT_LOG_ENTITY = "dw_events"
 
 EVENT_CHUNK = 256
 
+SHARED_STATE_ENTITY = "dw_shared"
+"""Entity keyed by run id holding a run's shared state when it is passed by reference."""
+
 
 def orchestrator_name(workflow_name: str) -> str:
     """The orchestrator registered for a workflow."""

@@ -3,7 +3,9 @@
 It is a thin driver of `Engine`: it schedules a superstep's executors as activities and its
 agents as entity calls, takes request responses as external events (`ResponseIntake`; raced
 against port timeouts while the run only waits), publishes events, and continues-as-new every
-few supersteps so that history, and so replay cost, stays bounded.
+few supersteps, tasks or megabytes so that history, and so replay cost, stays bounded.
+Payloads over the limit fail the run with an error naming them (`payloads`); large shared
+state goes by reference (`shared_state`).
 """
 
 from __future__ import annotations
@@ -37,10 +39,18 @@ from ..runtime.wire import decode_result, decode_state, encode_message, encode_s
 from .names import (
     AGENT_TURN_ORCHESTRATOR,
     EVENT_LOG_ENTITY,
+    SHARED_STATE_ENTITY,
     activity_name,
     agent_entity_name,
     event_chunk_key,
     thread_id,
+)
+from .payloads import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    GENERATION_BYTES,
+    SHARED_INLINE_BYTES,
+    check_payload,
+    payload_size,
 )
 from .response_formats import format_ref
 from .responses import ResponseIntake
@@ -89,7 +99,13 @@ class OrchestratorDriver:
     """One episode of the orchestrator for one run (rebuilt on every replay)."""
 
     def __init__(
-        self, workflow: Workflow, seam: OrchestrationSeam, payload: dict[str, Any]
+        self,
+        workflow: Workflow,
+        seam: OrchestrationSeam,
+        payload: dict[str, Any],
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        shared_by_reference: bool = False,
     ) -> None:
         self.workflow = workflow
         self.engine = Engine(workflow)
@@ -101,6 +117,12 @@ class OrchestratorDriver:
         self.unpublished: list[WorkflowEvent] = []
         self.intake = ResponseIntake(workflow, self.engine, seam, payload.get("verdicts"))
         self.timers: dict[str, Any] = {}
+        self.max_payload_bytes = max_payload_bytes
+        self.shared_by_reference = shared_by_reference
+        self.shared_version: str | None = payload.get("shared_version")
+        """The shared-state version stored in the run's `SHARED_STATE_ENTITY`, if any."""
+        self.history_bytes = payload_size(payload)
+        """Payload bytes this generation put into its history so far."""
         self.telemetry = RunTelemetry(workflow.name, workflow.version, seam, payload)
         self._superstep: int | None = None
         """The superstep being executed (its span ends with a failure)."""
@@ -129,6 +151,7 @@ class OrchestratorDriver:
         completed = self.engine.completion_event(state)
         self._emit([completed])
         self._publish(state)
+        self._drop_shared()
         self.telemetry.run_finished(None)
         encode = self.workflow.registry.encode
         return {
@@ -154,7 +177,11 @@ class OrchestratorDriver:
         supersteps = tasks = 0
         while True:
             self._emit(self.intake.route(state))
-            if supersteps >= SUPERSTEPS_PER_GENERATION or tasks >= TASKS_PER_GENERATION:
+            if (
+                supersteps >= SUPERSTEPS_PER_GENERATION
+                or tasks >= TASKS_PER_GENERATION
+                or (supersteps and self.history_bytes >= GENERATION_BYTES)  # progress first
+            ):
                 self._continue_as_new(state)
                 return None
             step = self.engine.begin_superstep(state)
@@ -195,8 +222,12 @@ class OrchestratorDriver:
         """Run the superstep's tasks; responses arriving meanwhile are judged at once."""
         if not step.invocations:
             return []  # durabletask's when_all([]) never completes
-        encode = self.workflow.registry.encode
-        shared = {k: encode(v) for k, v in state.shared.items()}
+        readers = {
+            i.node_id
+            for i in step.invocations
+            if state.shared and _reads_state(self.workflow.nodes[i.node_id], i.message)
+        }
+        shared = (yield from self._share(state)) if readers else {}
         calls: list[tuple[str, Any, Any]] = []
         payload: dict[str, Any]
         for invocation in step.invocations:
@@ -214,6 +245,7 @@ class OrchestratorDriver:
                     payload.update(trace=trace, run_id=state.run_id, node_id=node.id)
                 if node.response_format is not None:
                     payload["response_format"] = format_ref(node.response_format)
+                self._count_input(payload, f"agent node {node.id!r}", state)
                 if uses_tools(node.agent):  # a turn of several steps: tool calls are activities
                     payload.update(agent=node.agent.name, key=key)
                     task = self.seam.call_sub_orchestrator(AGENT_TURN_ORCHESTRATOR, payload)
@@ -225,10 +257,11 @@ class OrchestratorDriver:
                 continue
             assert isinstance(node, Executor)
             payload = {"message": message, "run_id": state.run_id, "superstep": state.superstep}
-            if shared:  # left out when empty: durabletask serializes every payload on every replay
-                payload["shared"] = shared
+            if node.id in readers:
+                payload.update(shared)
             if trace:
                 payload["trace"] = trace
+            self._count_input(payload, f"executor {node.id!r}", state)
             task = self.seam.call_activity(
                 activity_name(self.workflow.name, self.workflow.version, node.id),
                 payload,
@@ -243,7 +276,7 @@ class OrchestratorDriver:
         while not self.seam.is_complete(batch):
             # a when_any never fails: a failed task is named by the loop below
             yield self.seam.when_any([batch, *self.intake.watch(state)])
-            self._emit(self.intake.take(state))
+            self._take_responses(state)
             if not self.seam.is_complete(batch):
                 self._publish(state)  # the verdicts, for the senders
         results = []
@@ -265,6 +298,7 @@ class OrchestratorDriver:
         return results
 
     def _decode_result(self, node_id: str, data: Any, superstep: int) -> Any:
+        self.history_bytes += payload_size(data)
         node = self.workflow.nodes[node_id]
         try:
             if isinstance(node, AgentNode):
@@ -274,6 +308,36 @@ class OrchestratorDriver:
         except DurableWorkflowsError as exc:  # a result that cannot be rebuilt fails its node
             error_type = error_type_name(type(exc))
             raise ExecutorFailedError(node_id, str(exc), error_type, superstep) from exc
+
+    def _count_input(self, payload: dict[str, Any], node: str, state: RunState) -> None:
+        size = payload_size(payload)
+        check_payload(
+            size, self.max_payload_bytes, f"The message to {node} in run {state.run_id!r}"
+        )
+        self.history_bytes += size
+
+    def _share(self, state: RunState) -> Generator[Any, Any, dict[str, Any]]:
+        """The shared-state fields of an executor input: the state, or a stored version."""
+        encode = self.workflow.registry.encode
+        encoded = {k: encode(v) for k, v in state.shared.items()}
+        text = json.dumps(encoded)
+        if len(text) <= SHARED_INLINE_BYTES or not self.shared_by_reference:
+            return {"shared": encoded}
+        version = hashlib.sha256(text.encode()).hexdigest()[:32]
+        if version != self.shared_version:
+            what = f"The shared state of run {state.run_id!r}"
+            check_payload(len(text), self.max_payload_bytes, what)
+            self.history_bytes += len(text)
+            yield self.seam.call_entity(
+                SHARED_STATE_ENTITY, state.run_id, "put", {"version": version, "state": encoded}
+            )
+            self.shared_version = version
+        return {"shared_ref": version}
+
+    def _drop_shared(self) -> None:
+        if self.shared_version is not None:
+            self.seam.signal_entity(SHARED_STATE_ENTITY, self.seam.instance_id, "delete", None)
+            self.shared_version = None
 
     # -- requests ------------------------------------------------------------------------
 
@@ -291,7 +355,7 @@ class OrchestratorDriver:
                 self.timers[request_id] = self.seam.timer(asked + timeout)
             timers[request_id] = self.timers[request_id]
         yield self.seam.when_any(waits + list(timers.values()))
-        self._emit(self.intake.take(state))
+        self._take_responses(state)
         for request_id, timer in timers.items():
             if request_id not in self.intake.accepted and self.seam.is_complete(timer):
                 port_id = state.requests[request_id].port_id
@@ -300,6 +364,13 @@ class OrchestratorDriver:
                     f"{self.workflow.ports[port_id].timeout}"
                 )
                 raise RequestTimeoutError(msg)
+
+    def _take_responses(self, state: RunState) -> None:
+        """Judge the responses that arrived (counting their bytes into the generation's)."""
+        for wait in self.intake.waits.values():
+            if self.seam.is_complete(wait):
+                self.history_bytes += payload_size(self.seam.result(wait))
+        self._emit(self.intake.take(state))
 
     # -- events, status, continue-as-new ----------------------------------------------------
 
@@ -318,6 +389,7 @@ class OrchestratorDriver:
                 key = event_chunk_key(self.seam.instance_id, event.sequence)
                 batch.setdefault(key, []).append(event.to_dict(registry))
             for key, events in batch.items():
+                self.history_bytes += payload_size(events)
                 self.seam.signal_entity(EVENT_LOG_ENTITY, key, "append", events)
         self.unpublished = []
         requests = (
@@ -351,6 +423,7 @@ class OrchestratorDriver:
             [WorkflowFailedEvent(error=error, error_type=error_type, executor_id=executor_id)]
         )
         self._publish(None)
+        self._drop_shared()
         self.telemetry.run_finished((error, error_type), self._superstep)
         where = f"executor {executor_id!r} failed: " if executor_id else ""
         raise DurableRunFailed(f"{where}{error_type}: {error}")
@@ -365,5 +438,17 @@ class OrchestratorDriver:
             "generation": self.payload["generation"] + 1,
             "requested_at": {r: at for r, at in self.requested_at.items() if r in state.requests},
             "verdicts": self.intake.verdicts(),
+            "shared_version": self.shared_version,
         }
         self.seam.continue_as_new(payload)
+
+
+def _reads_state(node: Any, message: Any) -> bool:
+    """Whether invoking `node` on `message` may read shared state (its handler takes a ctx)."""
+    if not isinstance(node, Executor):
+        return False
+    try:
+        spec, _ = node.select_handler(message)
+    except DurableWorkflowsError:
+        return any(h.wants_context for h in node.handlers)
+    return spec.wants_context

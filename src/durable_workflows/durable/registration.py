@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from ..errors import WorkflowDefinitionError
+from ..errors import DurableWorkflowsError, WorkflowDefinitionError
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent, uses_tools
@@ -19,24 +19,33 @@ from .agent_stream import StreamSignaller, agent_stream_entity
 from .names import (
     AGENT_STREAM_ENTITY,
     EVENT_LOG_ENTITY,
+    SHARED_STATE_ENTITY,
     activity_name,
     agent_entity_name,
     orchestrator_name,
 )
 from .orchestrator import OrchestratorDriver
+from .payloads import DEFAULT_MAX_PAYLOAD_BYTES, check_payload, payload_size
 from .response_formats import ResponseFormatError, format_ref
 from .seam import DurableTaskSeam
+from .shared_state import SharedStateReader, shared_state_entity
 from .telemetry import step_span
 from .user_orchestrations import check_unique, wrap_orchestration
 from .versions import WorkflowVersions
 
 
 def make_orchestrator(
-    workflows: WorkflowVersions | Workflow, name: str | None = None
+    workflows: WorkflowVersions | Workflow,
+    name: str | None = None,
+    *,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    shared_by_reference: bool = False,
 ) -> Callable[[Any, Any], Any]:
     """The orchestrator of workflow `name`: replays each run on the version it started with.
 
     Given one `Workflow`, it runs every run on that definition (replay before deploy).
+    `shared_by_reference` lets it pass large shared state by reference: only when the
+    workflow's activities get a `SharedStateReader`.
     """
     if isinstance(workflows, Workflow):
         name = workflows.name
@@ -48,15 +57,30 @@ def make_orchestrator(
             workflow = workflows
         else:
             workflow = workflows.for_run(name, payload, seam.instance_id)
-        driver = OrchestratorDriver(workflow, seam, payload)
+        driver = OrchestratorDriver(
+            workflow,
+            seam,
+            payload,
+            max_payload_bytes=max_payload_bytes,
+            shared_by_reference=shared_by_reference,
+        )
         return (yield from driver.run())
 
     orchestrator.__name__ = orchestrator_name(name)
     return orchestrator
 
 
-def make_activity(workflow: Workflow, node_id: str) -> Callable[[Any, Any], Any]:
-    """The activity that runs executor `node_id` of `workflow` on one message."""
+def make_activity(
+    workflow: Workflow,
+    node_id: str,
+    *,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    shared_state: SharedStateReader | None = None,
+) -> Callable[[Any, Any], Any]:
+    """The activity that runs executor `node_id` of `workflow` on one message.
+
+    A result over `max_payload_bytes` fails the executor with `PayloadTooLargeError`.
+    """
     decode = workflow.registry.decode
     attributes = {
         "workflow.name": workflow.name,
@@ -67,16 +91,35 @@ def make_activity(workflow: Workflow, node_id: str) -> Callable[[Any, Any], Any]
     def activity(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
         run = {"workflow.run_id": payload["run_id"], "workflow.superstep": payload["superstep"]}
         with step_span("executor", node_id, payload, {**attributes, **run}):
-            shared = {k: decode(v) for k, v in payload.get("shared", {}).items()}
-            result = invoke_executor(
-                workflow,
-                node_id,
-                decode(payload["message"]),
-                shared,
-                run_id=payload["run_id"],
-                superstep=payload["superstep"],
-            )
-            return encode_result(workflow, node_id, result)
+            return run_executor(payload)
+
+    def run_executor(payload: dict[str, Any]) -> dict[str, Any]:
+        encoded = payload.get("shared", {})
+        if "shared_ref" in payload:
+            if shared_state is None:
+                msg = (
+                    f"executor {node_id!r} got shared state by reference, but this worker "
+                    "cannot read it: register workflows with a SharedStateReader "
+                    "(DurableWorkflowHost does)"
+                )
+                raise DurableWorkflowsError(msg)
+            encoded = shared_state.read(payload["run_id"], payload["shared_ref"])
+        shared = {k: decode(v) for k, v in encoded.items()}
+        result = invoke_executor(
+            workflow,
+            node_id,
+            decode(payload["message"]),
+            shared,
+            run_id=payload["run_id"],
+            superstep=payload["superstep"],
+        )
+        data = encode_result(workflow, node_id, result)
+        what = (
+            f"The result of executor {node_id!r} in run {payload['run_id']!r} (its messages, "
+            "outputs, events and state updates together)"
+        )
+        check_payload(payload_size(data), max_payload_bytes, what)
+        return data
 
     activity.__name__ = activity_name(workflow.name, workflow.version, node_id)
     return activity
@@ -115,11 +158,16 @@ def register(
     activities: Iterable[Callable[..., Any]] = (),
     default_session_ttl: timedelta | None = DEFAULT_SESSION_TTL,
     stream_signaller: StreamSignaller | None = None,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    shared_state: SharedStateReader | None = None,
 ) -> list[str]:
     """Register everything the workflows (every version) and agents need with a durabletask
     worker, and the hand-written `orchestrations` and `activities` (by function name). Agents whose
     `session_ttl` is ``"default"`` use `default_session_ttl`; streamed turns publish their
-    deltas through `stream_signaller`."""
+    deltas through `stream_signaller`. Payloads over `max_payload_bytes` fail their run with an
+    error naming them. With a `shared_state` reader (a client of the same backend), large
+    shared state is stored once per change and read by reference instead of being copied
+    into every activity input."""
     versions = workflows if isinstance(workflows, WorkflowVersions) else WorkflowVersions(workflows)
     names: list[str] = []
     all_agents: dict[str, WorkflowAgent] = {}
@@ -127,11 +175,23 @@ def register(
     for agent in agents:
         all_agents[agent.name] = agent
     for name in versions.current:
-        names.append(worker.add_orchestrator(make_orchestrator(versions, name)))
+        orchestrator = make_orchestrator(
+            versions,
+            name,
+            max_payload_bytes=max_payload_bytes,
+            shared_by_reference=shared_state is not None,
+        )
+        names.append(worker.add_orchestrator(orchestrator))
     for workflow in versions:
         for node in workflow.nodes.values():
             if isinstance(node, Executor):
-                names.append(worker.add_activity(make_activity(workflow, node.id)))
+                activity = make_activity(
+                    workflow,
+                    node.id,
+                    max_payload_bytes=max_payload_bytes,
+                    shared_state=shared_state,
+                )
+                names.append(worker.add_activity(activity))
             elif isinstance(node, AgentNode):
                 _check_format(workflow, node)
                 by_workflow = registries.setdefault(node.agent.name, {})
@@ -154,6 +214,7 @@ def register(
         if uses_tools(agent):
             names.append(worker.add_activity(make_tool_activity(agent)))
     names.append(worker.add_entity(event_log_entity, name=EVENT_LOG_ENTITY))
+    names.append(worker.add_entity(shared_state_entity, name=SHARED_STATE_ENTITY))
     if all_agents:
         names.append(worker.add_orchestrator(make_agent_turn_orchestrator(all_agents)))
         names.append(worker.add_entity(agent_stream_entity, name=AGENT_STREAM_ENTITY))

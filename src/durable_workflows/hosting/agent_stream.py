@@ -11,14 +11,20 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..durable.agent_stream import STREAM_RETENTION
 from ..durable.names import AGENT_STREAM_ENTITY
 from ..errors import DurableWorkflowsError, WorkflowNotFoundError
 from ..model.agent_protocol import AgentResponse
 from ..values.serialization import TypeRegistry
 
 _POLL_MIN, _POLL_MAX = 0.01, 0.2
+EXPIRY_GRACE = timedelta(minutes=1)
+"""A finished turn whose stored deltas are missing this long after it ended has expired (its
+stream entity deleted itself, see `durable.agent_stream.STREAM_RETENTION`); a reader then gets
+an error instead of waiting for deltas that will never come."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ class AgentStream:
         self._items: list[dict[str, Any]] = []
         self._result: dict[str, Any] | None = None
         self._failure: str | None = None
+        self._ended_at: datetime | None = None
+        self._stored = False
         self._delay = _POLL_MIN
 
     def __aiter__(self) -> AgentStream:
@@ -79,6 +87,12 @@ class AgentStream:
                 raise DurableWorkflowsError(self._failure)
             if self._result is not None and self._all_stored():
                 raise StopAsyncIteration
+            if self._expired():
+                raise DurableWorkflowsError(
+                    f"agent stream {self.stream_id!r} has expired: its deltas were deleted "
+                    f"{STREAM_RETENTION} after they were produced; read the reply with response() "
+                    "or the thread's history instead"
+                )
             await self._refresh()
 
     async def response(self, timeout: float | None = None) -> AgentResponse[Any]:
@@ -126,6 +140,12 @@ class AgentStream:
             await asyncio.sleep(self._delay)
             self._delay = min(_POLL_MAX, self._delay * 2)
 
+    def _expired(self) -> bool:
+        """True when the turn ended over `EXPIRY_GRACE` ago and its deltas are gone."""
+        if self._result is None or self._stored or self._ended_at is None:
+            return False
+        return datetime.now(timezone.utc) - self._ended_at > EXPIRY_GRACE
+
     async def _read_items(self) -> list[dict[str, Any]]:
         from durabletask.entities import EntityInstanceId
 
@@ -134,6 +154,7 @@ class AgentStream:
         raw = None if metadata is None else metadata.get_state()
         if not raw:
             return self._items
+        self._stored = True
         state = json.loads(raw) if isinstance(raw, str) else raw
         items: list[dict[str, Any]] = state["items"]
         return items
@@ -145,6 +166,8 @@ class AgentStream:
         status = state.runtime_status.name
         if status == "COMPLETED":
             self._result = json.loads(state.serialized_output)
+            ended = state.last_updated_at
+            self._ended_at = ended if ended.tzinfo else ended.replace(tzinfo=timezone.utc)
         elif status in ("FAILED", "TERMINATED"):
             error = state.failure_details.message if state.failure_details else status
             self._failure = f"streamed agent turn {self.stream_id!r} failed: {error}"

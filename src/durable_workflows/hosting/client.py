@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import time
 import uuid
 from collections.abc import AsyncGenerator, Iterable
@@ -18,12 +19,24 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
+from ..durable.names import (
+    EVENT_LOG_ENTITY,
+    SHARED_STATE_ENTITY,
+    event_chunk_key,
+    orchestrator_name,
+)
 from ..durable.orchestrator import start_payload
+from ..durable.payloads import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    check_payload,
+    default_max_payload_bytes,
+    payload_size,
+)
 from ..durable.telemetry import starting
 from ..errors import (
     DurableWorkflowsError,
     InvalidResponseError,
+    InvalidRunIdError,
     RunAlreadyExistsError,
     SerializationError,
     WorkflowFailedError,
@@ -39,8 +52,10 @@ from ..runtime.events import (
     event_from_dict,
 )
 from ..values.typing_utils import short_name
+from .connection import ConnectionSettings, parse_connection_string
 from .orchestration_client import OrchestrationClientMixin
 from .retention import purge_runs
+from .rpc_errors import MappedClient
 from .run_info import (
     RunState,
     RunSummary,
@@ -56,6 +71,8 @@ IfExists = Literal["error", "return"]
 """What starting a run with the id of an existing run does: raise, or return that run."""
 
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
+_WAIT_MIN, _WAIT_MAX = 0.005, 1.0
+"""Backoff of `wait_for_completion`'s status polls (seconds)."""
 
 
 @dataclass
@@ -98,7 +115,8 @@ class WorkflowClient(OrchestrationClientMixin):
     flight: handles on such runs decode their requests and results with the run's version.
     With ``served_only=True`` (a host's client) it starts runs only of those workflows (and
     versions), since no worker serves any other; otherwise `run` and `stream` make a workflow
-    known.
+    known. Backend failures are raised as `BackendError`s naming the run, `address` and the
+    fix. Inputs and responses over `max_payload_bytes` are refused with `PayloadTooLargeError`.
     """
 
     def __init__(
@@ -108,6 +126,8 @@ class WorkflowClient(OrchestrationClientMixin):
         *,
         previous_versions: Iterable[Workflow] = (),
         served_only: bool = False,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        address: str | None = None,
     ) -> None:
         self._client = durable_client
         self._workflows: dict[str, Workflow] = {}
@@ -115,20 +135,31 @@ class WorkflowClient(OrchestrationClientMixin):
         for workflow in (*workflows, *previous_versions):
             self.add_workflow(workflow)
         self._served_only = served_only
+        self.max_payload_bytes = max_payload_bytes
+        self._rpc = MappedClient(
+            durable_client, address or getattr(durable_client, "_host_address", None)
+        )
 
     @classmethod
     def from_connection_string(
         cls,
-        connection_string: str,
+        connection_string: str | ConnectionSettings,
         workflows: Iterable[Workflow] = (),
         *,
         logger: logging.Logger | None = None,
     ) -> WorkflowClient:
-        """A client for a Durable Task Scheduler connection string or a sidecar address."""
+        """A client for a Durable Task Scheduler connection string or a sidecar address (or
+        their parsed settings), with the backend's payload limit."""
         from .factories import create_client
 
-        durable = create_client(connection_string, asynchronous=True, logger=logger)
-        return cls(durable, workflows)
+        settings = (
+            connection_string
+            if isinstance(connection_string, ConnectionSettings)
+            else parse_connection_string(connection_string)
+        )
+        durable = create_client(settings, asynchronous=True, logger=logger)
+        limit = default_max_payload_bytes(settings.is_scheduler)
+        return cls(durable, workflows, max_payload_bytes=limit, address=str(settings))
 
     @property
     def durable_client(self) -> Any:
@@ -182,7 +213,7 @@ class WorkflowClient(OrchestrationClientMixin):
         after `created_after` (naive datetimes are UTC); at most `limit`."""
         name = workflow.name if isinstance(workflow, Workflow) else workflow
         return await list_runs(
-            self._client, workflow=name, status=status, created_after=created_after, limit=limit
+            self._rpc, workflow=name, status=status, created_after=created_after, limit=limit
         )
 
     async def purge_runs(self, older_than: timedelta | datetime) -> int:
@@ -196,7 +227,7 @@ class WorkflowClient(OrchestrationClientMixin):
 
         Runs started with `stream()` come back as a `StreamingWorkflowRun`.
         """
-        state = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+        state = await self._rpc.get_orchestration_state(run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {run_id!r}")
         custom = custom_status(state)
@@ -253,27 +284,31 @@ class WorkflowClient(OrchestrationClientMixin):
         if self._served_only:
             self._check_served(workflow)
         self.add_workflow(workflow)
+        if run_id is not None:
+            check_run_id(run_id)
         message = Engine(workflow).coerce_input(input)
         envelope = workflow.registry.encode(message, workflow.input_types)
         payload = start_payload(workflow, envelope, stream=stream)
         if run_id is None:
             run_id = uuid.uuid4().hex
         else:
-            existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+            existing = await self._rpc.get_orchestration_state(run_id, fetch_payloads=True)
             if existing is not None:
                 return self._existing(workflow, run_id, existing, payload, if_exists)
+        what = f"The input of run {run_id!r} of workflow {workflow.name!r}"
+        check_payload(payload_size(payload), self.max_payload_bytes, what)
         try:
             with starting(workflow.name, workflow.version, run_id) as trace:
                 if trace:
                     payload["trace"] = trace
-                await self._client.schedule_new_orchestration(
+                await self._rpc.schedule_new_orchestration(
                     orchestrator_name(workflow.name),
                     input=payload,
                     instance_id=run_id,
                     version=workflow.version,
                 )
         except Exception as exc:  # a concurrent start with the same id won the race
-            existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+            existing = await self._rpc.get_orchestration_state(run_id, fetch_payloads=True)
             if existing is None or not _already_exists(exc):
                 raise
             return self._existing(workflow, run_id, existing, payload, if_exists)
@@ -335,14 +370,18 @@ class WorkflowRun:
 
     @property
     def _durable(self) -> Any:
-        return self.client.durable_client
+        return self.client._rpc
 
     async def get_status(self) -> RunStatus:
         """The run's current status, superstep and pending requests."""
         return self._status(await self._state())
 
     async def _state(self) -> Any:
-        state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
+        """The run's state; its input and output only until its first status says whether
+        it streams (a run's payloads can be megabytes, and statuses are polled)."""
+        state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=False)
+        if state is not None and "stream" not in custom_status(state):
+            state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
         return state
@@ -397,30 +436,44 @@ class WorkflowRun:
         All outputs are then in `run.outputs`. Raises `WorkflowFailedError` if the run failed
         or was terminated, and `TimeoutError` after `timeout` seconds.
         """
+        state = await self._wait_until_done(timeout)
+        if state.runtime_status.name == "COMPLETED":
+            data = json.loads(state.serialized_output)
+            self.outputs = [self.workflow.registry.decode(v) for v in data["outputs"]]
+            return self.workflow.registry.decode(data["result"])
+        error = (
+            state.failure_details.message if state.failure_details else state.runtime_status.name
+        )
+        executor_id, error = split_failure(error)
+        raise WorkflowFailedError(self.run_id, error, executor_id)
+
+    async def _wait_until_done(self, timeout: float | None) -> Any:
+        """Poll the status with backoff until the run ended; then its state with payloads.
+
+        Polling holds no backend thread while it waits, so any number of waiters can wait at
+        once (a blocking wait holds one of the sidecar's threads for its whole duration).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
+        delay = _WAIT_MIN
         while True:
-            wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
-            try:
-                state = await self._durable.wait_for_orchestration_completion(
-                    self.run_id, fetch_payloads=True, timeout=int(max(1, wait))
-                )
-            except TimeoutError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-                continue
+            state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=False)
             if state is None:
                 raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
-            if state.runtime_status.name == "COMPLETED":
-                data = json.loads(state.serialized_output)
-                self.outputs = [self.workflow.registry.decode(v) for v in data["outputs"]]
-                return self.workflow.registry.decode(data["result"])
-            error = (
-                state.failure_details.message
-                if state.failure_details
-                else state.runtime_status.name
-            )
-            executor_id, error = split_failure(error)
-            raise WorkflowFailedError(self.run_id, error, executor_id)
+            if state.runtime_status.name not in ACTIVE:
+                break
+            pause = delay * random.uniform(0.5, 1.0)
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    status = state.runtime_status.name
+                    raise TimeoutError(f"run {self.run_id!r} is still {status} after {timeout} s")
+                pause = min(pause, left)
+            await asyncio.sleep(pause)
+            delay = min(_WAIT_MAX, delay * 2)
+        final = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
+        if final is None:
+            raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
+        return final
 
     async def send_response(
         self, request: WaitingForInputEvent | str, response: Any, *, timeout: float | None = None
@@ -457,6 +510,8 @@ class WorkflowRun:
             raise InvalidResponseError(msg)
         value = Engine(self.workflow).coerce_response(port, response)
         envelope = self.workflow.registry.encode(value, port.output_types)
+        what = f"The response to request {request_id!r} of run {self.run_id!r}"
+        check_payload(payload_size({"response": envelope}), self.client.max_payload_bytes, what)
         token = uuid.uuid4().hex
         await self._durable.raise_orchestration_event(
             self.run_id, request_id, data={"response": envelope, "token": token}
@@ -465,7 +520,12 @@ class WorkflowRun:
 
     async def cancel(self, reason: str = "cancelled") -> None:
         """Terminate the run."""
+        from durabletask.entities import EntityInstanceId
+
         await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=False)
+        # a terminated run cannot drop its stored shared state itself
+        shared = EntityInstanceId(SHARED_STATE_ENTITY, self.run_id)
+        await self._durable.signal_entity(shared, "delete")
 
 
 class StreamingWorkflowRun(WorkflowRun):
@@ -543,6 +603,24 @@ def _run_version(state: Any, custom: dict[str, Any]) -> str | None:
 
 
 def _already_exists(exc: Exception) -> bool:
-    """Whether a gRPC error says the instance id is taken."""
+    """Whether a (gRPC) error says the instance id is taken."""
+    if isinstance(exc, RunAlreadyExistsError):
+        return True
     code = getattr(exc, "code", None)
     return callable(code) and getattr(code(), "name", "") == "ALREADY_EXISTS"
+
+
+def check_run_id(run_id: str) -> None:
+    """Refuse a run id the backend would misread, with `InvalidRunIdError`."""
+    if not run_id.strip():
+        raise InvalidRunIdError("A run id must not be empty; leave it out for a random one.")
+    if "@" in run_id:
+        msg = (
+            f"The run id {run_id!r} contains '@', which Durable Task reserves for entity ids "
+            "(@name@key): a run's event log and agent threads are entities keyed by the run id. "
+            "Use an id without '@'."
+        )
+        raise InvalidRunIdError(msg)
+    if any(ord(c) < 32 or ord(c) == 127 for c in run_id):
+        msg = f"The run id {run_id!r} contains a control character; use printable characters."
+        raise InvalidRunIdError(msg)

@@ -294,6 +294,7 @@ class Core:
         """Forget a scheduled activity, ending its lease if one is held."""
         del self.activities[act.activity_id]
         self.ready_activities.discard(act.activity_id)
+        self.leases.delivered("activity", act.activity_id)
         lease = self.leases.holder("activity", act.activity_id)
         if lease is not None:
             self.leases.drop(lease)

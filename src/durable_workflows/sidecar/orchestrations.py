@@ -38,6 +38,12 @@ from durable_workflows.sidecar.model import (
     string_value,
 )
 
+_CARRIED_OVER = frozenset(
+    {"eventRaised", "executionSuspended", "executionResumed", "executionTerminated"})
+"""Inbox events that survive continue-as-new: those addressed to the instance, not to one
+execution. Timer, activity, sub-orchestration and entity results of the old execution are
+dropped: durabletask matches them by task id, and ids restart with every execution."""
+
 
 class Engine(EntityEngine):
     """Orchestration behaviour on top of `EntityEngine`."""
@@ -150,6 +156,7 @@ class Engine(EntityEngine):
             lease = self.leases.get(res.completionToken)
             if lease is None or lease.kind != "orchestration" or lease.key != res.instanceId:
                 log.info("ignoring stale orchestration completion for %s", res.instanceId)
+                self.leases.delivered("orchestration", res.instanceId)  # it was receivable
                 return False
             inst = self.instances.get(res.instanceId)
             if inst is None:
@@ -165,19 +172,32 @@ class Engine(EntityEngine):
             return True
 
     def _fail_instance(self, instance_id: str, exc: Exception) -> None:
+        with self._tx():
+            self._fail_with(instance_id, failure_details(
+                type(exc).__name__, f"the sidecar could not apply an orchestrator step: {exc}"))
+
+    def _fail_with(self, instance_id: str, details: Any) -> None:
+        """Fail a running instance without a worker (its work item cannot be processed)."""
         inst = self.instances.get(instance_id)
         if inst is None or inst.terminal:
             return
-        with self._tx():
-            inst.status = FAILED
-            inst.failure = failure_details(
-                type(exc).__name__, f"the sidecar could not apply an orchestrator step: {exc}")
-            self._finish(inst)
+        inst.status = FAILED
+        inst.failure = details
+        self._finish(inst)
+
+    def _fail_activity(self, act: Activity, details: Any) -> None:
+        """Fail a scheduled activity without a worker: its task fails with ``details``."""
+        self._drop_activity(act)
+        inst = self.instances.get(act.instance_id)
+        if inst is not None and inst.execution_id == act.execution_id:
+            self._deliver(act.instance_id, new_event(taskFailed=pb.TaskFailedEvent(
+                taskScheduledId=act.task_id, failureDetails=details)))
 
     def _apply_completion(self, inst: Instance, lease: Lease, res: Any) -> None:
         """Apply a validated orchestrator step in one transaction."""
         with self._tx():
             self.leases.drop(lease)
+            self.leases.delivered("orchestration", inst.instance_id)
             self._work_added = True  # the stream has room again
             consumed = set(lease.rowids)
             events = lease.extra + [m.event for m in inst.inbox if m.rowid in consumed]
@@ -223,7 +243,7 @@ class Engine(EntityEngine):
         """A worker gave a work item back: redeliver it after ``retry_after`` seconds."""
         with self._lock:
             lease = self.leases.get(token)
-            if lease is not None:
+            if lease is not None:  # counted as a failed delivery when it expires
                 self.leases.expire_in(lease, retry_after)
                 self._timer_added = True
                 self._notify()
@@ -364,11 +384,12 @@ class Engine(EntityEngine):
         inst.status, inst.output, inst.failure, inst.completed_at = PENDING, None, None, None
         inst.history, inst.history_len = [], 0
         self._store.replace_history(inst.instance_id, [])
-        arrivals = [m.event for m in inst.inbox]
+        carried = [e for e in [*complete.carryoverEvents, *(m.event for m in inst.inbox)]
+                   if e.WhichOneof("eventType") in _CARRIED_OVER]
         self._store.delete_messages([m.rowid for m in inst.inbox])
         inst.inbox = []
         self._save(inst)
-        self._queue_start(inst, None, [*complete.carryoverEvents, *arrivals])
+        self._queue_start(inst, None, carried)
 
     def _cancel_execution_work(self, inst: Instance) -> None:
         """Forget timers and activities of the instance's current execution."""
@@ -379,6 +400,7 @@ class Engine(EntityEngine):
     def _finish(self, inst: Instance) -> None:
         """Bookkeeping for an instance that just reached a terminal status."""
         inst.completed_at = time.time()
+        self.leases.delivered("orchestration", inst.instance_id)
         self._cancel_execution_work(inst)
         self._store.delete_messages([m.rowid for m in inst.inbox])
         inst.inbox = []
