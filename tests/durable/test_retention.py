@@ -11,10 +11,19 @@ from typing import Any
 import pytest
 from durabletask.entities import EntityInstanceId
 
-from durable_workflows import DurableWorkflowHost, DurableWorkflowsError, WorkflowClient
+from durable_workflows import (
+    DurableWorkflowHost,
+    DurableWorkflowsError,
+    RequestPort,
+    WorkflowBuilder,
+    WorkflowClient,
+    WorkflowContext,
+    executor,
+)
 from durable_workflows.cli.listing import parse_duration
 from durable_workflows.cli.main import main
-from durable_workflows.durable.names import EVENT_LOG_ENTITY
+from durable_workflows.durable.names import EVENT_LOG_ENTITY, SHARED_STATE_ENTITY
+from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.retention import RetentionLoop
 
 from .test_run_listing import GATE
@@ -23,6 +32,25 @@ from .workflows import chain
 pytestmark = pytest.mark.e2e
 
 CHAIN = chain("RetainChain")
+
+
+def _big_state() -> Workflow:
+    """Stores 40 KB of shared state (passed by reference), reads it, then waits for input."""
+
+    @executor(id="fill")
+    def fill(x: int, ctx: WorkflowContext[int]) -> None:
+        ctx.set_state("big", "x" * 40_000)
+        ctx.send_message(x)
+
+    @executor(id="use")
+    def use(x: int, ctx: WorkflowContext[int]) -> None:
+        ctx.send_message(x + len(ctx.get_state("big")))
+
+    wait = RequestPort("wait", request_type=int, response_type=bool)
+    return WorkflowBuilder(fill, name="RetainBig").add_chain([fill, use, wait]).build()
+
+
+BIG = _big_state()
 
 
 async def _event_log_exists(client: WorkflowClient, run_id: str) -> bool:
@@ -100,3 +128,30 @@ def test_durations_and_retention_are_checked() -> None:
     loop = RetentionLoop(lambda: None, timedelta(days=7), None)  # type: ignore[arg-type]
     assert loop.interval == timedelta(minutes=10)
     loop.stop()  # never started: nothing to wait for
+
+
+def test_purging_a_terminated_run_deletes_the_shared_state_it_left() -> None:
+    async def body() -> None:
+        async with DurableWorkflowHost(workflows=[BIG]) as host:
+            client = host.client
+            run = await client.run(BIG, 1)
+            while not await run.pending_requests():
+                await asyncio.sleep(0.05)
+            shared = EntityInstanceId(SHARED_STATE_ENTITY, run.run_id)
+
+            async def stored() -> bool:
+                return await client.durable_client.get_entity(shared) is not None
+
+            assert await stored()
+            # terminated by a plain durabletask client (run.cancel() would drop the state)
+            await client.durable_client.terminate_orchestration(run.run_id)
+            await _until(lambda: _is_cancelled(run))
+            assert await stored()
+            assert await client.purge_runs(timedelta(0)) == 1
+            await _until(lambda: _not(stored()))
+
+    asyncio.run(asyncio.wait_for(body(), 60))
+
+
+async def _is_cancelled(run: Any) -> bool:
+    return bool((await run.get_status()).state == "cancelled")

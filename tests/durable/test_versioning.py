@@ -20,6 +20,7 @@ from durable_workflows import (
     WorkflowValidationError,
     executor,
 )
+from durable_workflows.durable.names import EVENT_LOG_ENTITY, SHARED_STATE_ENTITY
 from durable_workflows.durable.registration import register, work_item_filters
 from durable_workflows.durable.versions import WorkflowVersions
 from durable_workflows.graph.workflow import Workflow
@@ -160,7 +161,7 @@ def test_work_item_filters_name_the_versions_a_worker_can_replay() -> None:
         [f"dw.Order@1.{n}" for n in ("receive", "decide")]
         + [f"dw.Order@2.{n}" for n in ("receive", "fee", "decide")]
     )
-    assert [f.name for f in filters.entities] == ["dw_events"]
+    assert sorted(f.name for f in filters.entities) == sorted([EVENT_LOG_ENTITY, SHARED_STATE_ENTITY])
     sent = filters._to_grpc()  # what the worker sends in GetWorkItems
     assert list(sent.orchestrations[0].versions) == ["1", "2"]
 

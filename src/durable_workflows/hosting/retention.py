@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..durable.names import EVENT_CHUNK, EVENT_LOG_ENTITY, orchestrator_name
+from ..durable.names import EVENT_CHUNK, EVENT_LOG_ENTITY, SHARED_STATE_ENTITY, orchestrator_name
 from ..errors import DurableWorkflowsError
 from .run_info import utc
 
@@ -38,8 +38,9 @@ def cutoff(older_than: timedelta | datetime) -> datetime:
 
 
 async def purge_runs(durable_client: Any, older_than: timedelta | datetime) -> int:
-    """Delete the workflow runs and agent turns that finished before the cut-off, and the
-    event logs of streamed runs; returns how many runs were deleted."""
+    """Delete the workflow runs and agent turns that finished before the cut-off, the event
+    logs of streamed runs and the shared state a cancelled run left; returns how many runs
+    were deleted."""
     from durabletask.client import OrchestrationQuery, OrchestrationStatus
     from durabletask.entities import EntityInstanceId
 
@@ -58,6 +59,9 @@ async def purge_runs(durable_client: Any, older_than: timedelta | datetime) -> i
                 for chunk in range(-(-int(custom.get("sequence", 0)) // EVENT_CHUNK)):
                     entity = EntityInstanceId(EVENT_LOG_ENTITY, f"{state.instance_id}~{chunk}")
                     await durable_client.signal_entity(entity, "delete")
+            if state.runtime_status.name == "TERMINATED":  # ended without dropping its state
+                entity = EntityInstanceId(SHARED_STATE_ENTITY, state.instance_id)
+                await durable_client.signal_entity(entity, "delete")
             result = await durable_client.purge_orchestration(state.instance_id, recursive=True)
             return int(result.deleted_instance_count)
 
