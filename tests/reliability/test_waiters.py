@@ -59,3 +59,21 @@ def test_1000_concurrent_runs_started_and_awaited_all_complete(host: DurableWork
     results = drive(host, lambda client: _start_and_await(client, 1000), timeout=300)
     assert results == [2 * i + 1 for i in range(1000)]
     print(f"1,000 concurrent runs: {time.monotonic() - started:.1f} s")
+
+
+def test_300_gathered_agent_turns_all_complete() -> None:
+    """Agent turns wait the same way (they once held a blocking wait each, as runs did)."""
+    from durable_workflows.agents import Agent, DeterministicChatClient
+
+    echo = Agent("WaitersEcho", "Echo.", DeterministicChatClient())
+
+    async def main() -> list[str]:
+        async with DurableWorkflowHost(agents=[echo]) as running:
+            agent = running.agents.get("WaitersEcho")
+            replies = await asyncio.wait_for(
+                asyncio.gather(*(agent.run(f"hello {i}") for i in range(300))), 120
+            )
+            return [r.text for r in replies]
+
+    texts = asyncio.run(main())
+    assert len(texts) == 300 and all(f"hello {i}" in t for i, t in enumerate(texts))

@@ -10,8 +10,6 @@ import asyncio
 import json
 import logging
 import os
-import random
-import time
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
@@ -66,12 +64,12 @@ from .run_info import (
     utc,
 )
 from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
+from .waiting import wait_until_ended
 
 IfExists = Literal["error", "return"]
 """What starting a run with the id of an existing run does: raise, or return that run."""
 
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
-_WAIT_MIN, _WAIT_MAX = 0.005, 1.0
 """Backoff of `wait_for_completion`'s status polls (seconds)."""
 
 
@@ -436,7 +434,7 @@ class WorkflowRun:
         All outputs are then in `run.outputs`. Raises `WorkflowFailedError` if the run failed
         or was terminated, and `TimeoutError` after `timeout` seconds.
         """
-        state = await self._wait_until_done(timeout)
+        state = await wait_until_ended(self._durable, self.run_id, timeout)
         if state.runtime_status.name == "COMPLETED":
             data = json.loads(state.serialized_output)
             self.outputs = [self.workflow.registry.decode(v) for v in data["outputs"]]
@@ -446,34 +444,6 @@ class WorkflowRun:
         )
         executor_id, error = split_failure(error)
         raise WorkflowFailedError(self.run_id, error, executor_id)
-
-    async def _wait_until_done(self, timeout: float | None) -> Any:
-        """Poll the status with backoff until the run ended; then its state with payloads.
-
-        Polling holds no backend thread while it waits, so any number of waiters can wait at
-        once (a blocking wait holds one of the sidecar's threads for its whole duration).
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay = _WAIT_MIN
-        while True:
-            state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=False)
-            if state is None:
-                raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
-            if state.runtime_status.name not in ACTIVE:
-                break
-            pause = delay * random.uniform(0.5, 1.0)
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    status = state.runtime_status.name
-                    raise TimeoutError(f"run {self.run_id!r} is still {status} after {timeout} s")
-                pause = min(pause, left)
-            await asyncio.sleep(pause)
-            delay = min(_WAIT_MAX, delay * 2)
-        final = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
-        if final is None:
-            raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
-        return final
 
     async def send_response(
         self, request: WaitingForInputEvent | str, response: Any, *, timeout: float | None = None
