@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from ..errors import UNQUALIFIED_MODULES
 from ..model.policies import RetryPolicy
 from .event_data import RawEventData
 
@@ -22,11 +23,18 @@ class OrchestrationSeam(Protocol):
     @property
     def now(self) -> datetime: ...
 
+    @property
+    def is_replaying(self) -> bool:
+        """True while the code re-runs for history already recorded (emit nothing then)."""
+        ...
+
     def call_activity(self, name: str, payload: Any, retry: RetryPolicy | None) -> Any: ...
 
     def call_entity(self, name: str, key: str, operation: str, payload: Any) -> Any: ...
 
     def signal_entity(self, name: str, key: str, operation: str, payload: Any) -> None: ...
+
+    def call_sub_orchestrator(self, name: str, payload: Any) -> Any: ...
 
     def wait_for_event(self, name: str) -> Any:
         """A task whose result is the event's payload: raw JSON text (or None, or, from a
@@ -67,6 +75,10 @@ class DurableTaskSeam:
         value: datetime = self._ctx.current_utc_datetime
         return value
 
+    @property
+    def is_replaying(self) -> bool:
+        return bool(self._ctx.is_replaying)
+
     def call_activity(self, name: str, payload: Any, retry: RetryPolicy | None) -> Any:
         return self._ctx.call_activity(name, input=payload, retry_policy=_retry_policy(retry))
 
@@ -79,6 +91,9 @@ class DurableTaskSeam:
         from durabletask.entities import EntityInstanceId
 
         self._ctx.signal_entity(EntityInstanceId(name, key), operation, payload)
+
+    def call_sub_orchestrator(self, name: str, payload: Any) -> Any:
+        return self._ctx.call_sub_orchestrator(name, input=payload)
 
     def wait_for_event(self, name: str) -> Any:
         return self._ctx.wait_for_external_event(name, data_type=RawEventData)
@@ -103,7 +118,9 @@ class DurableTaskSeam:
         if not task.is_failed:
             return None
         details = task.get_exception().details
-        return str(details.message), str(details.error_type)
+        if details.error_type.endswith(".EntityOperationFailedException") and details.inner_failure:
+            details = details.inner_failure  # report the agent's own error, as in-process
+        return str(details.message), _error_type(str(details.error_type))
 
     def result(self, task: Any) -> Any:
         return task.get_result()
@@ -113,6 +130,12 @@ class DurableTaskSeam:
 
     def continue_as_new(self, payload: Any) -> None:
         self._ctx.continue_as_new(payload, save_events=True)
+
+
+def _error_type(qualified: str) -> str:
+    """durabletask's ``module.Class`` as `error_type_name` gives it (``builtins.`` dropped)."""
+    module, _, name = qualified.partition(".")
+    return name if module in UNQUALIFIED_MODULES and name else qualified
 
 
 def _retry_policy(retry: RetryPolicy | None) -> Any:

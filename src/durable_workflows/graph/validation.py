@@ -19,10 +19,12 @@ from ..model.edges import (
 )
 from ..model.edges import group_sources as sources_of
 from ..model.nodes import Node
-from ..values.typing_utils import is_assignable, short_name
+from ..values.serialization import json_problem
+from ..values.typing_utils import a_type, is_assignable, short_name, union_members
 from .spec import GraphSpec
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 RESERVED_PREFIX = "_"
 """Internal orchestrations are named as if for a workflow whose name starts with this; no
@@ -45,6 +47,7 @@ def collect_issues(spec: GraphSpec) -> list[ValidationIssue]:
     graph = to_networkx(spec)
     issues += _check_reachability(spec, graph)
     issues += _check_types(spec)
+    issues += _check_json_types(spec)
     issues += _check_fan_in_can_fire(spec, graph)
     return list(dict.fromkeys(issues))
 
@@ -86,6 +89,17 @@ def _check_settings(spec: GraphSpec) -> list[ValidationIssue]:
                 f"{NAME_PATTERN.pattern} (a letter, then letters, digits, '_' or '-', at most 63)",
             )
         )
+    if spec.version is not None and (
+        not isinstance(spec.version, str) or not VERSION_PATTERN.match(spec.version)
+    ):
+        issues.append(
+            _issue(
+                "workflow-version",
+                f"workflow version {spec.version!r} is not a stable label: it must match "
+                f"{VERSION_PATTERN.pattern} (a letter or digit, then letters, digits, '.', '_' "
+                "or '-', at most 63), e.g. version=\"2\" or version=\"2024-06\"",
+            )
+        )
     max_steps = spec.max_supersteps
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         issues.append(
@@ -117,7 +131,7 @@ def _check_ids(spec: GraphSpec) -> list[ValidationIssue]:
 
 
 def _describe(node: Node) -> str:
-    return f"a {type(node).__name__}"
+    return a_type(node)
 
 
 def _check_groups(spec: GraphSpec) -> list[ValidationIssue]:
@@ -217,6 +231,26 @@ def _check_types(spec: GraphSpec) -> list[ValidationIssue]:
                     sent = tuple(list[t] for t in sent)  # type: ignore[valid-type]
                 if not any(is_assignable(s, a) for s in sent for a in accepted):
                     issues.append(_type_issue(group, source, target, sent, accepted))
+    return issues
+
+
+def _check_json_types(spec: GraphSpec) -> list[ValidationIssue]:
+    issues = []
+    for node in spec.nodes.values():
+        declared = (*node.input_types, *node.output_types, *node.yield_types)
+        for tp in dict.fromkeys(m for t in declared for m in union_members(t)):
+            problem = json_problem(tp)
+            if problem is not None:
+                issues.append(
+                    _issue(
+                        "unserializable-type",
+                        f"{node.kind} {node.id!r} declares {short_name(tp)}, whose values cannot "
+                        f"travel between processes as JSON ({problem}); use a pydantic model, "
+                        "dataclass or JSON type (str, int, float, bool, None, and lists, tuples "
+                        "and dicts of those) instead",
+                        node.id,
+                    )
+                )
     return issues
 
 

@@ -1,22 +1,21 @@
 """Durable Task workers and clients for a connection: plain gRPC, or Durable Task Scheduler.
 
 `create_worker` and `create_client` take `ConnectionSettings` or a string that
-`parse_connection_string` understands (an embedded backend's ``address`` is one).
+`parse_connection_string` understands (an embedded backend's ``address`` is one). The Durable
+Task Scheduler client comes from the ``azure`` extra (durabletask-azuremanaged), imported only
+when a scheduler connection string is used.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+from types import ModuleType
 from typing import Literal, overload
 
-from durabletask.azuremanaged.client import (
-    AsyncDurableTaskSchedulerClient,
-    DurableTaskSchedulerClient,
-)
-from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
-from durabletask.grpc_options import GrpcWorkerResiliencyOptions
+from durabletask.grpc_options import GrpcChannelOptions, GrpcWorkerResiliencyOptions
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
 from ..durable.event_data import EventDataConverter
@@ -26,6 +25,23 @@ from .connection import ConnectionSettings, create_credential, parse_connection_
 
 MIN_WORKER_THREADS = 32
 """The least number of handler threads a worker gets (durabletask's default is CPUs + 4)."""
+
+
+UNLIMITED_MESSAGES: list[tuple[str, int]] = [
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+]
+"""gRPC options of every channel and server the library creates: no message-size cap.
+
+gRPC's default 4 MB receive cap made a run whose history passed 4 MB undeliverable (the
+worker's stream died and the item came back forever). Sizes are bounded one level up instead,
+per payload and per generation (docs/hosting.md, "Limits").
+"""
+
+
+def channel_options() -> GrpcChannelOptions:
+    """durabletask channel options with `UNLIMITED_MESSAGES`."""
+    return GrpcChannelOptions(raw_options=list(UNLIMITED_MESSAGES))
 
 
 def default_max_concurrency() -> int:
@@ -54,18 +70,22 @@ def create_worker(
         raise DurableWorkflowsError(msg)
     concurrency = ConcurrencyOptions(maximum_thread_pool_workers=threads)
     if settings.taskhub is not None:
-        return DurableTaskSchedulerWorker(
+        worker_class = _scheduler_module("worker").DurableTaskSchedulerWorker
+        scheduler_worker: TaskHubGrpcWorker = worker_class(
             host_address=settings.host_address,
             taskhub=settings.taskhub,
             token_credential=create_credential(settings),
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
+            channel_options=channel_options(),
             concurrency_options=concurrency,
             data_converter=EventDataConverter(),
             logger=logger or durabletask_logger(),
         )
+        return scheduler_worker
     return TaskHubGrpcWorker(
         **channel_arguments(settings, asynchronous=False),
+        channel_options=channel_options(),
         concurrency_options=concurrency,
         resiliency_options=GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0),
         data_converter=EventDataConverter(),
@@ -102,25 +122,48 @@ def create_client(
         client_class = AsyncTaskHubGrpcClient if asynchronous else TaskHubGrpcClient
         return client_class(
             **channel_arguments(settings, asynchronous=asynchronous),
+            channel_options=channel_options(),
             logger=logger or durabletask_logger(),
         )
+    scheduler = _scheduler_module("client")
+    scheduler_client: TaskHubGrpcClient | AsyncTaskHubGrpcClient
     if asynchronous:
-        return AsyncDurableTaskSchedulerClient(
+        scheduler_client = scheduler.AsyncDurableTaskSchedulerClient(
             host_address=settings.host_address,
             taskhub=settings.taskhub,
             token_credential=create_credential(settings, asynchronous=True),
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
+            channel_options=channel_options(),
             logger=logger or durabletask_logger(),
         )
-    return DurableTaskSchedulerClient(
-        host_address=settings.host_address,
-        taskhub=settings.taskhub,
-        token_credential=create_credential(settings),
-        resource_id=settings.resource_id,
-        secure_channel=settings.secure,
-        logger=logger or durabletask_logger(),
-    )
+    else:
+        scheduler_client = scheduler.DurableTaskSchedulerClient(
+            host_address=settings.host_address,
+            taskhub=settings.taskhub,
+            token_credential=create_credential(settings),
+            resource_id=settings.resource_id,
+            secure_channel=settings.secure,
+            channel_options=channel_options(),
+            logger=logger or durabletask_logger(),
+        )
+    return scheduler_client
+
+
+AZURE_EXTRA_HINT = (
+    "A Durable Task Scheduler connection string needs the `azure` extra "
+    "(durabletask-azuremanaged), which is not installed. Install it with "
+    "`pip install -e '.[azure]'` in a clone of durable_workflows, or use a plain sidecar "
+    "address (host:port) or the embedded backend (no connection string)."
+)
+
+
+def _scheduler_module(name: str) -> ModuleType:
+    """``durabletask.azuremanaged.<name>``, or an error naming the ``azure`` extra."""
+    try:
+        return importlib.import_module(f"durabletask.azuremanaged.{name}")
+    except ImportError as exc:
+        raise DurableWorkflowsError(AZURE_EXTRA_HINT) from exc
 
 
 def _settings(target: ConnectionSettings | str) -> ConnectionSettings:

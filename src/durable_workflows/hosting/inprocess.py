@@ -13,7 +13,7 @@ import logging
 import os
 from typing import Literal, get_args
 
-from durabletask.client import AsyncTaskHubGrpcClient
+from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
 from ..durable.event_data import EventDataConverter
@@ -81,6 +81,12 @@ class InProcessTransport:
     def client(self, *, logger: logging.Logger | None = None) -> AsyncTaskHubGrpcClient:
         """An asynchronous durabletask client; closing it leaves the shared channel open."""
         return AsyncTaskHubGrpcClient(channel=self._channel, logger=logger or durabletask_logger())
+
+    def sync_client(self, *, logger: logging.Logger | None = None) -> TaskHubGrpcClient:
+        """A synchronous durabletask client; it calls the servicer in the calling thread."""
+        return TaskHubGrpcClient(
+            channel=InProcessChannel(self._sidecar.servicer), logger=logger or durabletask_logger()
+        )
 
     def close(self) -> None:
         """Release the clients' threads (calls in flight end on their own)."""

@@ -10,6 +10,7 @@ import sys
 import threading
 
 from durable_workflows.sidecar.auth import TOKEN_ENV_VAR
+from durable_workflows.sidecar.dispatch import MAX_DELIVERIES, MAX_WORK_ITEM_BYTES
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.server import SqliteSidecar
 
@@ -19,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="durable-workflows sidecar",
         description="Run a persistent Durable Task sidecar (gRPC) backed by SQLite.")
     p.add_argument("--db", required=True, help="SQLite file (created if missing) or :memory:")
-    p.add_argument("--port", type=int, default=4001, help="port to listen on (0: any free port)")
+    p.add_argument("--port", type=int, default=4001, help="port to listen on (default: %(default)s; 0: any free port)")
     p.add_argument("--host", default="localhost", help="interface to bind (default localhost); "
                    "any other needs --token or --insecure")
     p.add_argument("--token", help=f"shared secret every RPC must carry (default: ${TOKEN_ENV_VAR}; "
@@ -29,15 +30,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", help="PEM certificate (chain) to serve TLS with")
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--max-history", type=int, default=10_000,
-                   help="history events per instance before it is failed")
+                   help="history events per instance before it is failed (default: %(default)s)")
     p.add_argument("--lease-seconds", type=float, default=600.0,
-                   help="how long a worker may hold a work item before it is redelivered")
+                   help="seconds a worker may hold a work item before it is redelivered "
+                   "(default: %(default)s)")
     p.add_argument("--ping-interval", type=float, default=30.0,
-                   help="seconds between health pings to idle workers")
-    p.add_argument("--threads", type=int, default=128, help="gRPC server threads")
+                   help="seconds between health pings to idle workers (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=128, help="gRPC server threads (default: %(default)s)")
+    p.add_argument("--max-work-item-bytes", type=int, default=MAX_WORK_ITEM_BYTES,
+                   help="largest work item handed to a worker; a larger one fails its run "
+                   "(default: %(default)s)")
+    p.add_argument("--max-deliveries", type=int, default=MAX_DELIVERIES,
+                   help="failed deliveries of a work item in a row before it fails "
+                   "(default: %(default)s)")
     p.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL", "EXTRA"],
-                   help="SQLite synchronous mode; FULL also survives power loss")
-    p.add_argument("--log-level", default="INFO", help="logging level")
+                   help="SQLite synchronous mode (default: %(default)s); FULL also survives power loss")
+    p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
     return p
 
 
@@ -51,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         args.db, port=args.port, host=args.host, max_history=args.max_history,
         lease_seconds=args.lease_seconds, ping_interval=args.ping_interval,
         max_threads=args.threads, synchronous=args.synchronous,
+        max_work_item_bytes=args.max_work_item_bytes, max_deliveries=args.max_deliveries,
         token=token, insecure=args.insecure,
         tls_cert=args.tls_cert, tls_key=args.tls_key)
     try:

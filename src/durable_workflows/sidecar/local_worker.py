@@ -43,6 +43,8 @@ _EXECUTORS = {
 class LocalWorker:
     """Runs `worker`'s registered orchestrators, activities and entities on `sidecar`.
 
+    Register with it as with the worker itself; `start` and `stop` replace the worker's.
+
     ``threads`` work items run at once (the worker's ``maximum_thread_pool_workers``). One
     idle thread at a time waits for work (leader/followers), so a new item wakes one thread.
     """
@@ -62,17 +64,10 @@ class LocalWorker:
         """The durabletask worker whose registrations and executors this one uses."""
         return self._worker
 
-    def add_orchestrator(self, fn: Any) -> str:
-        """Register an orchestrator (as `TaskHubGrpcWorker.add_orchestrator`)."""
-        return self._worker.add_orchestrator(fn)
-
-    def add_activity(self, fn: Any) -> str:
-        """Register an activity (as `TaskHubGrpcWorker.add_activity`)."""
-        return self._worker.add_activity(fn)
-
-    def add_entity(self, fn: Any, name: str | None = None) -> str:
-        """Register an entity (as `TaskHubGrpcWorker.add_entity`)."""
-        return self._worker.add_entity(fn, name=name)
+    def __getattr__(self, name: str) -> Any:
+        """Everything but `start` and `stop` is the durabletask worker's (``add_activity``,
+        ``use_work_item_filters``, ...), so code that configures a worker configures this one."""
+        return getattr(self._worker, name)
 
     def start(self) -> None:
         """Open a work-item stream on the sidecar and start the threads."""

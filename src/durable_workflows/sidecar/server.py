@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent import futures
 from types import TracebackType
 from typing import Any
@@ -11,7 +12,8 @@ import grpc
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
 from durable_workflows.sidecar.auth import TokenInterceptor, check_exposure, tls_credentials
-from durable_workflows.sidecar.dispatch import Dispatcher
+from durable_workflows.sidecar.clock import Clock, SystemClock
+from durable_workflows.sidecar.dispatch import MAX_DELIVERIES, MAX_WORK_ITEM_BYTES, Dispatcher
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.servicer import Servicer
 from durable_workflows.sidecar.store import Store
@@ -26,6 +28,8 @@ class SqliteSidecar:
     which. Use as a context manager, or call `start` and `stop`. A `host` other than loopback
     needs a `token` (every RPC must carry ``authorization: Bearer <token>``) or
     ``insecure=True``; `tls_cert` and `tls_key` (PEM files) turn on TLS.
+    ``clock`` (tests: a `VirtualClock`) times timers and orchestrations; the system clock by
+    default.
     """
 
     def __init__(
@@ -39,18 +43,24 @@ class SqliteSidecar:
         ping_interval: float = 30.0,
         max_threads: int = 128,
         synchronous: str = "NORMAL",
+        max_work_item_bytes: int = MAX_WORK_ITEM_BYTES,
+        max_deliveries: int = MAX_DELIVERIES,
         token: str | None = None,
         insecure: bool = False,
         tls_cert: str | None = None,
         tls_key: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.db = db
+        self.clock: Clock = clock or SystemClock()
         self.host = host
         self.max_history = max_history
         self.lease_seconds = lease_seconds
         self.ping_interval = ping_interval
         self.max_threads = max_threads
         self.synchronous = synchronous
+        self.max_work_item_bytes = max_work_item_bytes
+        self.max_deliveries = max_deliveries
         self.insecure = insecure
         self.tls_cert = tls_cert
         self.tls_key = tls_key
@@ -94,7 +104,9 @@ class SqliteSidecar:
         try:
             engine = Dispatcher(store, max_history=self.max_history,
                                 lease_seconds=self.lease_seconds,
-                                ping_interval=self.ping_interval)
+                                ping_interval=self.ping_interval, clock=self.clock,
+                                max_work_item_bytes=self.max_work_item_bytes,
+                                max_deliveries=self.max_deliveries)
             server = grpc.server(
                 futures.ThreadPoolExecutor(max_workers=self.max_threads,
                                            thread_name_prefix="sidecar-rpc"),
@@ -116,6 +128,25 @@ class SqliteSidecar:
         self._servicer = servicer
         log.info("sidecar serving %s on %s", self.db, self.address)
         return self
+
+    def is_idle(self) -> bool:
+        """Whether no work is ready, running or due (every run waits for an event or timer)."""
+        if self._engine is None:
+            raise SidecarError("the sidecar is not running")
+        return self._engine.is_idle()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until `is_idle`; True if it became so.
+
+        A host calls it before stopping its worker, so ready and running work (such as a
+        finished run's last event-log write) is done rather than redelivered at the next start.
+        """
+        deadline = time.monotonic() + timeout
+        while self._engine is not None and not self._engine.is_idle():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def _bind(self, server: Any, credentials: grpc.ServerCredentials | None) -> int:
         where = f"{self.host}:{self._requested_port}"

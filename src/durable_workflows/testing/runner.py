@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..durable.names import thread_id
-from ..errors import DurableWorkflowsError, ExecutorFailedError
+from ..errors import DurableWorkflowsError, ExecutorFailedError, error_type_name
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import AgentThreadState
@@ -112,16 +112,15 @@ class InProcessRunner:
             else:
                 copied = {k: registry.decode(registry.encode(v)) for k, v in shared.items()}
                 result = self._invoke_executor(state, own, copied)
-            wire = encode_result(self.workflow, node.id, result)
+            return decode_result(self.workflow, encode_result(self.workflow, node.id, result))
         except ExecutorFailedError:
             raise
         except Exception as exc:
             # Whatever goes wrong while a node handles its message (no matching handler, a
-            # value that cannot be serialised, the handler raising) fails that node, as a
-            # failed durable activity does.
-            failure = ExecutorFailedError(node.id, str(exc), type(exc).__name__, state.superstep)
-            raise failure from exc
-        return decode_result(self.workflow, wire)
+            # value that cannot be serialised or rebuilt, the handler raising) fails that
+            # node, as a failed durable activity does.
+            error_type = error_type_name(type(exc))
+            raise ExecutorFailedError(node.id, str(exc), error_type, state.superstep) from exc
 
     def _invoke_executor(
         self, state: RunState, invocation: Invocation, shared: dict[str, Any]
@@ -157,7 +156,7 @@ class InProcessRunner:
 
     def _failed(self, exc: DurableWorkflowsError) -> InProcessResult:
         events: list[WorkflowEvent] = []
-        error, error_type, executor_id = str(exc), type(exc).__name__, None
+        error, error_type, executor_id = str(exc), error_type_name(type(exc)), None
         if isinstance(exc, ExecutorFailedError):
             error, error_type, executor_id = exc.error, exc.error_type, exc.executor_id
             events.append(
