@@ -15,6 +15,7 @@ from durable_workflows import (
     DurableWorkflowHost,
     DurableWorkflowsError,
     InvalidResponseError,
+    RequestAlreadyAnsweredError,
     RequestPort,
     WorkflowBuilder,
     WorkflowClient,
@@ -134,6 +135,26 @@ def test_a_response_round_trip_and_a_refusal(host: DurableWorkflowHost) -> None:
     result, refusal = drive(host, body)
     assert result == "approved=True"
     assert "approve" in refusal
+
+
+def test_a_late_answer_to_a_taken_request_is_refused_as_answered(
+    host: DurableWorkflowHost,
+) -> None:
+    """P7 also after the run has ended: the loser of two answers may arrive once the winner
+    has already finished the run (which the in-process transport makes likely)."""
+
+    async def body(client: WorkflowClient) -> tuple[str, Exception]:
+        run = await client.run(APPROVAL, 8)
+        [request] = await _requests(run)
+        await run.send_response(request, True)
+        result = await run.wait_for_completion()
+        with pytest.raises(RequestAlreadyAnsweredError) as late:
+            await run.send_response(request, False)
+        return result, late.value
+
+    result, late = drive(host, body)
+    assert result == "approved=True"
+    assert "already answered" in str(late)
 
 
 def test_a_failing_executor_fails_the_run_naming_it(host: DurableWorkflowHost) -> None:
