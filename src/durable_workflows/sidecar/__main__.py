@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sidecar listening on {sidecar.address} "
           f"(db: {args.db}; bound to {args.host}; {access})", flush=True)
     try:
-        stop.wait()
+        while not stop.wait(0.5):  # short waits: the signal handler runs between them
+            pass
     finally:
         sidecar.stop()
     return 0
