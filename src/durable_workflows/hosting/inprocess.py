@@ -9,9 +9,11 @@ sidecar's work items go straight to durabletask's executors) and its clients tal
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
@@ -78,9 +80,9 @@ class InProcessTransport:
         )
         return LocalWorker(self._sidecar, worker)
 
-    def client(self, *, logger: logging.Logger | None = None) -> AsyncTaskHubGrpcClient:
+    def client(self, *, logger: logging.Logger | None = None) -> InProcessClient:
         """An asynchronous durabletask client; closing it leaves the shared channel open."""
-        return AsyncTaskHubGrpcClient(channel=self._channel, logger=logger or durabletask_logger())
+        return InProcessClient(self._sidecar, self._channel, logger or durabletask_logger())
 
     def sync_client(self, *, logger: logging.Logger | None = None) -> TaskHubGrpcClient:
         """A synchronous durabletask client; it calls the servicer in the calling thread."""
@@ -91,3 +93,44 @@ class InProcessTransport:
     def close(self) -> None:
         """Release the clients' threads (calls in flight end on their own)."""
         self._channel.shutdown()
+
+
+class InProcessClient(AsyncTaskHubGrpcClient):
+    """An `AsyncTaskHubGrpcClient` on an `AsyncInProcessChannel` that can also wait for a
+    status change without polling and without holding a thread (`status_change`)."""
+
+    def __init__(
+        self, sidecar: SqliteSidecar, channel: AsyncInProcessChannel, logger: logging.Logger
+    ) -> None:
+        super().__init__(channel=channel, logger=logger)
+        self._engine = sidecar.servicer.engine
+
+    async def status_change(self, instance_id: str, status: int, timeout: float | None) -> None:
+        """Return once the instance's status durably differs from `status` (a
+        `durabletask.client.OrchestrationStatus` value), or after `timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        changed: asyncio.Future[None] = loop.create_future()
+        waker = _LoopWaker(loop, changed)
+        if not self._engine.watch(instance_id, status, waker):
+            return
+        try:
+            await asyncio.wait({changed}, timeout=timeout)
+        finally:
+            if not changed.done():
+                self._engine.unwatch(instance_id, waker)
+
+
+class _LoopWaker:
+    """Resolves a future of an event loop from the sidecar's committing thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+        self._loop = loop
+        self._future = future
+
+    def set(self) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            self._loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self) -> None:
+        if not self._future.done():
+            self._future.set_result(None)
