@@ -237,3 +237,29 @@ def test_in_process_needs_the_embedded_backend() -> None:
         assert remote.transport == "grpc"
     with pytest.raises(DurableWorkflowsError, match="transport= must be one of"):
         DurableWorkflowHost(workflows=[CHAIN], transport="pigeon")  # type: ignore[arg-type]
+
+
+def test_an_in_process_client_is_woken_by_a_status_change() -> None:
+    """`InProcessClient.status_change` (used by every wait of an in-process client) returns
+    when the run's status changes, at once if it already differs, or at its timeout."""
+    from durabletask.client import OrchestrationStatus
+
+    async def main() -> tuple[bool, str]:
+        async with DurableWorkflowHost(workflows=[APPROVAL], transport="inprocess") as host:
+            durable = host.client.durable_client
+            run = await host.client.run(APPROVAL, 3)
+            [request] = await _requests(run)
+            running = OrchestrationStatus.RUNNING.value
+            await asyncio.wait_for(durable.status_change(run.run_id, running, 0.1), 5)
+            still = (await run.get_status()).status
+            waiting = asyncio.ensure_future(durable.status_change(run.run_id, running, 30))
+            await run.send_response(request, True)
+            await asyncio.wait_for(waiting, 10)
+            completed = OrchestrationStatus.COMPLETED.value
+            await asyncio.wait_for(durable.status_change(run.run_id, completed, 30), 10)
+            done = (await run.get_status()).status
+            pending = OrchestrationStatus.PENDING.value
+            await asyncio.wait_for(durable.status_change(run.run_id, pending, 30), 5)
+            return still == "RUNNING", done
+
+    assert asyncio.run(main()) == (True, "COMPLETED")
