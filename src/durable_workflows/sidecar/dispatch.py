@@ -131,6 +131,16 @@ class Dispatcher(Engine):
                 self._work_cv.wait(stream.last_sent + self.ping_interval - now)
             return None
 
+    def take_work_item(self, stream: Stream, order: tuple[Kind, ...] = STREAM_ORDER) -> Any:
+        """A work item for ``stream`` if one is ready now, else None; never waits."""
+        with self._lock:
+            if stream.closed or stream.draining or self.closed:
+                return None
+            item = self._take(stream, order)
+            if item is not None:
+                stream.last_sent = time.monotonic()
+            return item
+
     def _skip(self, stream: Stream, kind: Kind, key: str | int) -> bool:
         """Whether to leave an item for another stream (this one let its lease expire)."""
         return self._avoid.get((kind, key)) == stream.stream_id and len(self._streams) > 1

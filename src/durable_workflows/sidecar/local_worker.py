@@ -24,6 +24,7 @@ from durable_workflows.sidecar.inproc import InProcessChannel
 from durable_workflows.sidecar.leases import Kind
 from durable_workflows.sidecar.model import pb
 from durable_workflows.sidecar.server import SqliteSidecar
+from durable_workflows.sidecar.writer import TransactionFailedError
 
 log = logging.getLogger("durable_workflows.sidecar")
 
@@ -46,7 +47,9 @@ class LocalWorker:
     Register with it as with the worker itself; `start` and `stop` replace the worker's.
 
     ``threads`` work items run at once (the worker's ``maximum_thread_pool_workers``). One
-    idle thread at a time waits for work (leader/followers), so a new item wakes one thread.
+    idle thread at a time waits for work (leader/followers), so a new item wakes one thread;
+    a thread that completes an item takes the next ready one itself, so a sequence of steps
+    stays on one thread.
     """
 
     def __init__(self, sidecar: SqliteSidecar, worker: TaskHubGrpcWorker) -> None:
@@ -58,6 +61,9 @@ class LocalWorker:
         self._threads: list[threading.Thread] = []
         self._listen = threading.Lock()
         self._stream: Any = None
+        self._completions: Any = None
+        self._next = threading.local()
+        """``item``: the work item the current thread took when it completed its last one."""
 
     @property
     def worker(self) -> TaskHubGrpcWorker:
@@ -74,6 +80,7 @@ class LocalWorker:
         if self._stream is not None:
             raise RuntimeError("the local worker is already running")
         self._stream = self._engine.open_stream(self._request())
+        self._completions = _Completions(self._engine, self._stub, self._stream, self._next)
         count = self._worker.concurrency_options.maximum_thread_pool_workers
         self._threads = [
             threading.Thread(target=self._serve, args=(self._stream,),
@@ -112,7 +119,10 @@ class LocalWorker:
                 item = self._engine.next_work_item(stream, TASKS_FIRST)
             if item is None:
                 return
-            self._execute(item)
+            while item is not None:
+                self._next.item = None
+                self._execute(item)
+                item = self._next.item
 
     def _execute(self, item: Any) -> None:
         kind = item.WhichOneof("request")
@@ -122,10 +132,48 @@ class LocalWorker:
         request, token = getattr(item, kind), item.completionToken
         execute, cancel = (getattr(self._worker, name) for name in names)
         try:
-            execute(request, self._stub, token)
+            execute(request, self._completions, token)
         except Exception:
             log.exception("work item %s failed in the local worker; giving it back", kind)
             try:
-                cancel(request, self._stub, token)
+                cancel(request, self._completions, token)
             except Exception:
                 log.exception("could not give back work item %s", kind)
+
+
+class _Completions:
+    """The stub the executors report through. A result is applied, then the reporting thread
+    takes the next ready work item for itself before it waits for the commit (a remote worker's
+    stream gets that item at the same moment), then the commit is awaited as the servicer
+    would. Other calls (give-backs) go through the servicer."""
+
+    def __init__(self, engine: Any, stub: Any, stream: Any, pending: threading.local) -> None:
+        self._engine = engine
+        self._stub = stub
+        self._stream = stream
+        self._pending = pending
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stub, name)
+
+    def CompleteOrchestratorTask(self, request: Any, **_: Any) -> Any:
+        """Apply an orchestrator step."""
+        return self._complete(self._engine.complete_orchestration, request)
+
+    def CompleteActivityTask(self, request: Any, **_: Any) -> Any:
+        """Record an activity result."""
+        return self._complete(self._engine.complete_activity, request)
+
+    def CompleteEntityTask(self, request: Any, **_: Any) -> Any:
+        """Apply an entity batch."""
+        return self._complete(self._engine.complete_entity, request)
+
+    def _complete(self, apply: Any, request: Any) -> Any:
+        apply(request)
+        self._pending.item = self._engine.take_work_item(self._stream, TASKS_FIRST)
+        try:
+            self._engine.sync()
+        except TransactionFailedError:
+            self._pending.item = None  # the engine reloaded: that item's lease is gone
+            raise
+        return pb.CompleteTaskResponse()
