@@ -72,6 +72,16 @@ EXAMPLES = [
         ["Expense EXP-001 reimbursed: $1,250.00 to Alice."],
         responses=lambda m: m.auto_response,
     ),
+    Example(
+        "content_approval",
+        lambda m: m.TOPICS,
+        [
+            "Published 'Tidal Energy': A short article about tidal energy. Revised 1x: "
+            "Mention the costs.",
+            "Escalated 'Unattended Topic' to the editor-in-chief: no review in time.",
+        ],
+        responses=lambda m: m.reviewer,
+    ),
 ]
 IDS = [e.name for e in EXAMPLES]
 

@@ -29,6 +29,8 @@ EXPECTED = [
     "MaxSuperstepsExceededError",
     "RequestAlreadyAnsweredError",
     "RequestPort",
+    "RequestTimedOut",
+    "RequestTimedOutEvent",
     "RequestTimeoutError",
     "ResponseReceivedEvent",
     "ResponseRefusedEvent",
@@ -64,7 +66,7 @@ EXPECTED = [
     "handler",
 ]
 
-EXPECTED_TESTING = ["InProcessResult", "InProcessRunner", "run_in_process"]
+EXPECTED_TESTING = ["InProcessResult", "InProcessRunner", "NO_RESPONSE", "run_in_process"]
 
 
 def test_all_is_sorted_and_unique() -> None:

@@ -29,12 +29,13 @@ from .model.context import WorkflowContext
 from .model.edges import Case, Default
 from .model.executors import Executor, executor, handler
 from .model.policies import RetryPolicy
-from .model.ports import RequestPort
+from .model.ports import RequestPort, RequestTimedOut
 from .runtime.events import (
     CustomEvent,
     ExecutorCompletedEvent,
     ExecutorFailedEvent,
     ExecutorInvokedEvent,
+    RequestTimedOutEvent,
     ResponseReceivedEvent,
     ResponseRefusedEvent,
     WaitingForInputEvent,
@@ -65,6 +66,8 @@ __all__ = [
     "MaxSuperstepsExceededError",
     "RequestAlreadyAnsweredError",
     "RequestPort",
+    "RequestTimedOut",
+    "RequestTimedOutEvent",
     "RequestTimeoutError",
     "ResponseReceivedEvent",
     "ResponseRefusedEvent",

@@ -17,7 +17,6 @@ from typing import Any, NoReturn
 from ..errors import (
     DurableWorkflowsError,
     ExecutorFailedError,
-    RequestTimeoutError,
     WorkflowGraphMismatchError,
 )
 from ..graph.workflow import Workflow
@@ -67,7 +66,6 @@ def start_payload(workflow: Workflow, input_envelope: Any, *, stream: bool) -> d
         "sequence": 0,
         "stream": stream,
         "generation": 0,
-        "requested_at": {},
         "verdicts": {},
     }
 
@@ -90,10 +88,12 @@ class OrchestratorDriver:
         self.payload = payload
         self.sequence: int = payload["sequence"]
         self.stream: bool = payload["stream"]
-        self.requested_at: dict[str, str] = dict(payload["requested_at"])
         self.unpublished: list[WorkflowEvent] = []
         self.intake = ResponseIntake(workflow, self.engine, seam, payload.get("verdicts"))
-        self.timers: dict[str, Any] = {}
+        self.timers: dict[datetime, Any] = {}
+        """The timer created for each deadline waited for in this episode."""
+        self.fired: datetime | None = None
+        """The latest deadline whose timer fired (the clock may lag it slightly)."""
 
     def run(self) -> Generator[Any, Any, Any]:
         """The orchestrator body: returns the run's result payload, or raises to fail it."""
@@ -142,22 +142,21 @@ class OrchestratorDriver:
         supersteps = tasks = 0
         while True:
             self._emit(self.intake.route(state))
+            self._emit(self.engine.fire_due(state, self._now()))
             if supersteps >= SUPERSTEPS_PER_GENERATION or tasks >= TASKS_PER_GENERATION:
                 self._continue_as_new(state)
                 return None
-            step = self.engine.begin_superstep(state)
+            step = self.engine.begin_superstep(state, self.seam.now)
             if step is not None:
                 self._emit(step.events)
-                for request in step.new_requests:
-                    self.requested_at[request.request_id] = self.seam.now.isoformat()
                 self._publish(state)
                 results = yield from self._execute(state, step)
                 self._emit(self.engine.finish_superstep(state, step, results))
                 supersteps += 1
                 tasks += len(step.invocations)
             elif self.engine.status(state) == "waiting":
-                self._publish(state)
-                yield from self._wait_for_responses(state)
+                self._publish(state, idle=True)
+                yield from self._wait(state)
                 supersteps += 1
             else:
                 return state
@@ -237,29 +236,26 @@ class OrchestratorDriver:
 
     # -- requests ------------------------------------------------------------------------
 
-    def _wait_for_responses(self, state: RunState) -> Generator[Any, Any, None]:
-        """Wait until a response arrives (judged by the intake) or a port's timeout passes."""
+    def _wait(self, state: RunState) -> Generator[Any, Any, None]:
+        """Wait until a response arrives (judged by the intake) or the next deadline passes
+        (the loop then times out what is due, P8)."""
         waits = self.intake.watch(state)
-        timers: dict[str, Any] = {}
-        for request in self.intake.open_requests(state):
-            timeout = self.workflow.ports[request.port_id].timeout
-            if timeout is None:
-                continue
-            request_id = request.request_id
-            if request_id not in self.timers:
-                asked = datetime.fromisoformat(self.requested_at[request_id])
-                self.timers[request_id] = self.seam.timer(asked + timeout)
-            timers[request_id] = self.timers[request_id]
-        yield self.seam.when_any(waits + list(timers.values()))
+        due = self.engine.next_deadline(state)
+        timer = None
+        if due is not None:
+            timer = self.timers.get(due)
+            if timer is None:
+                timer = self.timers[due] = self.seam.timer(due)
+            waits.append(timer)
+        yield self.seam.when_any(waits)
         self._emit(self.intake.take(state))
-        for request_id, timer in timers.items():
-            if request_id not in self.intake.accepted and self.seam.is_complete(timer):
-                port_id = state.requests[request_id].port_id
-                msg = (
-                    f"request {request_id!r} of port {port_id!r} got no response within "
-                    f"{self.workflow.ports[port_id].timeout}"
-                )
-                raise RequestTimeoutError(msg)
+        if timer is not None and due is not None and self.seam.is_complete(timer):
+            self.fired = max(self.fired or due, due)
+
+    def _now(self) -> datetime:
+        """The orchestration's clock, and never before a deadline whose timer has fired."""
+        now = self.seam.now
+        return now if self.fired is None else max(now, self.fired)
 
     # -- events, status, continue-as-new ----------------------------------------------------
 
@@ -270,7 +266,9 @@ class OrchestratorDriver:
             event.sequence = self.sequence
         self.unpublished += events
 
-    def _publish(self, state: RunState | None) -> None:
+    def _publish(self, state: RunState | None, *, idle: bool = False) -> None:
+        """Write the unpublished events to the event log and the status (`idle`: the run has
+        nothing to do but wait for responses or deadlines)."""
         registry = self.workflow.registry
         if self.stream and self.unpublished:
             batch: dict[str, list[dict[str, Any]]] = {}
@@ -301,7 +299,9 @@ class OrchestratorDriver:
                 "superstep": superstep,
                 "stream": self.stream,
                 "requests": requests,
+                **({"idle": True} if idle else {}),
                 **self.intake.verdicts(),
+                **({"timed_out": state.timed_out} if state is not None and state.timed_out else {}),
             }
         )
 
@@ -321,7 +321,6 @@ class OrchestratorDriver:
             "input": None,
             "sequence": self.sequence,
             "generation": self.payload["generation"] + 1,
-            "requested_at": {r: at for r, at in self.requested_at.items() if r in state.requests},
             "verdicts": self.intake.verdicts(),
         }
         self.seam.continue_as_new(payload)

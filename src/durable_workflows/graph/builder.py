@@ -18,6 +18,7 @@ from ..model.edges import (
     FanOutEdge,
     SingleEdge,
     SwitchCaseEdge,
+    TimeoutEdge,
     condition_name,
 )
 from ..model.nodes import Node
@@ -117,6 +118,13 @@ class WorkflowBuilder:
         default = defaults[0][1] if defaults else None
         group = SwitchCaseEdge(self._group_id(), src, tuple(branches), default, tuple(problems))
         self._groups.append(group)
+        return self
+
+    def add_timeout_edge(self, port: NodeRef, target: NodeRef) -> WorkflowBuilder:
+        """When a request at `port` times out, `target` receives a `RequestTimedOut` message
+        (instead of the run failing). The port needs a `timeout`."""
+        src, dst = self._ref(port, "add_timeout_edge"), self._ref(target, "add_timeout_edge")
+        self._groups.append(TimeoutEdge(self._group_id(), src, dst))
         return self
 
     def add_chain(self, nodes: Sequence[NodeRef]) -> WorkflowBuilder:

@@ -15,7 +15,14 @@ from functools import cached_property
 from typing import Any
 
 from ..model.agent_nodes import AgentNode
-from ..model.edges import EdgeGroup, FanInEdge, FanOutEdge, SingleEdge, condition_name
+from ..model.edges import (
+    EdgeGroup,
+    FanInEdge,
+    FanOutEdge,
+    SingleEdge,
+    TimeoutEdge,
+    condition_name,
+)
 from ..model.nodes import Node
 from ..model.ports import RequestPort
 from ..values.typing_utils import type_key
@@ -138,5 +145,7 @@ def _group_plan(group: EdgeGroup) -> EdgeGroupPlan:
         return EdgeGroupPlan(group.id, "fan-out", (group.source,), group.targets)
     if isinstance(group, FanInEdge):
         return EdgeGroupPlan(group.id, "fan-in", group.sources, (group.target,))
+    if isinstance(group, TimeoutEdge):
+        return EdgeGroupPlan(group.id, "timeout", (group.source,), (group.target,))
     labels = (*tuple(label for _, _, label in group.cases), "default")
     return EdgeGroupPlan(group.id, "switch-case", (group.source,), group.targets, labels)

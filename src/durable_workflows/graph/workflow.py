@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ..model.edges import EdgeGroup, FanInEdge, group_targets
+from ..model.edges import EdgeGroup, FanInEdge, TimeoutEdge, group_targets
 from ..model.edges import group_sources as sources_of
 from ..model.nodes import Node
-from ..model.ports import RequestPort
+from ..model.ports import RequestPort, timed_out_type
 from ..values.serialization import TypeRegistry
 from .plan import ExecutionPlan, compile_plan
 
@@ -40,9 +40,17 @@ class Workflow:
         self.plan: ExecutionPlan = compile_plan(name, start, max_supersteps, nodes, groups)
         self.graph_hash = self.plan.graph_hash
         outgoing: dict[str, list[EdgeGroup]] = {node_id: [] for node_id in nodes}
+        timeouts: dict[str, list[str]] = {}
         for group in groups:
+            if isinstance(group, TimeoutEdge):
+                timeouts.setdefault(group.source, []).append(group.target)
+                continue
             for source in dict.fromkeys(sources_of(group)):
                 outgoing[source].append(group)
+        self.timeout_targets: dict[str, tuple[str, ...]] = {
+            port: tuple(targets) for port, targets in timeouts.items()
+        }
+        """Per port, the targets of its timeout edges (in declaration order)."""
         self.outgoing: dict[str, tuple[EdgeGroup, ...]] = {
             node_id: tuple(found) for node_id, found in outgoing.items()
         }
@@ -52,9 +60,14 @@ class Workflow:
         }
         self.node_index = {node_id: index for index, node_id in enumerate(nodes)}
         self.registry = TypeRegistry(
-            t
-            for node in nodes.values()
-            for t in (*node.input_types, *node.output_types, *node.yield_types)
+            [
+                *(
+                    t
+                    for node in nodes.values()
+                    for t in (*node.input_types, *node.output_types, *node.yield_types)
+                ),
+                *(timed_out_type(self.ports[port]) for port in self.timeout_targets),
+            ]
         )
 
     @property

@@ -69,6 +69,7 @@ EDGE_ATTRS: dict[str, dict[str, str]] = {
     "fan-out": {"color": "#2b5d8a"},
     "fan-in": {"penwidth": "1.5"},
     "start": {},
+    "timeout": {"style": "dashed", "color": "#c62828", "fontcolor": "#c62828"},
 }
 
 STATUS_ATTRS: dict[NodeStatus, dict[str, str]] = {

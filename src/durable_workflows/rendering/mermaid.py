@@ -65,7 +65,7 @@ def _label(node: RenderNode) -> str:
 
 
 def _edge(edge: RenderEdge, ids: dict[str, str]) -> str:
-    arrow = "-.->" if edge.kind in ("conditional", "default") else "-->"
+    arrow = "-.->" if edge.kind in ("conditional", "default", "timeout") else "-->"
     if not edge.arrow:
         arrow = "---"
     label = f'|"{_escape(edge.label)}"|' if edge.label else ""

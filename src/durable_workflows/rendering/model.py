@@ -13,13 +13,22 @@ from datetime import timedelta
 from typing import Literal, Protocol
 
 from ..model.agent_nodes import AgentNode
-from ..model.edges import EdgeGroup, FanInEdge, FanOutEdge, SingleEdge, condition_name
+from ..model.edges import (
+    EdgeGroup,
+    FanInEdge,
+    FanOutEdge,
+    SingleEdge,
+    TimeoutEdge,
+    condition_name,
+)
 from ..model.nodes import Node
 from ..model.ports import RequestPort
 from ..values.typing_utils import is_any, short_name
 
 RenderKind = Literal["executor", "agent", "port", "unknown", "start", "fork", "switch", "barrier"]
-EdgeKind = Literal["plain", "conditional", "case", "default", "fan-out", "fan-in", "start"]
+EdgeKind = Literal[
+    "plain", "conditional", "case", "default", "fan-out", "fan-in", "start", "timeout"
+]
 
 START_ID = "start:"
 
@@ -133,6 +142,8 @@ def _group(group: EdgeGroup) -> tuple[list[RenderNode], list[RenderEdge]]:
         label = group.label or condition_name(group.condition)
         kind: EdgeKind = "conditional" if group.condition is not None else "plain"
         return [], [RenderEdge(group.source, group.target, kind, label)]
+    if isinstance(group, TimeoutEdge):
+        return [], [RenderEdge(group.source, group.target, "timeout", "timeout")]
     if isinstance(group, FanOutEdge):
         fork = f"fan-out:{group.id}"
         edges = [RenderEdge(group.source, fork, "fan-out", "fan-out", arrow=False)]

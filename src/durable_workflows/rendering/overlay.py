@@ -65,7 +65,7 @@ class RunOverlay:
                 pending[str(getattr(event, "request_id", ""))] = node_id
                 status[node_id] = "waiting"
                 counts[node_id] = counts.get(node_id, 0) + 1
-            elif kind == "response_received" and node_id:
+            elif kind in ("response_received", "request_timed_out") and node_id:
                 pending.pop(str(getattr(event, "request_id", "")), None)
                 if node_id not in pending.values():
                     status[node_id] = "completed"

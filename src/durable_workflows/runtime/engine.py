@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ..errors import (
     InvalidResponseError,
     MaxSuperstepsExceededError,
+    RequestTimeoutError,
     SerializationError,
     WorkflowRuntimeError,
 )
@@ -21,13 +23,14 @@ from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.context import InvocationResult, SentMessage
 from ..model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, condition_name
-from ..model.ports import RequestPort
+from ..model.ports import RequestPort, timed_out_type
 from ..values.serialization import from_json
 from ..values.typing_utils import is_any, matches, short_name
 from .events import (
     CustomEvent,
     ExecutorCompletedEvent,
     ExecutorInvokedEvent,
+    RequestTimedOutEvent,
     ResponseReceivedEvent,
     WaitingForInputEvent,
     WorkflowCompletedEvent,
@@ -39,6 +42,9 @@ INPUT_SOURCE = "__input__"
 """The source of the workflow's input message."""
 
 RunStatus = Literal["running", "waiting", "completed"]
+
+TIMED_OUT_KEPT = 256
+"""How many of its most recent timeouts a run remembers, to refuse late responses clearly."""
 
 
 @dataclass
@@ -58,6 +64,8 @@ class PendingRequest:
     port_id: str
     request: Any
     superstep: int
+    deadline: datetime | None = None
+    """When the request times out (ports with a timeout, given the driver's clock; P8)."""
 
 
 @dataclass
@@ -93,6 +101,8 @@ class RunState:
     requests: dict[str, PendingRequest] = field(default_factory=dict)
     outputs: list[Any] = field(default_factory=list)
     halted: bool = False
+    timed_out: dict[str, float] = field(default_factory=dict)
+    """The most recent timed-out requests: request id -> seconds waited (P9)."""
 
 
 class Engine:
@@ -139,9 +149,10 @@ class Engine:
             return "running"
         return "waiting" if state.requests else "completed"
 
-    def begin_superstep(self, state: RunState) -> Superstep | None:
+    def begin_superstep(self, state: RunState, now: datetime | None = None) -> Superstep | None:
         """Fire the complete barriers, take the pending messages and plan the next superstep
-        (None when there is nothing to deliver)."""
+        (None when there is nothing to deliver). `now` is the driver's clock: it dates the
+        deadlines of new requests (without it they have none)."""
         if state.halted:
             return None
         self._fire_barriers(state)
@@ -175,8 +186,13 @@ class Engine:
                 assert isinstance(node, RequestPort)
                 count = port_counts.get(node.id, 0)
                 port_counts[node.id] = count + 1
+                deadline = None if now is None or node.timeout is None else now + node.timeout
                 request = PendingRequest(
-                    f"{node.id}:{state.superstep}:{count}", node.id, delivery.message, step.number
+                    f"{node.id}:{state.superstep}:{count}",
+                    node.id,
+                    delivery.message,
+                    step.number,
+                    deadline,
                 )
                 state.requests[request.request_id] = request
                 step.new_requests.append(request)
@@ -240,6 +256,10 @@ class Engine:
         Barriers it completes fire when the next superstep begins, after every other delivery.
         """
         request = state.requests.get(request_id)
+        if request is None and request_id in state.timed_out:
+            waited = timedelta(seconds=state.timed_out[request_id])
+            msg = f"request {request_id!r} timed out after {waited}; it no longer takes a response"
+            raise InvalidResponseError(msg)
         if request is None:
             known = ", ".join(state.requests) or "none"
             msg = f"no pending request {request_id!r} in this run (pending: {known})"
@@ -263,6 +283,56 @@ class Engine:
         except SerializationError as exc:
             msg = f"response to port {port.id!r} refused: {exc}"
             raise InvalidResponseError(msg) from exc
+
+    # -- time ------------------------------------------------------------------------------
+
+    def next_deadline(self, state: RunState) -> datetime | None:
+        """The earliest deadline of the open requests (None when none has one)."""
+        deadlines = [r.deadline for r in state.requests.values() if r.deadline is not None]
+        return min(deadlines, default=None)
+
+    def fire_due(self, state: RunState, now: datetime) -> list[WorkflowEvent]:
+        """Time out every open request whose deadline is `now` or earlier (P8): route it along
+        the port's timeout edges, or fail the run (`RequestTimeoutError`) if the port has none."""
+        if state.halted:
+            return []
+        order = {request_id: index for index, request_id in enumerate(state.requests)}
+        due = sorted(
+            (r for r in state.requests.values() if r.deadline is not None and r.deadline <= now),
+            key=lambda r: (r.deadline, order[r.request_id]),
+        )
+        for request in due:
+            if request.port_id not in self.workflow.timeout_targets:
+                port = self.workflow.ports[request.port_id]
+                msg = (
+                    f"request {request.request_id!r} of port {request.port_id!r} got no response "
+                    f"within {port.timeout}; add a timeout edge from the port to handle it"
+                )
+                raise RequestTimeoutError(msg)
+        events: list[WorkflowEvent] = []
+        for request in due:
+            port = self.workflow.ports[request.port_id]
+            assert port.timeout is not None
+            del state.requests[request.request_id]
+            state.timed_out[request.request_id] = port.timeout.total_seconds()
+            for old in list(state.timed_out)[:-TIMED_OUT_KEPT]:
+                del state.timed_out[old]
+            events.append(
+                RequestTimedOutEvent(
+                    request_id=request.request_id,
+                    port_id=port.id,
+                    waited_seconds=port.timeout.total_seconds(),
+                )
+            )
+            message = timed_out_type(port)(
+                request_id=request.request_id,
+                port_id=port.id,
+                request=request.request,
+                waited=port.timeout,
+            )
+            for target in self.workflow.timeout_targets[port.id]:
+                state.pending.append(Delivery(target, message, port.id))
+        return events
 
     def completion_event(self, state: RunState) -> WorkflowCompletedEvent:
         """The event that ends a completed run (with what barriers were still holding)."""

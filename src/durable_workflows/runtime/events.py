@@ -129,6 +129,16 @@ class ResponseRefusedEvent(WorkflowEvent):
 
 
 @dataclass(kw_only=True)
+class RequestTimedOutEvent(WorkflowEvent):
+    """A request got no response within its port's timeout; it is closed (P8)."""
+
+    type: ClassVar[str] = "request_timed_out"
+    request_id: str
+    port_id: str
+    waited_seconds: float = 0.0
+
+
+@dataclass(kw_only=True)
 class WorkflowCompletedEvent(WorkflowEvent):
     """The run finished. `result` is the last output (or None); `outputs` lists them all."""
 
@@ -162,6 +172,7 @@ EVENT_TYPES: dict[str, type[WorkflowEvent]] = {
         WaitingForInputEvent,
         ResponseReceivedEvent,
         ResponseRefusedEvent,
+        RequestTimedOutEvent,
         WorkflowCompletedEvent,
         WorkflowFailedEvent,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ..graph.workflow import Workflow
@@ -85,11 +86,13 @@ def encode_state(workflow: Workflow, state: RunState) -> dict[str, Any]:
                 "port_id": r.port_id,
                 "superstep": r.superstep,
                 "request": encode(r.request, nodes[r.port_id].input_types),
+                **({"deadline": r.deadline.isoformat()} if r.deadline is not None else {}),
             }
             for r in state.requests.values()
         ],
         "outputs": [encode(v) for v in state.outputs],
         "halted": state.halted,
+        **({"timed_out": state.timed_out} if state.timed_out else {}),
     }
 
 
@@ -97,7 +100,13 @@ def decode_state(workflow: Workflow, data: dict[str, Any]) -> RunState:
     """Rebuild a `RunState` from `encode_state` data."""
     decode = workflow.registry.decode
     requests = [
-        PendingRequest(r["request_id"], r["port_id"], decode(r["request"]), r["superstep"])
+        PendingRequest(
+            r["request_id"],
+            r["port_id"],
+            decode(r["request"]),
+            r["superstep"],
+            datetime.fromisoformat(r["deadline"]) if "deadline" in r else None,
+        )
         for r in data["requests"]
     ]
     return RunState(
@@ -112,4 +121,5 @@ def decode_state(workflow: Workflow, data: dict[str, Any]) -> RunState:
         requests={r.request_id: r for r in requests},
         outputs=[decode(v) for v in data["outputs"]],
         halted=bool(data["halted"]),
+        timed_out=dict(data.get("timed_out", {})),
     )

@@ -1,17 +1,20 @@
 """`run_in_process`: run a workflow in this process on the superstep engine (no durability).
 
 It is the reference the durable runtime is tested against: same engine, same JSON round trip
-of every result, invocations of a superstep run one after another in invocation order.
+of every result, invocations of a superstep run one after another in invocation order. Time is
+virtual (docs/semantics.md C1): it stands still while the run has work and jumps to the next
+deadline when the run is idle, so runs with timeouts are deterministic and instant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Final
 
 from ..durable.names import thread_id
-from ..errors import DurableWorkflowsError, ExecutorFailedError
+from ..errors import DurableWorkflowsError, ExecutorFailedError, InvalidResponseError
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import AgentThreadState
@@ -29,7 +32,20 @@ from ..runtime.invoke import invoke_agent, invoke_executor
 from ..runtime.wire import decode_result, encode_message, encode_result
 
 ResponseProvider = Callable[[WaitingForInputEvent], Any]
-"""Answers a request: given the `WaitingForInputEvent`, returns the response."""
+"""Answers a request: given the `WaitingForInputEvent`, returns the response (or
+`NO_RESPONSE`)."""
+
+EPOCH: Final = datetime(2000, 1, 1, tzinfo=timezone.utc)
+"""Where an in-process run's virtual clock starts by default."""
+
+
+class _NoResponse:
+    def __repr__(self) -> str:
+        return "NO_RESPONSE"
+
+
+NO_RESPONSE: Final = _NoResponse()
+"""What a responder returns to leave a request unanswered for now (so time can pass, C1)."""
 
 
 @dataclass
@@ -51,40 +67,90 @@ class InProcessResult:
 
 
 class InProcessRunner:
-    """Drives the engine in this process; `run_in_process` is the usual entry point."""
+    """Drives the engine in this process; `run_in_process` is the usual entry point.
 
-    def __init__(self, workflow: Workflow, responses: ResponseProvider | None = None) -> None:
+    A run left waiting can be continued with `submit_response`.
+    """
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        responses: ResponseProvider | None = None,
+        *,
+        start: datetime = EPOCH,
+    ) -> None:
         self.workflow = workflow
         self.engine = Engine(workflow)
         self.responses = responses
+        self.clock = start
+        """The virtual clock (C1)."""
         self.threads: dict[tuple[str, str], AgentThreadState] = {}
         self.events: list[WorkflowEvent] = []
         self.run_id = ""
+        self.state: RunState | None = None
+        self._driver: Generator[None, None, None] | None = None
+        self._result: InProcessResult | None = None
 
     def run(self, message: Any, run_id: str = "in-process") -> InProcessResult:
         """Run to completion, failure, or until requests are left unanswered."""
         self.run_id = run_id
         self._emit([WorkflowStartedEvent(workflow_name=self.workflow.name)])
         try:
-            state = self.engine.start(message, run_id)
-            while True:
-                step = self.engine.begin_superstep(state)
-                if step is not None:
-                    self._emit(step.events)
-                    results = self.execute(state, step)
-                    self._emit(self.engine.finish_superstep(state, step, results))
-                    continue
-                if self.engine.status(state) == "waiting" and self._answer(state):
-                    continue
-                break
+            self.state = self.engine.start(message, run_id)
         except DurableWorkflowsError as exc:
             return self._failed(exc)
-        status = self.engine.status(state)
-        if status == "completed":
+        self._driver = self._drive(self.state)
+        return self._advance()
+
+    def submit_response(self, request_id: str, response: Any) -> InProcessResult:
+        """Answer a request of a waiting run and run on (`InvalidResponseError` if refused)."""
+        state = self._waiting_state()
+        self._emit(self.engine.submit_response(state, request_id, response))
+        return self._advance()
+
+    def _waiting_state(self) -> RunState:
+        if self.state is None or self._result is None or self._result.status != "waiting":
+            status = "not started" if self._result is None else self._result.status
+            msg = f"in-process run {self.run_id!r} is {status}; only a waiting run takes input"
+            raise InvalidResponseError(msg)
+        return self.state
+
+    def _advance(self) -> InProcessResult:
+        assert self._driver is not None and self.state is not None
+        state = self.state
+        try:
+            next(self._driver)
+        except StopIteration:
             self._emit([self.engine.completion_event(state)])
+            self._result = InProcessResult("completed", list(state.outputs), self.events)
+            return self._result
+        except DurableWorkflowsError as exc:
+            self._result = self._failed(exc)
+            return self._result
         announced = {e.request_id: e for e in self.events if isinstance(e, WaitingForInputEvent)}
         pending = [announced[r] for r in state.requests]
-        return InProcessResult(status, list(state.outputs), self.events, None, pending)
+        self._result = InProcessResult("waiting", list(state.outputs), self.events, None, pending)
+        return self._result
+
+    def _drive(self, state: RunState) -> Generator[None, None, None]:
+        """The run's loop; it yields when the run waits for input nobody gives it now."""
+        while True:
+            step = self.engine.begin_superstep(state, self.clock)
+            if step is not None:
+                self._emit(step.events)
+                results = self.execute(state, step)
+                self._emit(self.engine.finish_superstep(state, step, results))
+                continue
+            if self.engine.status(state) == "completed":
+                return
+            if self._answer(state):
+                continue
+            due = self.engine.next_deadline(state) if self.responses is not None else None
+            if due is not None:
+                self.clock = max(self.clock, due)
+                self._emit(self.engine.fire_due(state, self.clock))
+                continue
+            yield
 
     def execute(self, state: RunState, step: Superstep) -> list[InvocationResult]:
         """Run a superstep's invocations; results come back in invocation order."""
@@ -147,13 +213,18 @@ class InProcessRunner:
                 attempt += 1
 
     def _answer(self, state: RunState) -> bool:
+        """Ask the responder for every open request; whether it answered any."""
         if self.responses is None:
             return False
         waiting = {e.request_id: e for e in self.events if isinstance(e, WaitingForInputEvent)}
+        answered = False
         for request_id in list(state.requests):
             response = self.responses(waiting[request_id])
+            if response is NO_RESPONSE:
+                continue
             self._emit(self.engine.submit_response(state, request_id, response))
-        return True
+            answered = True
+        return answered
 
     def _failed(self, exc: DurableWorkflowsError) -> InProcessResult:
         events: list[WorkflowEvent] = []
@@ -182,10 +253,15 @@ class InProcessRunner:
 
 
 def run_in_process(
-    workflow: Workflow, input: Any, responses: ResponseProvider | None = None
+    workflow: Workflow,
+    input: Any,
+    responses: ResponseProvider | None = None,
+    *,
+    start: datetime = EPOCH,
 ) -> InProcessResult:
     """Run `workflow` on `input` in this process; `responses` answers each request.
 
     Without `responses`, a run that reaches a request port stops with status ``waiting``.
+    `start` is where the virtual clock starts (C1).
     """
-    return InProcessRunner(workflow, responses).run(input)
+    return InProcessRunner(workflow, responses, start=start).run(input)
