@@ -7,8 +7,9 @@ to Escalate instead of failing the run (the samples' ``when_any([approval, timer
 
 The demo runs two topics on the embedded backend: a reviewer rejects the first draft of one
 and approves the rewrite; nobody reviews the other, so it is escalated. The reviewer answers
-with plain JSON. The workflow's review window is three days; the demo shortens it to a few
-seconds.
+the way the Agent Framework samples do, with an event named after the port and plain JSON:
+``run.raise_event("HumanApproval", {"approved": false, "feedback": "..."})``. The workflow's
+review window is three days; the demo shortens it to a few seconds.
 
 With ``OPENAI_API_KEY`` or ``AZURE_OPENAI_ENDPOINT`` set the writer calls that model;
 otherwise it is a deterministic stand-in.
@@ -165,7 +166,7 @@ async def run_topic(host: DurableWorkflowHost, wf: Workflow, topic: ContentReque
             answer = reviewer(event)
             print(f"  review requested for {event.request.title!r}: {answer}")
             if answer is not NO_RESPONSE:
-                await run.send_response(event, answer)
+                await run.raise_event("HumanApproval", answer)
     return str(await run.wait_for_completion())
 
 

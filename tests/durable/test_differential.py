@@ -1,8 +1,8 @@
 """Differential: hypothesis-generated DAG workflows give the same outputs durably and in-process.
 
 `dag_specs` draws executors, edges, conditions, fan-outs and fan-ins; `gated_specs` adds issue
-15's constructs on top: request ports with timeout routes (some requests answered, some left to
-time out).
+15's constructs on top: request ports with timeout routes (some requests answered, by request id
+or by a named event, some left to time out).
 """
 
 from __future__ import annotations
@@ -198,7 +198,10 @@ async def _durable_answered(address: str, workflow: Workflow, value: int) -> tup
                 response = answer(request.request)
                 if response is not NO_RESPONSE and request.request_id not in answered:
                     answered.add(request.request_id)
-                    await run.send_response(request, response)
+                    if request.request % 4 == 0:  # the named-event way (P10)
+                        await run.raise_event(request.port_id, response)
+                    else:
+                        await run.send_response(request, response)
                     continue
             await asyncio.sleep(0.01)
         try:

@@ -1,5 +1,5 @@
 """Issue 15's graph features end to end on the embedded backend, against the in-process runner:
-timeout routes (P8, P9)."""
+timeout routes (P8, P9), named events (P10)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from durable_workflows import (
     RequestPort,
     RequestTimedOut,
     RequestTimedOutEvent,
+    ResponseRefusedEvent,
     WorkflowBuilder,
     WorkflowClient,
     WorkflowCompletedEvent,
@@ -24,7 +25,9 @@ from durable_workflows import (
 )
 from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.factories import create_client
-from durable_workflows.testing import NO_RESPONSE, run_in_process
+from durable_workflows.testing import NO_RESPONSE, InProcessRunner, run_in_process
+
+from .workflows import Approval, approval_flow, two_open
 
 
 def _escalation() -> Workflow:
@@ -77,7 +80,10 @@ def _late() -> Workflow:
 
 LATE = _late()
 
-ALL = [ESCALATION, LATE]
+NAMED = approval_flow()
+TWO_OPEN = two_open()
+
+ALL = [ESCALATION, LATE, NAMED, TWO_OPEN]
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +182,109 @@ def test_late_response_is_refused_clearly(host: DurableWorkflowHost) -> None:
 
 async def _has_requests(run: Any) -> bool:
     return bool(await run.pending_requests())
+
+
+# -- named events ----------------------------------------------------------------------------
+
+
+async def _pending_ports(run: Any) -> list[str]:
+    return [r.port_id for r in await run.pending_requests()]
+
+
+def test_raise_event_answers_like_the_in_process_run(host: DurableWorkflowHost) -> None:
+    """P10 durably: `run.raise_event(port, plain JSON)` answers the open request; the run ends
+    with the same events and outputs as in process."""
+
+    async def body(client: WorkflowClient) -> tuple[Any, list[WorkflowEvent]]:
+        run = await client.stream(NAMED, "hi")
+        await wait_until(lambda: _is(run, ["Approval"]), "the approval request")
+        await run.raise_event("Approval", {"approved": False, "feedback": "shorter"})
+        await wait_until(lambda: _is(run, ["Second"]), "the second request")
+        await run.raise_event("Second", "ok")
+        return await run.wait_for_completion(), await collect(run)
+
+    result, events = drive(host, body)
+    runner = InProcessRunner(NAMED)
+    runner.run("hi")
+    runner.raise_event("Approval", {"approved": False, "feedback": "shorter"})
+    expected = runner.raise_event("Second", "ok")
+    assert result == expected.result == "ok"
+    assert [e.type for e in events] == [e.type for e in expected.events]
+    received = [e for e in events if e.type == "response_received"]
+    assert received[0].response == Approval(approved=False, feedback="shorter")
+
+
+def test_raw_named_event_without_an_open_request_is_refused_not_kept(
+    host: DurableWorkflowHost,
+) -> None:
+    """P10: an event named after a port with no open request is refused when it arrives (a
+    ResponseRefusedEvent names it) and is not kept for the port's next request."""
+
+    async def body(client: WorkflowClient) -> tuple[list[str], list[WorkflowEvent]]:
+        run = await client.stream(NAMED, "hi")
+        await wait_until(lambda: _is(run, ["Approval"]), "the approval request")
+        raw = client.durable_client
+        await raw.raise_orchestration_event(run.run_id, "Second", data="too early")
+        await wait_until(lambda: _refusals(run, 1), "the refusal")
+        await raw.raise_orchestration_event(run.run_id, "Approval", data={"approved": True})
+        await wait_until(lambda: _is(run, ["Second"]), "the second request")
+        await asyncio.sleep(0.3)
+        still = await _pending_ports(run)  # the early event did not answer it
+        await run.raise_event("Second", "now")
+        await run.wait_for_completion()
+        return still, await collect(run)
+
+    still, events = drive(host, body)
+    assert still == ["Second"]
+    [refused] = [e for e in events if isinstance(e, ResponseRefusedEvent)]
+    assert (refused.event_name, refused.port_id, refused.request_id) == ("Second", "Second", "")
+    assert "no request is open at port 'Second'" in refused.error
+    assert events[-1].type == "workflow_completed"
+
+
+def test_raw_named_event_with_two_open_requests_or_a_bad_payload_is_refused(
+    host: DurableWorkflowHost,
+) -> None:
+    """P10: several open requests at the port, or a payload that does not fit: refused and
+    recorded; the requests stay open. The client refuses the same before sending."""
+
+    async def body(
+        client: WorkflowClient,
+    ) -> tuple[list[str], list[str], list[ResponseRefusedEvent]]:
+        run = await client.stream(TWO_OPEN, "x")
+        await wait_until(lambda: _is(run, ["ask", "ask"]), "two requests")
+        raw = client.durable_client
+        await raw.raise_orchestration_event(run.run_id, "ask", data=1)
+        await wait_until(lambda: _refusals(run, 1), "the first refusal")
+        errors = []
+        for name, payload in (("ask", 1), ("nope", 1)):
+            with pytest.raises(InvalidResponseError) as info:
+                await run.raise_event(name, payload)
+            errors.append(str(info.value))
+        await run.send_response("ask:3:0", 5)
+        await wait_until(lambda: _is(run, ["ask"]), "one request left")
+        await raw.raise_orchestration_event(run.run_id, "ask", data="not an int")
+        await wait_until(lambda: _refusals(run, 2), "the second refusal")
+        with pytest.raises(InvalidResponseError):
+            await run.raise_event("ask", "not an int")
+        await run.raise_event("ask", 6)
+        await run.wait_for_completion()
+        refused = [e for e in await collect(run) if isinstance(e, ResponseRefusedEvent)]
+        return errors, run.outputs, refused
+
+    errors, outputs, refused = drive(host, body)
+    assert "2 requests are open at port 'ask' (ask:3:0, ask:3:1)" in errors[0]
+    assert "names no port" in errors[1]
+    assert outputs == [5, 6]
+    assert [(r.event_name, r.request_id) for r in refused] == [("ask", ""), ("ask", "ask:3:1")]
+    assert "2 requests are open" in refused[0].error
+    assert "'ask' refused" in refused[1].error
+
+
+async def _is(run: Any, ports: list[str]) -> bool:
+    return await _pending_ports(run) == ports
+
+
+async def _refusals(run: Any, count: int) -> bool:
+    events = await run.recorded_events()
+    return len([e for e in events if isinstance(e, ResponseRefusedEvent)]) >= count

@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from durable_workflows import RequestPort, WorkflowBuilder, WorkflowContext, executor
 from durable_workflows.graph.workflow import Workflow
 
@@ -106,3 +108,46 @@ def crash_workflow(name: str = "CrashFlow", with_port: bool = False) -> Workflow
     else:
         builder.add_chain([step1, step2, step3])
     return builder.build()
+
+
+class Approval(BaseModel):
+    approved: bool
+    feedback: str = ""
+
+
+def approval_flow() -> Workflow:
+    @executor(id="draft")
+    def draft(text: str) -> str:
+        return text
+
+    approval = RequestPort("Approval", request_type=str, response_type=Approval)
+    second = RequestPort("Second", request_type=str, response_type=str)
+
+    @executor(id="after")
+    def after(a: Approval) -> str:
+        return "yes" if a.approved else f"no: {a.feedback}"
+
+    return WorkflowBuilder(draft, name="Named").add_chain([draft, approval, after, second]).build()
+
+
+def two_open() -> Workflow:
+    @executor(id="split")
+    def split(x: str) -> str:
+        return x
+
+    @executor(id="a")
+    def a(x: str) -> str:
+        return x + "a"
+
+    @executor(id="b")
+    def b(x: str) -> str:
+        return x + "b"
+
+    ask = RequestPort("ask", request_type=str, response_type=int)
+    return (
+        WorkflowBuilder(split, name="TwoOpen")
+        .add_fan_out_edge(split, [a, b])
+        .add_edge(a, ask)
+        .add_edge(b, ask)
+        .build()
+    )

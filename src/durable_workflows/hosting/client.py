@@ -27,7 +27,8 @@ from ..errors import (
     WorkflowNotFoundError,
 )
 from ..graph.workflow import Workflow
-from ..runtime.engine import Engine
+from ..runtime.engine import Engine, PendingRequest
+from ..runtime.engine import RunState as EngineState
 from ..runtime.events import (
     TERMINAL_EVENTS,
     WaitingForInputEvent,
@@ -35,6 +36,7 @@ from ..runtime.events import (
     WorkflowFailedEvent,
     event_from_dict,
 )
+from ..values.serialization import to_json
 from ..values.typing_utils import short_name
 from .run_info import RunState, RunSummary, list_runs, run_state, split_failure, utc
 from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
@@ -364,6 +366,30 @@ class WorkflowRun:
             self.run_id, request_id, data={"response": envelope, "token": token}
         )
         await wait_for_verdict(self._durable, self.run_id, request_id, token, timeout)
+
+    async def raise_event(self, name: str, payload: Any) -> None:
+        """Answer the one request open at port `name` with a named event carrying `payload`
+        as plain JSON, the way the Agent Framework samples do (docs/semantics.md P10).
+
+        Raises `InvalidResponseError` when `name` is not a port of the workflow, when not
+        exactly one request is open there, or when `payload` does not fit the port's response
+        type. Returns once the event is sent; the run judges it on arrival and records a
+        refusal as a `ResponseRefusedEvent` (the request is then still open).
+        """
+        state = await self._state()
+        status = self._status(state)
+        if not status.is_active:
+            msg = f"run {self.run_id!r} is {status.status}; it no longer accepts events"
+            raise InvalidResponseError(msg)
+        engine = Engine(self.workflow)
+        pending = [(r.request_id, r.port_id) for r in status.pending_requests]
+        open_state = EngineState(
+            requests={rid: PendingRequest(rid, port, None, 0) for rid, port in pending}
+        )
+        engine.event_request(open_state, name)
+        value = engine.coerce_response(self.workflow.ports[name], payload)
+        data = to_json(value, self.workflow.ports[name].response_type)
+        await self._durable.raise_orchestration_event(self.run_id, name, data=data)
 
     async def cancel(self, reason: str = "cancelled") -> None:
         """Terminate the run."""

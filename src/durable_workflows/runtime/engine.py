@@ -8,6 +8,7 @@ order, to `finish_superstep`. docs/semantics.md states the rules this module imp
 from __future__ import annotations
 
 import inspect
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -273,6 +274,35 @@ class Engine:
         ]
         self._route(state, events, port.id, SentMessage(response, None, returned=True))
         return events
+
+    def event_request(
+        self, state: RunState, name: str, answered: Container[str] = ()
+    ) -> PendingRequest:
+        """The one open request (not in `answered`) that an event named `name` answers (P10);
+        `InvalidResponseError` when `name` is no port or not exactly one request is open there."""
+        ports = self.workflow.ports
+        if name not in ports:
+            msg = (
+                f"event {name!r} names no port of workflow {self.workflow.name!r} (ports: "
+                f"{', '.join(ports) or 'none'}); name a named event after the port it answers"
+            )
+            raise InvalidResponseError(msg)
+        open_here = [
+            r
+            for r in state.requests.values()
+            if r.port_id == name and r.request_id not in answered
+        ]
+        if len(open_here) == 1:
+            return open_here[0]
+        if not open_here:
+            msg = f"event {name!r}: no request is open at port {name!r}"
+        else:
+            ids = ", ".join(r.request_id for r in open_here)
+            msg = (
+                f"event {name!r}: {len(open_here)} requests are open at port {name!r} ({ids}); "
+                "answer one of them by its request id with send_response"
+            )
+        raise InvalidResponseError(msg)
 
     def coerce_response(self, port: RequestPort, response: Any) -> Any:
         """`response` validated against the port's response type (`InvalidResponseError`)."""

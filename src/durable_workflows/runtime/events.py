@@ -120,12 +120,14 @@ class ResponseReceivedEvent(WorkflowEvent):
 @dataclass(kw_only=True)
 class ResponseRefusedEvent(WorkflowEvent):
     """Something arrived for a request that is not an acceptable response (not JSON, not sent
-    with `send_response`, or of the wrong type); the request stays open."""
+    with `send_response`, of the wrong type, or a named event that fits no single request);
+    the request stays open. `event_name` is the name of the event that was refused."""
 
     type: ClassVar[str] = "response_refused"
     request_id: str
     port_id: str
     error: str
+    event_name: str = ""
 
 
 @dataclass(kw_only=True)

@@ -23,6 +23,7 @@ from ..model.executors import Executor
 from ..runtime.engine import Engine, Invocation, RunState, Superstep
 from ..runtime.events import (
     ExecutorFailedEvent,
+    ResponseRefusedEvent,
     WaitingForInputEvent,
     WorkflowEvent,
     WorkflowFailedEvent,
@@ -106,6 +107,26 @@ class InProcessRunner:
         """Answer a request of a waiting run and run on (`InvalidResponseError` if refused)."""
         state = self._waiting_state()
         self._emit(self.engine.submit_response(state, request_id, response))
+        return self._advance()
+
+    def raise_event(self, name: str, payload: Any) -> InProcessResult:
+        """A named event for a waiting run (P10): `payload` answers the one request open at
+        port `name`. A refusal is recorded as a `ResponseRefusedEvent` and raised."""
+        state = self._waiting_state()
+        request = None
+        try:
+            request = self.engine.event_request(state, name)
+            events = self.engine.submit_response(state, request.request_id, payload)
+        except InvalidResponseError as exc:
+            refused = ResponseRefusedEvent(
+                request_id="" if request is None else request.request_id,
+                port_id=name,
+                error=str(exc),
+                event_name=name,
+            )
+            self._emit([refused])
+            raise
+        self._emit(events)
         return self._advance()
 
     def _waiting_state(self) -> RunState:
