@@ -1,5 +1,5 @@
 # Sourced by scripts/demo.sh and scripts/test.sh: a virtualenv with the package and its
-# dev extra in .venv, and the graphviz `dot` binary when it is missing and apt can install it.
+# dev extra in .venv, and the system tools below when they are missing and apt can install them.
 set -eu
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -12,11 +12,13 @@ if [ ! -f "$STAMP" ]; then
     .venv/bin/python -m pip install --quiet -e ".[dev]"
     touch "$STAMP"
 fi
-# System tools the suite and the demo use: graphviz's `dot` (SVG rendering) and curl (the HTTP
-# doc's transcripts). Installed with apt when missing and we are root; otherwise those tests skip.
+# System tools the suite and the demo use: graphviz's `dot` (SVG rendering; graphviz-pure from the
+# dev extra stands in without it), curl (the HTTP doc's transcripts) and chromium (the dashboard's
+# browser tests). Installed with apt when missing and we are root; otherwise those tests skip.
 missing=""
 command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         echo "Installing$missing with apt-get..." >&2

@@ -9,12 +9,13 @@ are current. The layering itself, and the absence of import circles, is checked 
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from durable_workflows.rendering.programs import find_renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +57,7 @@ def test_every_layer_is_drawn_with_the_imports_between_layers() -> None:
     assert '"sidecar" [label="sidecar\\n(outside the layers)"' in dot
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz `dot` not installed")
+@pytest.mark.skipif(find_renderer() is None, reason="no graphviz program (dot or graphviz-pure)")
 def test_the_check_notices_changes(tmp_path: Path) -> None:
     doc = tmp_path / "architecture.md"
     doc.write_text(f"# Title\n\n{script.TREE_START}\nold tree\n{script.TREE_END}\n")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from durable_workflows.hosting.connection import ENV_VAR
+from durable_workflows.rendering.programs import find_renderer
 
 GOOD = """
 from dataclasses import dataclass
@@ -165,7 +165,7 @@ def test_bad_targets_are_usage_errors(project: Path) -> None:
     assert cli("render", cwd=project).returncode == 2
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz `dot` not installed")
+@pytest.mark.skipif(find_renderer() is None, reason="no graphviz program (dot or graphviz-pure)")
 def test_render_writes_an_svg(project: Path) -> None:
     done = cli("render", "good_flows:build_workflow", "-o", "approve.svg", cwd=project)
     assert done.returncode == 0, done.stderr

@@ -7,7 +7,6 @@ diagrams/<example>.svg with those of the DOT text: SVG bytes vary between graphv
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +14,7 @@ from types import ModuleType
 import pytest
 
 from durable_workflows import WorkflowBuilder, executor
+from durable_workflows.rendering.programs import find_renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,7 +51,7 @@ def second(text: str) -> str:
     return text
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz `dot` not installed")
+@pytest.mark.skipif(find_renderer() is None, reason="no graphviz program (dot or graphviz-pure)")
 def test_the_check_notices_changes(tmp_path: Path) -> None:
     workflow = WorkflowBuilder(first, name="Pair").add_edge(first, second).build()
     script.write_diagrams({"pair": workflow}, tmp_path)

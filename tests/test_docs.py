@@ -1,19 +1,21 @@
 """The ```python blocks of README.md and docs/*.md run, each file's blocks in order in one module.
 
 A block preceded by ``<!-- skip -->`` is not run (it needs a server, a key, or a long wait); one
-preceded by ``<!-- requires: dot -->`` runs only where graphviz `dot` is installed.
+preceded by ``<!-- requires: dot -->`` runs only where a graphviz program (`dot`, or graphviz-pure
+from the render extra) is installed.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from durable_workflows.rendering.programs import find_renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -44,7 +46,7 @@ def test_python_blocks_run(path: Path, tmp_path: Path, monkeypatch: pytest.Monke
     blocks = [b for b in python_blocks(path.read_text(encoding="utf-8")) if b.marker != "skip"]
     if not blocks:
         pytest.skip("no runnable python blocks")
-    if shutil.which("dot") is None and any(b.marker == "requires:dot" for b in blocks):
+    if find_renderer() is None and any(b.marker == "requires:dot" for b in blocks):
         blocks = [b for b in blocks if b.marker != "requires:dot"]
     monkeypatch.chdir(tmp_path)
     name = "docs_" + re.sub(r"\W", "_", path.stem)

@@ -66,7 +66,29 @@ EXPECTED = [
     "handler",
 ]
 
-EXPECTED_TESTING = ["InProcessResult", "InProcessRunner", "NO_RESPONSE", "run_in_process"]
+EXPECTED_TESTING = [
+    "DurableMismatchError",
+    "InProcessResult",
+    "InProcessRunner",
+    "NO_RESPONSE",
+    "NoStrategyError",
+    "NondeterminismError",
+    "ReplayReport",
+    "Trace",
+    "VirtualClock",
+    "WorkflowCheckError",
+    "WorkflowSpec",
+    "assert_durable_matches_in_process",
+    "check_workflow",
+    "inputs_for",
+    "replay",
+    "responses_for",
+    "run_in_process",
+    "run_scripted",
+    "values_for",
+    "workflow_specs",
+    "workflows",
+]
 
 
 def test_all_is_sorted_and_unique() -> None:
@@ -102,3 +124,18 @@ def test_testing_api_is_pinned() -> None:
     assert list(durable_workflows.testing.__all__) == EXPECTED_TESTING
     for name in EXPECTED_TESTING:
         assert getattr(durable_workflows.testing, name, None) is not None, name
+    namespace: dict[str, object] = {}
+    exec("from durable_workflows.testing import *", namespace)
+    assert set(EXPECTED_TESTING) <= set(namespace)
+    for name in EXPECTED_TESTING:
+        obj = getattr(durable_workflows.testing, name)
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            assert issubclass(obj, durable_workflows.DurableWorkflowsError), name
+
+
+def test_the_pytest_plugin_is_registered() -> None:
+    """The `workflow_host` and `openai_server` fixtures come from a pytest11 entry point."""
+    from importlib.metadata import entry_points
+
+    plugins = {e.name: e.value for e in entry_points(group="pytest11")}
+    assert plugins.get("durable_workflows") == "durable_workflows.testing.pytest_plugin"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,14 +23,14 @@ from durable_workflows.rendering import (
     NodeRun,
     RenderingError,
     RunOverlay,
+    programs,
     render,
     workflow_to_dot,
     workflow_to_mermaid,
     workflow_to_svg,
 )
+from durable_workflows.rendering.programs import DOT, PURE, Renderer, find_renderer
 from durable_workflows.testing import run_in_process
-
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz `dot` not installed")
 
 
 @dataclass
@@ -270,19 +270,73 @@ def test_overlay_of_an_answered_request() -> None:
     assert overlay.node("report") == NodeRun("completed", 1)
 
 
-@needs_dot
-def test_svg_is_produced(tmp_path: Path) -> None:
+def strip_dot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PATH without any directory holding a `dot` program."""
+    dirs = os.environ.get("PATH", "").split(os.pathsep)
+    kept = [d for d in dirs if d and not (Path(d) / DOT).exists()]
+    monkeypatch.setenv("PATH", os.pathsep.join(kept))
+
+
+@pytest.fixture(params=[DOT, PURE])
+def renderer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Renderer:
+    """Each graphviz program in turn: system `dot` (skipped where it is missing), then
+    graphviz-pure with `dot` stripped from PATH (the dev extra installs it, so it must be found)."""
+    if request.param == PURE:
+        strip_dot(monkeypatch)
+    found = find_renderer()
+    if request.param == DOT and (found is None or found.name != DOT):
+        pytest.skip("graphviz `dot` not installed")
+    assert found is not None and found.name == request.param, "install the dev extra"
+    return found
+
+
+def test_svg_is_produced(renderer: Renderer, tmp_path: Path) -> None:
     path = render(expense_workflow(), tmp_path / "expense.svg")
     svg = path.read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     assert "ManagerApproval" in svg and "barrier" in svg
+    assert "<title>ManagerApproval</title>" in svg
     assert workflow_to_svg(expense_workflow()).startswith("<?xml")
 
 
-@needs_dot
-def test_png_is_produced(tmp_path: Path) -> None:
+def test_svg_of_a_run_has_its_legend(renderer: Renderer) -> None:
+    result = run_in_process(expense_workflow(), Expense(5000))
+    svg = workflow_to_svg(expense_workflow(), overlay=RunOverlay.from_events(result.events))
+    assert "waiting \u00d71" in svg and "legend:completed" in svg
+
+
+def test_png_is_produced(renderer: Renderer, tmp_path: Path) -> None:
     path = render(expense_workflow(), tmp_path / "expense.png", "png")
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_pdf_needs_system_graphviz(renderer: Renderer, tmp_path: Path) -> None:
+    if renderer.name == DOT:
+        path = render(expense_workflow(), tmp_path / "expense.pdf", "pdf")
+        assert path.read_bytes().startswith(b"%PDF")
+        return
+    with pytest.raises(RenderingError) as caught:
+        render(expense_workflow(), tmp_path / "expense.pdf", "pdf")
+    assert "graphviz-pure" in str(caught.value) and "draws png and svg, not pdf" in str(caught.value)
+    assert "apt-get install graphviz" in str(caught.value)
+
+
+def test_graphviz_pure_is_found_beside_the_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unactivated virtualenv: PATH has neither program, the venv's bin has graphviz-pure."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    found = find_renderer()
+    assert found is not None and found.name == PURE
+    assert workflow_to_svg(expense_workflow()).startswith("<?xml")
+
+
+def test_notebook_display_needs_no_system_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    strip_dot(monkeypatch)
+    workflow = expense_workflow()
+    svg = workflow._repr_svg_()
+    assert svg is not None and svg.startswith("<?xml") and "<title>ManagerApproval</title>" in svg
+    assert workflow._repr_html_() is None
 
 
 def test_text_formats_need_no_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -293,16 +347,24 @@ def test_text_formats_need_no_binary(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert mermaid.startswith("%% Expense")
 
 
-def test_missing_dot_says_how_to_install_it(
+def test_missing_renderer_says_how_to_install_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(programs, "_script_dirs", list)
+    assert find_renderer() is None
     with pytest.raises(RenderingError) as caught:
         render(expense_workflow(), tmp_path / "e.svg")
     message = str(caught.value)
-    assert "graphviz `dot` was not found" in message
+    assert "graphviz `dot` was not found on PATH, nor graphviz-pure" in message
+    assert "pip install 'durable_workflows[render]'" in message
     assert "apt-get install graphviz" in message and "brew install graphviz" in message
     assert "conda" in message
+    html = expense_workflow()._repr_html_()
+    assert html is not None and html.startswith('<div role="note">')
+    assert "pip install &#x27;durable_workflows[render]&#x27;" in html
+    svg = expense_workflow()._repr_svg_()
+    assert svg is not None and svg.startswith("<svg") and "durable_workflows[render]" in svg
 
 
 def test_unknown_format_is_refused(tmp_path: Path) -> None:

@@ -129,13 +129,14 @@ def test_nested_lists_of_models() -> None:
     assert type(back[1][1]) is Point
 
 
-def test_undeclared_tuple_comes_back_as_a_list() -> None:
-    """J2: tuples are JSON arrays unless a tuple type is declared."""
-    _, back = round_trip((1, 2))
-    assert back == [1, 2]
-    assert TypeRegistry([tuple[int, int]]).decode(
-        TypeRegistry([tuple[int, int]]).encode((1, 2), [tuple[int, int]])
-    ) == (1, 2)
+def test_undeclared_tuples_and_sets_come_back_as_themselves() -> None:
+    """J1, J2: a tuple, set or frozenset no declared type covers travels structurally."""
+    for value in [(1, "a"), {3, 1, 2}, frozenset({"x"}), (Model(name="m"), {1: "one"})]:
+        _, back = round_trip(value)
+        assert back == value and type(back) is type(value)
+    assert type(round_trip((Model(name="m"), 1))[1][0]) is Model
+    registry = TypeRegistry([tuple[int, int]])
+    assert registry.decode(registry.encode((1, 2), [tuple[int, int]])) == (1, 2)
 
 
 def test_unknown_type_is_a_clear_serialization_error() -> None:

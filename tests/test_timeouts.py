@@ -1,4 +1,4 @@
-"""Timeout routes (P8, P9, B12) and the in-process virtual clock (C1)."""
+"""Timeout routes (P8, P9, B13) and the in-process virtual clock (C1)."""
 
 from __future__ import annotations
 
@@ -224,11 +224,11 @@ def test_state_round_trip_keeps_deadlines_and_timeouts() -> None:
     assert again.pending[0].message.request == Draft(title="Hello")
 
 
-# -- validation (B12) ------------------------------------------------------------------
+# -- validation (B13) ------------------------------------------------------------------
 
 
 def test_timeout_edge_needs_a_port_with_a_timeout() -> None:
-    """B12: from an executor, or from a port without a timeout: `timeout-edge` issues."""
+    """B13: from an executor, or from a port without a timeout: `timeout-edge` issues."""
     no_timeout = RequestPort("plain", request_type=Draft, response_type=bool)
     with pytest.raises(WorkflowValidationError) as info:
         (
@@ -247,7 +247,7 @@ def test_timeout_edge_needs_a_port_with_a_timeout() -> None:
 
 
 def test_timeout_edge_target_type_is_checked() -> None:
-    """B12/B4: the target must accept RequestTimedOut[request type]."""
+    """B13/B4: the target must accept RequestTimedOut[request type]."""
 
     @executor(id="wrong")
     def wrong(t: RequestTimedOut[int]) -> str:

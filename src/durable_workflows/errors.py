@@ -9,6 +9,18 @@ class DurableWorkflowsError(Exception):
     """Root of every error raised by durable_workflows."""
 
 
+UNQUALIFIED_MODULES = ("builtins", "__main__")
+"""Modules whose exception classes an `error_type` names without the module."""
+
+
+def error_type_name(exc_type: type[BaseException]) -> str:
+    """How a failure names its exception class (`error_type`), as Python's tracebacks do:
+    ``ValueError`` for a builtin, ``app.errors.PaymentDeclined`` for any other class."""
+    module = exc_type.__module__
+    name = exc_type.__qualname__
+    return name if module in UNQUALIFIED_MODULES else f"{module}.{name}"
+
+
 class WorkflowDefinitionError(DurableWorkflowsError, TypeError):
     """An executor, handler, port or agent is declared wrongly (bad signature, bad id)."""
 

@@ -1,131 +1,49 @@
-"""Differential: hypothesis-generated DAG workflows give the same outputs durably and in-process.
+"""Differential: the same run durably and in process.
 
-`dag_specs` draws executors, edges, conditions, fan-outs and fan-ins; `gated_specs` adds issue
-15's constructs on top: request ports with timeout routes (some requests answered, by request id
-or by a named event, some left to time out).
+Random workflows from the public `durable_workflows.testing.workflows` strategy (every construct),
+compared by the public oracle `assert_durable_matches_in_process`; typed values (tuples, sets,
+dicts, lists, bare or declared) through chains, fan-out/fan-in and loops that continue-as-new;
+and chains of agents fed by agents.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from durable_workflows import (
+    AgentNode,
+    AgentResponse,
     DurableWorkflowHost,
-    RequestPort,
-    RequestTimedOut,
     WaitingForInputEvent,
     WorkflowBuilder,
     WorkflowContext,
     executor,
 )
-from durable_workflows.errors import WorkflowFailedError
+from durable_workflows.agents import Agent, ChatMessage, DeterministicChatClient
 from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.embedded import EmbeddedBackend
-from durable_workflows.hosting.verdicts import custom_status
-from durable_workflows.testing import NO_RESPONSE, InProcessRunner, run_in_process
+from durable_workflows.testing import Trace, assert_durable_matches_in_process, workflows
+from reliability._types_helpers import assert_same
 
 _names = itertools.count()
 
-CONDITIONS: dict[str, Callable[[int], bool] | None] = {
-    "always": None,
-    "even": lambda x: x % 2 == 0,
-    "not3": lambda x: x % 3 != 0,
-}
+
+def answer(request: WaitingForInputEvent) -> Trace:
+    return Trace(path=["answer", request.request_id])
 
 
-def _node(index: int, add: int, mul: int) -> Any:
-    @executor(id=f"n{index}")
-    def node(x: int | list[int], ctx: WorkflowContext[int, int]) -> None:
-        value = sum(x) if isinstance(x, list) else x
-        value = value * mul + add
-        ctx.yield_output(value)
-        ctx.send_message(value)
-
-    return node
-
-
-@st.composite
-def dag_specs(draw: st.DrawFn) -> dict[str, Any]:
-    n = draw(st.integers(2, 6))
-    ops = [(draw(st.integers(-3, 5)), draw(st.integers(1, 3))) for _ in range(n)]
-    incoming = []
-    for i in range(1, n):
-        parents = draw(st.lists(st.integers(0, i - 1), min_size=1, max_size=min(3, i), unique=True))
-        mode = draw(st.sampled_from(["single", "fanin"])) if len(parents) > 1 else "single"
-        conditions = [draw(st.sampled_from(sorted(CONDITIONS))) for _ in parents]
-        incoming.append((i, sorted(parents), mode, conditions))
-    fan_out = draw(st.booleans())
-    return {"n": n, "ops": ops, "incoming": incoming, "fan_out": fan_out}
-
-
-def _shots(spec: dict[str, Any]) -> list[int]:
-    """An upper bound of how often each node runs (a port on an edge from a node that runs
-    once gets at most one request)."""
-    shots = [1] * spec["n"]
-    for i, parents, mode, _ in spec["incoming"]:
-        counts = [shots[p] for p in parents]
-        shots[i] = min(counts) if mode == "fanin" else sum(counts)
-    return shots
-
-
-@st.composite
-def gated_specs(draw: st.DrawFn) -> dict[str, Any]:
-    """`dag_specs` plus request ports with timeout routes on some single edges."""
-    spec = draw(dag_specs())
-    shots = _shots(spec)
-    gates = []
-    for i, parents, mode, _ in spec["incoming"]:
-        if mode == "single" and shots[parents[0]] == 1 and draw(st.booleans()):
-            gates.append((parents[0], i))
-    spec["gates"] = gates[:2]
-    return spec
-
-
-def _timeout_handler(index: int) -> Any:
-    @executor(id=f"t{index}")
-    def handler(timed_out: RequestTimedOut[int], ctx: WorkflowContext[int, int]) -> None:
-        value = timed_out.request * 10 + 1
-        ctx.yield_output(value)
-        ctx.send_message(value)
-
-    return handler
-
-
-def build(spec: dict[str, Any]) -> Workflow:
-    nodes = [_node(i, add, mul) for i, (add, mul) in enumerate(spec["ops"])]
-    builder = WorkflowBuilder(nodes[0], name=f"Diff{next(_names)}", max_supersteps=50)
-    gates = {edge: k for k, edge in enumerate(spec.get("gates", ()))}
-    unconditional_from_0 = []
-    for i, parents, mode, conditions in spec["incoming"]:
-        if mode == "fanin":
-            builder.add_fan_in_barrier_edge([nodes[p] for p in parents], nodes[i])
-            continue
-        for parent, condition in zip(parents, conditions, strict=True):
-            if (parent, i) in gates:
-                # distinct timeouts, one second apart, so that deadlines never coincide
-                timeout = timedelta(seconds=1 + gates[parent, i])
-                port = RequestPort(
-                    f"p{i}", request_type=int, response_type=int, timeout=timeout
-                )
-                builder.add_edge(nodes[parent], port, CONDITIONS[condition])
-                builder.add_edge(port, nodes[i])
-                builder.add_timeout_edge(port, _timeout_handler(i))
-                builder.add_edge(f"t{i}", nodes[i])
-            elif spec["fan_out"] and parent == 0 and condition == "always":
-                unconditional_from_0.append(nodes[i])
-            else:
-                builder.add_edge(nodes[parent], nodes[i], CONDITIONS[condition])
-    if unconditional_from_0:
-        builder.add_fan_out_edge(nodes[0], unconditional_from_0)
-    return builder.build()
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(workflow=workflows(max_nodes=6))
+def test_durable_matches_in_process(workflow: Workflow) -> None:
+    asyncio.run(assert_durable_matches_in_process(workflow, Trace(path=["in"]), responses=answer))
 
 
 @pytest.fixture(scope="module")
@@ -134,14 +52,112 @@ def backend() -> Iterator[EmbeddedBackend]:
         yield running
 
 
-async def _durable(address: str, workflow: Workflow, value: int) -> tuple[str, list[Any]]:
-    async with DurableWorkflowHost(workflows=[workflow], connection_string=address) as host:
-        run = await host.client.run(workflow, value)
-        try:
-            await asyncio.wait_for(run.wait_for_completion(), 30)
-        except WorkflowFailedError as exc:
-            return "failed", [str(exc)]
-        return "completed", run.outputs
+# -- typed values: tuples, sets, frozensets, dicts (any keys) and lists, bare or declared ---------
+
+_ints = st.integers(-1000, 1000)
+_words = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), max_size=6)
+_floats = st.floats(allow_nan=False, allow_infinity=False, width=32)
+_hashable = st.one_of(_ints, _words, st.booleans(), st.tuples(_ints, _words))
+_anything = st.recursive(
+    st.one_of(st.none(), _ints, _floats, _words, st.booleans()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.frozensets(_hashable, max_size=3),
+        st.sets(_hashable, max_size=3),
+        st.dictionaries(_words, inner, max_size=3),
+        st.dictionaries(_ints, inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+TYPED_VALUES: list[tuple[Any, st.SearchStrategy[Any]]] = [
+    (tuple[int, str], st.tuples(_ints, _words)),
+    (tuple[int, ...], st.lists(_ints, max_size=4).map(tuple)),
+    (set[int], st.sets(_ints, max_size=4)),
+    (frozenset[str], st.frozensets(_words, max_size=4)),
+    (dict[str, int], st.dictionaries(_words, _ints, max_size=4)),
+    (dict[int, str], st.dictionaries(_ints, _words, max_size=4)),
+    (list[tuple[int, str]], st.lists(st.tuples(_ints, _words), max_size=3)),
+    (dict[str, set[int]], st.dictionaries(_words, st.sets(_ints, max_size=3), max_size=3)),
+    (list[float], st.lists(_floats, max_size=3)),
+    (dict, st.dictionaries(_words, _anything, max_size=3)),
+    (list, st.lists(_anything, max_size=3)),
+    (tuple, st.lists(_anything, max_size=3).map(tuple)),
+    (Any, _anything),
+]
+
+
+def _typed_node(node_id: str, tp: Any, state_from: str | None) -> Any:
+    """Yields its message, publishes it as an event, stores it, and returns it (its message to
+    its successors, or an output at the end of the graph)."""
+
+    def node(x: Any, ctx: WorkflowContext[Any, Any]) -> Any:
+        ctx.yield_output(x)
+        ctx.add_event(x)
+        ctx.set_state(node_id, x)
+        if state_from is not None:
+            ctx.yield_output(ctx.get_state(state_from))
+        return x
+
+    node.__annotations__ = {"x": tp, "ctx": WorkflowContext[None, tp], "return": tp}
+    return executor(id=node_id)(node)
+
+
+def _typed_join(tp: Any) -> Any:
+    def join(xs: Any, ctx: WorkflowContext[Any, Any]) -> Any:
+        ctx.yield_output(xs)
+        return xs[-1]
+
+    join.__annotations__ = {"xs": list[tp], "ctx": WorkflowContext[None, list[tp]], "return": tp}
+    return executor(id="join")(join)
+
+
+def _typed_loop(tp: Any, rounds: int) -> Any:
+    """Sends its message to itself `rounds` times (across continue-as-new), keeping it in state."""
+
+    def loop(x: Any, ctx: WorkflowContext[Any, Any]) -> None:
+        n = ctx.get_state("rounds", 0) + 1
+        ctx.set_state("rounds", n)
+        ctx.set_state("carried", (x, n))
+        if n < rounds:
+            ctx.send_message(x)
+        else:
+            ctx.yield_output(ctx.get_state("carried")[0])
+
+    loop.__annotations__ = {"x": tp, "ctx": WorkflowContext[tp, tp], "return": None}
+    return executor(id="loop")(loop)
+
+
+@st.composite
+def typed_specs(draw: st.DrawFn) -> dict[str, Any]:
+    tp, values = draw(st.sampled_from(TYPED_VALUES))
+    return {
+        "type": tp,
+        "value": draw(values),
+        "chain": draw(st.integers(1, 3)),
+        "fan": draw(st.booleans()),
+        "rounds": draw(st.sampled_from([0, 1, 3, 30])),
+    }
+
+
+def build_typed(spec: dict[str, Any]) -> Workflow:
+    tp = spec["type"]
+    chain = [
+        _typed_node(f"c{i}", tp, f"c{i - 1}" if i else None) for i in range(spec["chain"])
+    ]
+    builder = WorkflowBuilder(chain[0], name=f"DiffTyped{next(_names)}", max_supersteps=40)
+    builder.add_chain(chain) if len(chain) > 1 else None
+    last = chain[-1]
+    if spec["fan"]:
+        left, right = _typed_node("left", tp, None), _typed_node("right", tp, last.id)
+        join = _typed_join(tp)
+        builder.add_fan_out_edge(last, [left, right]).add_fan_in_barrier_edge([left, right], join)
+        last = join
+    if spec["rounds"]:
+        loop = _typed_loop(tp, spec["rounds"])
+        builder.add_edge(last, loop).add_edge(loop, loop)
+    return builder.build()
 
 
 @settings(
@@ -149,81 +165,88 @@ async def _durable(address: str, workflow: Workflow, value: int) -> tuple[str, l
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(spec=dag_specs(), value=st.integers(-20, 20))
-def test_durable_matches_in_process(
-    backend: EmbeddedBackend, spec: dict[str, Any], value: int
-) -> None:
-    workflow = build(spec)
-    expected = run_in_process(workflow, value)
-    status, outputs = asyncio.run(_durable(backend.address, workflow, value))
-    assert status == expected.status
-    if status == "completed":
-        assert outputs == expected.outputs
+@given(spec=typed_specs())
+def test_typed_values_durable_match_in_process(backend: EmbeddedBackend, spec: dict[str, Any]) -> None:
+    """J6: whatever the declared container type, the value, the graph shape and continue-as-new,
+    a durable run has the in-process run's status, result, outputs and events, types included."""
+    workflow = build_typed(spec)
+    with DurableWorkflowHost(workflows=[workflow], connection_string=backend.address) as host:
+        outcome = assert_same(host, workflow, spec["value"])
+    assert outcome.status == "completed"
 
 
-def answer(request: int) -> Any:
-    """The differential reviewer: answers even requests, lets odd ones time out."""
-    return request + 100 if request % 2 == 0 else NO_RESPONSE
+# -- agent-to-agent chains ------------------------------------------------------------------
 
 
-def in_process_alone(workflow: Workflow, value: int) -> Any:
-    """In process, answering a request only when it is the only one open (so that the durable
-    run, answered from outside, takes each answer at the same point)."""
-    runner: InProcessRunner
-
-    def respond(event: WaitingForInputEvent) -> Any:
-        assert runner.state is not None
-        return answer(event.request) if len(runner.state.requests) == 1 else NO_RESPONSE
-
-    runner = InProcessRunner(workflow, respond)
-    return runner.run(value)
+class Gist(BaseModel):
+    words: int
+    head: str
 
 
-async def _durable_answered(address: str, workflow: Workflow, value: int) -> tuple[str, list[Any]]:
-    """Run durably; whenever the run is idle with exactly one open request, answer it."""
-    async with DurableWorkflowHost(workflows=[workflow], connection_string=address) as host:
-        run = await host.client.run(workflow, value)
-        answered: set[str] = set()
-        for _ in range(3000):
-            state = await host.client.durable_client.get_orchestration_state(
-                run.run_id, fetch_payloads=True
-            )
-            if state.runtime_status.name not in ("RUNNING", "PENDING"):
-                break
-            custom = custom_status(state)
-            requests = custom.get("requests", [])
-            pending = await run.pending_requests() if custom.get("idle") else []
-            if len(requests) == 1 and len(pending) == 1:
-                request = pending[0]
-                response = answer(request.request)
-                if response is not NO_RESPONSE and request.request_id not in answered:
-                    answered.add(request.request_id)
-                    if request.request % 4 == 0:  # the named-event way (P10)
-                        await run.raise_event(request.port_id, response)
-                    else:
-                        await run.send_response(request, response)
-                    continue
-            await asyncio.sleep(0.01)
-        try:
-            await asyncio.wait_for(run.wait_for_completion(), 30)
-        except WorkflowFailedError as exc:
-            return "failed", [str(exc)]
-        return "completed", run.outputs
+class Flag(BaseModel):
+    raised: bool
+    why: Gist
+
+
+FORMATS: list[type[BaseModel] | None] = [None, Gist, Flag]
+
+
+def _answer(messages: list[ChatMessage], response_format: type[BaseModel] | None) -> Any:
+    """A deterministic model: the answer depends on the whole conversation and the format."""
+    last = messages[-1].content
+    gist = Gist(words=len(last.split()), head=last[:12])
+    if response_format is Gist:
+        return gist
+    if response_format is Flag:
+        return Flag(raised=len(messages) % 2 == 0, why=gist)
+    return f"turn {len(messages)}: {last[:20]}"
+
+
+@executor(id="summary")
+def summary(response: AgentResponse[Any], ctx: WorkflowContext[None, Any]) -> None:
+    ctx.yield_output((response.agent_name, response.value, response.thread_id))
+
+
+@st.composite
+def agent_chains(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "formats": draw(st.lists(st.sampled_from(FORMATS), min_size=2, max_size=4)),
+        "sessions": draw(st.lists(st.sampled_from(["run", "node", "call"]), min_size=4, max_size=4)),
+        "repeat": draw(st.booleans()),
+        "summary": draw(st.booleans()),
+        "text": draw(st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), max_size=30)),
+    }
+
+
+def build_agent_chain(spec: dict[str, Any]) -> Workflow:
+    tag = next(_names)
+    nodes: list[Any] = []
+    for i, response_format in enumerate(spec["formats"]):
+        agent = Agent(
+            f"DiffAgent{tag}x{i}",
+            f"Agent {i} of a chain.",
+            DeterministicChatClient(_answer),
+            response_format=response_format,
+        )
+        nodes.append(AgentNode(agent, session=spec["sessions"][i]))
+    if spec["repeat"]:  # the first agent again, later in the chain: a second turn on its thread
+        nodes.append(AgentNode(nodes[0].agent, id="again", session=spec["sessions"][0]))
+    if spec["summary"]:
+        nodes.append(summary)
+    builder = WorkflowBuilder(nodes[0], name=f"DiffAgents{tag}")
+    return builder.add_chain(nodes).build()
 
 
 @settings(
-    max_examples=8,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(spec=gated_specs(), value=st.integers(-20, 20))
-def test_durable_matches_in_process_with_timeout_routes(
-    backend: EmbeddedBackend, spec: dict[str, Any], value: int
-) -> None:
-    """P8 differential: ports with timeout routes, requests answered or left to time out."""
-    workflow = build(spec)
-    expected = in_process_alone(workflow, value)
-    status, outputs = asyncio.run(_durable_answered(backend.address, workflow, value))
-    assert status == expected.status
-    if status == "completed":
-        assert outputs == expected.outputs
+@given(spec=agent_chains())
+def test_agent_chains_durable_match_in_process(backend: EmbeddedBackend, spec: dict[str, Any]) -> None:
+    """J6, D6: agents fed by agents (typed responses included) answer the same durably as
+    in-process: same outputs, values and thread ids, same events."""
+    workflow = build_agent_chain(spec)
+    with DurableWorkflowHost(workflows=[workflow], connection_string=backend.address) as host:
+        outcome = assert_same(host, workflow, spec["text"])
+    assert outcome.status == "completed"

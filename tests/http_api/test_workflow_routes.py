@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+
+from durable_workflows.rendering.programs import find_renderer
 
 from .conftest import Api
 
@@ -63,7 +64,7 @@ def test_describe_workflow_gives_its_graph_for_a_live_view(api: Api) -> None:
     assert body["svgUrl"] == "http://test/api/workflows/Approval/graph.svg"
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz dot is not installed")
+@pytest.mark.skipif(find_renderer() is None, reason="no graphviz program (dot or graphviz-pure)")
 def test_graph_svg_is_served(api: Api) -> None:
     response = api(lambda c: c.get("/api/workflows/Approval/graph.svg"))
     assert response.status_code == 200

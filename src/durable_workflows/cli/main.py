@@ -17,6 +17,7 @@ from ..graph.workflow import Workflow
 from ..model.edges import FanInEdge, FanOutEdge, SingleEdge
 from ..rendering import FORMATS, Format, render, workflow_to_dot, workflow_to_mermaid
 from .listing import add_list_command
+from .replay import add_replay_commands
 from .runs import add_run_commands
 from .serve import add_serve_command
 from .targets import UsageError, load_graph
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_commands(sub)
     add_list_command(sub)
     add_serve_command(sub)
+    add_replay_commands(sub)
     sub.add_parser(
         "sidecar", help="run a persistent SQLite-backed Durable Task sidecar", add_help=False
     )

@@ -8,7 +8,7 @@ the agent's session time-to-live has passed).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,15 +18,24 @@ from ..values.serialization import TypeRegistry
 from .names import AGENT_TURN_ORCHESTRATOR, agent_entity_name
 
 
-def make_agent_entity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
-    """The entity function holding `agent`'s threads."""
-    registry = TypeRegistry([AgentInput, agent.response_type])
+def make_agent_entity(
+    agent: WorkflowAgent, registries: Mapping[str, TypeRegistry] | None = None
+) -> Callable[[Any, Any], Any]:
+    """The entity function holding `agent`'s threads.
+
+    `registries` are the type registries of the workflows using the agent, by workflow name:
+    a turn a workflow runs is decoded and encoded with that workflow's types (so a typed
+    `AgentResponse[...]` of a previous agent arrives as itself); a direct turn with the agent's.
+    """
+    own = TypeRegistry([AgentInput, agent.response_type])
+    by_workflow = dict(registries or {})
 
     def entity(ctx: Any, payload: Any) -> Any:
         stored = ctx.get_state(None)
         thread = AgentThreadState.model_validate(stored or {})
         operation = ctx.operation
         if operation == "run_turn":
+            registry = by_workflow.get(payload.get("workflow", ""), own)
             message = registry.decode(payload["message"])
             thread, response = agent.run_turn(thread, message, thread_id=payload["thread_id"])
             ctx.set_state(thread.model_dump(mode="json"))

@@ -18,6 +18,7 @@ from ..errors import (
     DurableWorkflowsError,
     ExecutorFailedError,
     WorkflowGraphMismatchError,
+    error_type_name,
 )
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
@@ -113,7 +114,7 @@ class OrchestratorDriver:
             )
             return self._fail(exc.error, exc.error_type, exc.executor_id)
         except DurableWorkflowsError as exc:
-            return self._fail(str(exc), type(exc).__name__, None)
+            return self._fail(str(exc), error_type_name(type(exc)), None)
         if state is None:
             return None  # continued as new
         completed = self.engine.completion_event(state)
@@ -184,7 +185,11 @@ class OrchestratorDriver:
             message = encode_message(self.workflow, node.id, invocation.message)
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or state.run_id
-                payload = {"message": message, "thread_id": thread_id(node.agent.name, key)}
+                payload = {
+                    "message": message,
+                    "thread_id": thread_id(node.agent.name, key),
+                    "workflow": self.workflow.name,  # the entity decodes with its types
+                }
                 task = self.seam.call_entity(
                     agent_entity_name(node.agent.name), key, "run_turn", payload
                 )
@@ -221,18 +226,22 @@ class OrchestratorDriver:
                 raise ExecutorFailedError(node_id, failure[0], failure[1], step.number)
             if not self.seam.is_complete(task):
                 continue
-            results.append(self._decode_result(node_id, self.seam.result(task)))
+            results.append(self._decode_result(node_id, self.seam.result(task), step.number))
         if len(results) != len(calls):
             msg = "a superstep ended with unfinished tasks (a bug)"
             raise DurableWorkflowsError(msg)
         return results
 
-    def _decode_result(self, node_id: str, data: Any) -> Any:
+    def _decode_result(self, node_id: str, data: Any, superstep: int) -> Any:
         node = self.workflow.nodes[node_id]
-        if isinstance(node, AgentNode):
-            response = self.workflow.registry.decode(data)
-            return InvocationResult(sent=[SentMessage(response, None, returned=True)])
-        return decode_result(self.workflow, data)
+        try:
+            if isinstance(node, AgentNode):
+                response = self.workflow.registry.decode(data)
+                return InvocationResult(sent=[SentMessage(response, None, returned=True)])
+            return decode_result(self.workflow, data)
+        except DurableWorkflowsError as exc:  # a result that cannot be rebuilt fails its node
+            error_type = error_type_name(type(exc))
+            raise ExecutorFailedError(node_id, str(exc), error_type, superstep) from exc
 
     # -- requests ------------------------------------------------------------------------
 

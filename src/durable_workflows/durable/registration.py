@@ -12,6 +12,7 @@ from ..model.agent_protocol import WorkflowAgent
 from ..model.executors import Executor
 from ..runtime.invoke import invoke_executor
 from ..runtime.wire import encode_result
+from ..values.serialization import TypeRegistry
 from .agent_entity import agent_turn_orchestrator, make_agent_entity
 from .names import (
     EVENT_LOG_ENTITY,
@@ -71,6 +72,7 @@ def register(
     """Register everything the workflows and agents need with a durabletask worker."""
     names: list[str] = []
     all_agents: dict[str, WorkflowAgent] = {}
+    registries: dict[str, dict[str, TypeRegistry]] = {}  # agent -> workflow -> its types
     for agent in agents:
         all_agents[agent.name] = agent
     seen_workflows: set[str] = set()
@@ -84,6 +86,7 @@ def register(
             if isinstance(node, Executor):
                 names.append(worker.add_activity(make_activity(workflow, node.id)))
             elif isinstance(node, AgentNode):
+                registries.setdefault(node.agent.name, {})[workflow.name] = workflow.registry
                 other = all_agents.setdefault(node.agent.name, node.agent)
                 if other is not node.agent:
                     msg = f"two different agents are named {node.agent.name!r}; agent names must be unique"
@@ -94,7 +97,8 @@ def register(
         if clash != name:
             msg = f"agents {clash!r} and {name!r} differ only in case; entity names ignore case"
             raise WorkflowDefinitionError(msg)
-        names.append(worker.add_entity(make_agent_entity(agent), name=agent_entity_name(name)))
+        entity = make_agent_entity(agent, registries.get(name))
+        names.append(worker.add_entity(entity, name=agent_entity_name(name)))
     names.append(worker.add_entity(event_log_entity, name=EVENT_LOG_ENTITY))
     if all_agents:
         names.append(worker.add_orchestrator(agent_turn_orchestrator))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from ..errors import UNQUALIFIED_MODULES
 from ..model.policies import RetryPolicy
 from .event_data import RawEventData
 
@@ -103,7 +104,9 @@ class DurableTaskSeam:
         if not task.is_failed:
             return None
         details = task.get_exception().details
-        return str(details.message), str(details.error_type)
+        if details.error_type.endswith(".EntityOperationFailedException") and details.inner_failure:
+            details = details.inner_failure  # report the agent's own error, as in-process
+        return str(details.message), _error_type(str(details.error_type))
 
     def result(self, task: Any) -> Any:
         return task.get_result()
@@ -113,6 +116,12 @@ class DurableTaskSeam:
 
     def continue_as_new(self, payload: Any) -> None:
         self._ctx.continue_as_new(payload, save_events=True)
+
+
+def _error_type(qualified: str) -> str:
+    """durabletask's ``module.Class`` as `error_type_name` gives it (``builtins.`` dropped)."""
+    module, _, name = qualified.partition(".")
+    return name if module in UNQUALIFIED_MODULES and name else qualified
 
 
 def _retry_policy(retry: RetryPolicy | None) -> Any:

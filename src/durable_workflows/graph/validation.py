@@ -21,7 +21,8 @@ from ..model.edges import (
 from ..model.edges import group_sources as sources_of
 from ..model.nodes import Node
 from ..model.ports import RequestPort, timed_out_type
-from ..values.typing_utils import is_assignable, short_name
+from ..values.serialization import json_problem
+from ..values.typing_utils import is_assignable, short_name, union_members
 from .spec import GraphSpec
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
@@ -48,6 +49,7 @@ def collect_issues(spec: GraphSpec) -> list[ValidationIssue]:
     graph = to_networkx(spec)
     issues += _check_reachability(spec, graph)
     issues += _check_types(spec)
+    issues += _check_json_types(spec)
     issues += _check_fan_in_can_fire(spec, graph)
     return list(dict.fromkeys(issues))
 
@@ -245,6 +247,26 @@ def _check_types(spec: GraphSpec) -> list[ValidationIssue]:
                     sent = tuple(list[t] for t in sent)  # type: ignore[valid-type]
                 if not any(is_assignable(s, a) for s in sent for a in accepted):
                     issues.append(_type_issue(group, source, target, sent, accepted))
+    return issues
+
+
+def _check_json_types(spec: GraphSpec) -> list[ValidationIssue]:
+    issues = []
+    for node in spec.nodes.values():
+        declared = (*node.input_types, *node.output_types, *node.yield_types)
+        for tp in dict.fromkeys(m for t in declared for m in union_members(t)):
+            problem = json_problem(tp)
+            if problem is not None:
+                issues.append(
+                    _issue(
+                        "unserializable-type",
+                        f"{node.kind} {node.id!r} declares {short_name(tp)}, whose values cannot "
+                        f"travel between processes as JSON ({problem}); use a pydantic model, "
+                        "dataclass or JSON type (str, int, float, bool, None, and lists, tuples "
+                        "and dicts of those) instead",
+                        node.id,
+                    )
+                )
     return issues
 
 

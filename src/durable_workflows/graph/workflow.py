@@ -105,19 +105,30 @@ class Workflow:
     def render(
         self, path: str | Path, format: Format = "svg", *, overlay: RunOverlay | None = None
     ) -> Path:
-        """Write the diagram to `path` (svg, png and pdf need graphviz's `dot`)."""
+        """Write the diagram to `path` (svg, png and pdf need graphviz: see docs/rendering.md)."""
         from ..rendering import render
 
         return render(self, path, format, overlay=overlay)
 
     def _repr_svg_(self) -> str | None:
-        """Inline SVG in Jupyter (None, so the text repr shows, when `dot` is missing)."""
+        """Inline SVG in Jupyter; with no graphviz program, an SVG note saying what to install
+        (None when the program fails, so the text repr shows)."""
         from ..rendering import RenderingError, workflow_to_svg
+        from ..rendering.programs import find_renderer, missing_renderer_svg
 
+        if find_renderer() is None:
+            return missing_renderer_svg()
         try:
             return workflow_to_svg(self)
         except RenderingError:
             return None
+
+    def _repr_html_(self) -> str | None:
+        """None (the SVG shows) while a graphviz program exists, else an HTML note on what to
+        install, which notebooks show in preference to the SVG."""
+        from ..rendering.programs import find_renderer, missing_renderer_html
+
+        return missing_renderer_html() if find_renderer() is None else None
 
     def __repr__(self) -> str:
         return f"Workflow(name={self.name!r}, nodes={len(self.nodes)}, hash={self.graph_hash})"

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
@@ -167,6 +169,20 @@ class WorkflowClient:
         known = sorted(self._workflows)
         msg = f"run {run_id!r} is of {state.name!r}, which is not one of this client's workflows {known}"
         raise WorkflowNotFoundError(msg)
+
+    async def export_history(
+        self, run_id: str, path: str | os.PathLike[str] | None = None
+    ) -> dict[str, Any]:
+        """A run's recorded history as JSON data (also written to `path` if given).
+
+        Replay it against new code before deploying: ``testing.replay(workflow, history)``.
+        """
+        from .history import export_history
+
+        document = await export_history(self._client, run_id, self._workflows)
+        if path is not None:
+            Path(path).write_text(json.dumps(document, indent=1), encoding="utf-8")
+        return document
 
     async def close(self) -> None:
         """Close the connection."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import weakref
 from collections.abc import Iterable
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
 
@@ -16,6 +18,7 @@ from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import WorkflowAgent
 from ..sidecar import SqliteSidecar
+from ..sidecar.clock import VirtualClock
 from .agent_client import AgentClient
 from .auth import check_token, with_token
 from .client import WorkflowClient
@@ -39,6 +42,7 @@ class DurableWorkflowHost:
     shared task hub (start many such processes to scale out); ``mode="client"`` only talks to
     one. A sidecar started with ``--token`` needs that token: ``token=``, in the address
     (``grpc://TOKEN@host:port``), or ``$DURABLE_WORKFLOWS_SIDECAR_TOKEN``.
+    ``clock="virtual"`` (embedded backend, for tests) stops time until `advance` moves it.
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class DurableWorkflowHost:
         max_concurrency: int | None = None,
         logger: logging.Logger | None = None,
         token: str | None = None,
+        clock: Literal["system", "virtual"] | VirtualClock = "system",
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
@@ -65,6 +70,7 @@ class DurableWorkflowHost:
             msg = "database= is for the embedded backend; it cannot be combined with a connection string"
             raise DurableWorkflowsError(msg)
         self._database = ":memory:" if database is None else os.fspath(database)
+        self._clock = _virtual_clock(clock, embedded=self._settings is None)
         self._max_concurrency = max_concurrency
         self._logger = logger or durabletask_logger()
         self._backend: SqliteSidecar | None = None
@@ -103,12 +109,41 @@ class DurableWorkflowHost:
         """The hosted agents for direct use: ``await host.agents.get("Joker").run("Hi")``."""
         return AgentClient(self.client.durable_client, self._agents)
 
+    @property
+    def clock(self) -> VirtualClock:
+        """The virtual clock of a host created with ``clock="virtual"``."""
+        if self._clock is None:
+            raise DurableWorkflowsError('this host runs on real time; create it with clock="virtual"')
+        return self._clock
+
+    async def advance(self, delta: timedelta, *, settle_timeout: float = 30.0) -> None:
+        """Skip time: let pending work finish, move the virtual clock by `delta`, and return
+        once every timer that became due (port timeouts, retry backoff, delays) has fired and
+        what it triggered has run. Waits at most `settle_timeout` real seconds each time.
+        """
+        clock = self.clock
+        await self.settle(settle_timeout)
+        await asyncio.to_thread(clock.advance, delta)
+        await self.settle(settle_timeout)
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until the embedded backend is idle: nothing ready, running or due."""
+        backend = self._backend
+        if backend is None:
+            raise DurableWorkflowsError("settle() needs a started host with the embedded backend")
+        deadline = time.monotonic() + timeout
+        while not backend.is_idle():
+            if time.monotonic() > deadline:
+                msg = f"the embedded backend was still busy after {timeout} s (a run that never waits?)"
+                raise DurableWorkflowsError(msg)
+            await asyncio.sleep(0.005)
+
     def start(self) -> None:
         """Start the embedded backend (if any) and the worker (unless mode='client')."""
         if self._target is not None:
             return
         if self._settings is None:
-            self._backend = SqliteSidecar(self._database).start()
+            self._backend = SqliteSidecar(self._database, clock=self._clock).start()
             self._target = self._backend.address
         else:
             self._target = self._settings
@@ -165,6 +200,20 @@ class DurableWorkflowHost:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _virtual_clock(
+    clock: Literal["system", "virtual"] | VirtualClock, *, embedded: bool
+) -> VirtualClock | None:
+    if clock == "system":
+        return None
+    if not embedded:
+        raise DurableWorkflowsError("clock='virtual' needs the embedded backend (no connection string)")
+    if isinstance(clock, VirtualClock):
+        return clock
+    if clock == "virtual":
+        return VirtualClock()
+    raise DurableWorkflowsError(f"clock must be 'system', 'virtual' or a VirtualClock, not {clock!r}")
 
 
 def _all_agents(agents: list[WorkflowAgent], workflows: list[Workflow]) -> list[WorkflowAgent]:

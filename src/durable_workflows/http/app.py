@@ -18,6 +18,7 @@ from .. import __version__
 from ..errors import DurableWorkflowsError
 from . import agents, workflows
 from .context import ApiContext, api_context
+from .dashboard import mount_dashboard
 from .errors import BackendUnavailableError, error_body, error_response
 from .models import ErrorBody, Health
 from .openapi import build_openapi
@@ -71,6 +72,7 @@ def create_app(
     app.state.api = ApiContext(host=host, workflows={w.name: w for w in host.workflows})
     for router in (health_router, workflows.router, agents.router):
         app.include_router(router)
+    mount_dashboard(app)
     app.add_exception_handler(DurableWorkflowsError, _library_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

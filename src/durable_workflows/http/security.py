@@ -21,8 +21,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-PUBLIC_PATHS = frozenset({"/health"})
-"""Paths served without the API key."""
+PUBLIC_PATHS = frozenset({"/health", "/"})
+"""Paths served without the API key (``/`` is the dashboard page, which holds no data)."""
+PUBLIC_PREFIXES = ("/dashboard/",)
+"""The dashboard's files (HTML, CSS, JavaScript: no data), also served without the key."""
 
 
 class GuardMiddleware:
@@ -62,7 +64,8 @@ class GuardMiddleware:
             await error_response(exc)(scope, receive, send)
 
     def _authenticate(self, scope: Scope, headers: dict[str, bytes]) -> None:
-        if self.api_key is None or scope.get("path") in PUBLIC_PATHS:
+        path = scope.get("path", "")
+        if self.api_key is None or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             return
         given = headers.get("x-api-key")
         if given is None:

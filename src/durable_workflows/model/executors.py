@@ -190,15 +190,21 @@ class Executor(Node):
         """How long one durable invocation may take, retries included."""
 
     def _collect_handlers(self) -> tuple[HandlerSpec, ...]:
+        # A handler is a method name some class of the MRO marked with @handler; like any
+        # method, its most derived definition runs (an undecorated override inherits the mark).
+        marked = dict.fromkeys(
+            attr
+            for cls in type(self).__mro__
+            for attr, member in vars(cls).items()
+            if hasattr(member, _HANDLER_MARK)
+        )
         specs: list[HandlerSpec] = []
-        seen: set[str] = set()
-        for cls in type(self).__mro__:
-            for attr, member in vars(cls).items():
-                if attr in seen or not hasattr(member, _HANDLER_MARK):
-                    continue
-                seen.add(attr)
-                spec = parse_handler(member, owner=f"Executor {self._id!r}", skip_self=True)
-                specs.append(dataclasses.replace(spec, func=member.__get__(self, type(self))))
+        for attr in marked:
+            member = inspect.getattr_static(type(self), attr)
+            if not inspect.isfunction(member):
+                continue  # overridden by a non-function (e.g. `run = None`): no longer a handler
+            spec = parse_handler(member, owner=f"Executor {self._id!r}", skip_self=True)
+            specs.append(dataclasses.replace(spec, func=member.__get__(self, type(self))))
         if not specs:
             msg = (
                 f"Executor {self._id!r} ({type(self).__qualname__}) has no handlers; decorate a "

@@ -81,8 +81,14 @@ STATUS_ATTRS: dict[NodeStatus, dict[str, str]] = {
 }
 
 
-def model_to_dot(model: RenderModel, overlay: RunOverlay | None = None) -> str:
-    """DOT source for `model`; with `overlay`, nodes are colored by status with run counts."""
+def model_to_dot(
+    model: RenderModel, overlay: RunOverlay | None = None, *, element_ids: bool = False
+) -> str:
+    """DOT source for `model`; with `overlay`, nodes are colored by status with run counts.
+
+    With `element_ids`, node i and edge i of the model get the SVG ids ``dw-n<i>`` and
+    ``dw-e<i>`` (`node_element_id`, `edge_element_id`), for pages that draw on the SVG.
+    """
     title = model.name + (f"\n{model.description}" if model.description else "")
     lines = [
         f"digraph {quote(model.name)} {{",
@@ -91,12 +97,29 @@ def model_to_dot(model: RenderModel, overlay: RunOverlay | None = None) -> str:
         f"  node [fontname={quote(FONT)}, fontsize=11];",
         f"  edge [fontname={quote(FONT)}, fontsize=9];",
     ]
-    lines += [f"  {quote(node.id)} [{_attrs(_node_attrs(node, overlay))}];" for node in model.nodes]
-    lines += [_edge(edge) for edge in model.edges]
+    for index, node in enumerate(model.nodes):
+        attrs = _node_attrs(node, overlay)
+        if element_ids:
+            attrs["id"] = node_element_id(index)
+        lines.append(f"  {quote(node.id)} [{_attrs(attrs)}];")
+    lines += [
+        _edge(edge, edge_element_id(index) if element_ids else None)
+        for index, edge in enumerate(model.edges)
+    ]
     if overlay is not None:
         lines += _legend(overlay)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def node_element_id(index: int) -> str:
+    """The SVG id of the model's node `index` (with ``element_ids``)."""
+    return f"dw-n{index}"
+
+
+def edge_element_id(index: int) -> str:
+    """The SVG id of the model's edge `index` (with ``element_ids``)."""
+    return f"dw-e{index}"
 
 
 def quote(text: str) -> str:
@@ -123,8 +146,10 @@ def _node_attrs(node: RenderNode, overlay: RunOverlay | None) -> dict[str, str]:
     return attrs
 
 
-def _edge(edge: RenderEdge) -> str:
+def _edge(edge: RenderEdge, element_id: str | None = None) -> str:
     attrs = dict(EDGE_ATTRS[edge.kind])
+    if element_id is not None:
+        attrs["id"] = element_id
     if edge.label:
         attrs["label"] = edge.label
     if not edge.arrow:

@@ -1,8 +1,7 @@
-"""The public rendering functions: DOT and Mermaid text, and images drawn by graphviz `dot`."""
+"""The public rendering functions: DOT and Mermaid text, and images drawn by graphviz."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Literal
@@ -12,22 +11,16 @@ from .dot import model_to_dot
 from .mermaid import model_to_mermaid
 from .model import GraphLike, build_model
 from .overlay import RunOverlay
+from .programs import INSTALL_HINT, PURE_FORMATS, find_renderer
 
 Format = Literal["svg", "png", "pdf", "dot", "mermaid"]
 
 FORMATS: tuple[Format, ...] = ("svg", "png", "pdf", "dot", "mermaid")
-"""What `render` writes: images drawn by `dot`, or the DOT and Mermaid text."""
-
-INSTALL_HINT = (
-    "Install graphviz, which provides it: `apt-get install graphviz` (Debian/Ubuntu), "
-    "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`. "
-    "Text output needs no binary: use format='dot' or format='mermaid' "
-    "(or workflow_to_dot / workflow_to_mermaid)."
-)
+"""What `render` writes: images drawn by graphviz, or the DOT and Mermaid text."""
 
 
 class RenderingError(DurableWorkflowsError):
-    """A diagram could not be drawn: graphviz `dot` is missing or failed, or a bad format."""
+    """A diagram could not be drawn: no graphviz program, it failed, or a bad format."""
 
 
 def workflow_to_dot(workflow: GraphLike, *, overlay: RunOverlay | None = None) -> str:
@@ -41,7 +34,7 @@ def workflow_to_mermaid(workflow: GraphLike) -> str:
 
 
 def workflow_to_svg(workflow: GraphLike, *, overlay: RunOverlay | None = None) -> str:
-    """The SVG drawing of `workflow`, made by graphviz `dot`."""
+    """The SVG drawing of `workflow`, made by graphviz (`dot`, or graphviz-pure)."""
     return run_dot(workflow_to_dot(workflow, overlay=overlay), "svg").decode("utf-8")
 
 
@@ -52,7 +45,7 @@ def render(
     *,
     overlay: RunOverlay | None = None,
 ) -> Path:
-    """Write `workflow` to `path` as svg, png or pdf (needs `dot`), dot or mermaid text."""
+    """Write `workflow` to `path` as svg, png or pdf (need graphviz), dot or mermaid text."""
     if format not in FORMATS:
         msg = f"unknown diagram format {format!r}; use one of {', '.join(FORMATS)}"
         raise RenderingError(msg)
@@ -67,22 +60,30 @@ def render(
 
 
 def run_dot(source: str, format: str) -> bytes:
-    """Run graphviz `dot -T<format>` on DOT `source` and return its output."""
-    binary = shutil.which("dot")
-    if binary is None:
-        raise RenderingError(f"graphviz `dot` was not found on PATH. {INSTALL_HINT}")
+    """Lay out DOT `source` as `format` with graphviz `dot` (else graphviz-pure)."""
+    renderer = find_renderer()
+    if renderer is None:
+        msg = f"graphviz `dot` was not found on PATH, nor graphviz-pure. {INSTALL_HINT}"
+        raise RenderingError(msg)
+    if not renderer.draws(format):
+        msg = (
+            f"graphviz-pure ({renderer.path}) draws {' and '.join(sorted(PURE_FORMATS))}, not "
+            f"{format}; install graphviz for {format} (`apt-get install graphviz`, "
+            "`brew install graphviz` or `conda install -c conda-forge graphviz`)"
+        )
+        raise RenderingError(msg)
     try:
         done = subprocess.run(
-            [binary, f"-T{format}"],
+            [renderer.path, f"-T{format}"],
             input=source.encode("utf-8"),
             capture_output=True,
             check=False,
             timeout=120,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise RenderingError(f"graphviz `dot` ({binary}) could not run: {exc}") from exc
+        raise RenderingError(f"{renderer.name} ({renderer.path}) could not run: {exc}") from exc
     if done.returncode != 0:
         error = done.stderr.decode("utf-8", "replace").strip()
-        msg = f"graphviz `dot -T{format}` failed (exit {done.returncode}): {error}"
+        msg = f"{renderer.name} -T{format} failed (exit {done.returncode}): {error}"
         raise RenderingError(msg)
     return done.stdout

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from durable_workflows.sidecar.clock import Clock, SystemClock
 from durable_workflows.sidecar.leases import LeaseTable, ReadyQueue
 from durable_workflows.sidecar.model import (
     PENDING,
@@ -34,8 +35,11 @@ log = logging.getLogger("durable_workflows.sidecar")
 class Core:
     """State shared by all engine layers. Methods starting with ``_`` need ``_lock`` held."""
 
-    def __init__(self, store: Store, *, max_history: int, lease_seconds: float) -> None:
+    def __init__(self, store: Store, *, max_history: int, lease_seconds: float,
+                 clock: Clock | None = None) -> None:
         self._store = store
+        self.clock: Clock = clock or SystemClock()
+        """Timer times and ``orchestratorStarted`` timestamps (virtual in tests)."""
         self.max_history = max_history
         self._lock = threading.Lock()
         self._work_cv = threading.Condition(self._lock)
@@ -201,8 +205,10 @@ class Core:
     def _queue_start(self, inst: Instance, start_at: float | None,
                      extra: list[HistoryEvent] | None = None) -> None:
         """Queue ``orchestratorStarted`` + ``executionStarted`` (+ ``extra``), maybe delayed."""
-        events = [orchestrator_started(start_at), execution_started(inst), *(extra or [])]
-        if start_at is not None and start_at > time.time():
+        now = self.clock.time()
+        started = orchestrator_started(now if start_at is None else start_at)
+        events = [started, execution_started(inst), *(extra or [])]
+        if start_at is not None and start_at > now:
             for event in events:
                 self._schedule(start_at, "o", inst.instance_id, inst.execution_id, event)
         else:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from durable_workflows.sidecar.clock import Clock
 from durable_workflows.sidecar.core import log
 from durable_workflows.sidecar.leases import FilterMap, K, Kind, Lease, ReadyQueue, Stream
 from durable_workflows.sidecar.model import (
@@ -27,8 +28,9 @@ class Dispatcher(Engine):
     """The complete engine: state, orchestrations, entities, plus dispatch and timers."""
 
     def __init__(self, store: Store, *, max_history: int, lease_seconds: float,
-                 ping_interval: float) -> None:
-        super().__init__(store, max_history=max_history, lease_seconds=lease_seconds)
+                 ping_interval: float, clock: Clock | None = None) -> None:
+        super().__init__(store, max_history=max_history, lease_seconds=lease_seconds,
+                         clock=clock)
         self.ping_interval = ping_interval
         self._stream_ids = itertools.count(1)
         self._streams: set[int] = set()
@@ -39,9 +41,11 @@ class Dispatcher(Engine):
         self._timer_thread = threading.Thread(
             target=self._run_timers, name="sidecar-timers", daemon=True)
         self._timer_thread.start()
+        self.clock.subscribe(self._clock_moved)
 
     def close(self) -> None:
         """Stop the timer thread and wake every waiting stream."""
+        self.clock.unsubscribe(self._clock_moved)
         with self._lock:
             self.closed = True
             self._work_cv.notify_all()
@@ -159,7 +163,7 @@ class Dispatcher(Engine):
         lease.rowids = [m.rowid for m in chosen.inbox]
         new_events = [m.event for m in chosen.inbox]
         if chosen.history_len and not new_events[0].HasField("orchestratorStarted"):
-            lease.extra = [orchestrator_started()]
+            lease.extra = [orchestrator_started(self.clock.time())]
         return pb.WorkItem(
             completionToken=lease.token,
             orchestratorRequest=pb.OrchestratorRequest(
@@ -233,7 +237,7 @@ class Dispatcher(Engine):
         with self._lock:
             while not self.closed:
                 try:
-                    self._fire_due(time.time())
+                    self._fire_due(self.clock.time())
                 except Exception:
                     log.exception("failed to deliver due timers; retrying in 1 s")
                     self._sched_cv.wait(1.0)
@@ -250,11 +254,30 @@ class Dispatcher(Engine):
                 self._sched_cv.wait(wait)
                 self._timer_wakeup = 0.0
 
+    def _clock_moved(self) -> None:
+        """The (virtual) clock jumped: deliver the timers now due before `advance` returns."""
+        with self._lock:
+            if not self.closed:
+                self._fire_due(self.clock.time())
+                self._sched_cv.notify_all()
+
+    def is_idle(self) -> bool:
+        """Whether nothing is ready, leased or due: every run waits for an event or a timer."""
+        with self._lock:
+            if self.activities or self.leases.next_expiry() is not None:
+                return False
+            if any(self._dispatchable(inst) for inst in self.instances.values()):
+                return False
+            if any(self._runnable_ops(entity) for entity in self.entities.values()):
+                return False
+            next_timer = self._next_timer()
+            return next_timer is None or next_timer > self.clock.time()
+
     def _timer_wait(self) -> float:
         wait = 30.0
         next_timer = self._next_timer()
         if next_timer is not None:
-            wait = min(wait, next_timer - time.time())
+            wait = min(wait, self.clock.seconds_until(next_timer))
         next_expiry = self.leases.next_expiry()
         if next_expiry is not None:
             wait = min(wait, next_expiry - time.monotonic())

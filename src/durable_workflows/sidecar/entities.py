@@ -34,7 +34,7 @@ class EntityEngine(Core):
 
     def _send_entity_op(self, entity_id: str, event: HistoryEvent,
                         scheduled_at: float | None) -> None:
-        if scheduled_at is not None and scheduled_at > time.time():
+        if scheduled_at is not None and scheduled_at > self.clock.time():
             self._schedule(scheduled_at, "e", entity_id, None, event)
         else:
             self._deliver_entity(entity_id, event)

@@ -458,7 +458,7 @@ class Engine(EntityEngine):
             elif child.status == FAILED:
                 self._prepare_rewind(child, reason)
         self._save(inst)
-        self._deliver(inst.instance_id, orchestrator_started())
+        self._deliver(inst.instance_id, orchestrator_started(self.clock.time()))
 
 
 def _with_id(event_id: int, **kwargs: Any) -> HistoryEvent:

@@ -11,6 +11,7 @@ import grpc
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
 from durable_workflows.sidecar.auth import TokenInterceptor, check_exposure, tls_credentials
+from durable_workflows.sidecar.clock import Clock, SystemClock
 from durable_workflows.sidecar.dispatch import Dispatcher
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.servicer import Servicer
@@ -26,6 +27,8 @@ class SqliteSidecar:
     which. Use as a context manager, or call `start` and `stop`. A `host` other than loopback
     needs a `token` (every RPC must carry ``authorization: Bearer <token>``) or
     ``insecure=True``; `tls_cert` and `tls_key` (PEM files) turn on TLS.
+    ``clock`` (tests: a `VirtualClock`) times timers and orchestrations; the system clock by
+    default.
     """
 
     def __init__(
@@ -43,8 +46,10 @@ class SqliteSidecar:
         insecure: bool = False,
         tls_cert: str | None = None,
         tls_key: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.db = db
+        self.clock: Clock = clock or SystemClock()
         self.host = host
         self.max_history = max_history
         self.lease_seconds = lease_seconds
@@ -86,7 +91,7 @@ class SqliteSidecar:
         try:
             engine = Dispatcher(store, max_history=self.max_history,
                                 lease_seconds=self.lease_seconds,
-                                ping_interval=self.ping_interval)
+                                ping_interval=self.ping_interval, clock=self.clock)
             server = grpc.server(
                 futures.ThreadPoolExecutor(max_workers=self.max_threads,
                                            thread_name_prefix="sidecar-rpc"),
@@ -106,6 +111,12 @@ class SqliteSidecar:
         self._server, self._engine, self._store, self._port = server, engine, store, port
         log.info("sidecar serving %s on %s", self.db, self.address)
         return self
+
+    def is_idle(self) -> bool:
+        """Whether no work is ready, running or due (every run waits for an event or timer)."""
+        if self._engine is None:
+            raise SidecarError("the sidecar is not running")
+        return self._engine.is_idle()
 
     def _bind(self, server: Any, credentials: grpc.ServerCredentials | None) -> int:
         where = f"{self.host}:{self._requested_port}"

@@ -14,7 +14,12 @@ from datetime import datetime, timezone
 from typing import Any, Final
 
 from ..durable.names import thread_id
-from ..errors import DurableWorkflowsError, ExecutorFailedError, InvalidResponseError
+from ..errors import (
+    DurableWorkflowsError,
+    ExecutorFailedError,
+    InvalidResponseError,
+    error_type_name,
+)
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import AgentThreadState
@@ -199,16 +204,15 @@ class InProcessRunner:
             else:
                 copied = {k: registry.decode(registry.encode(v)) for k, v in shared.items()}
                 result = self._invoke_executor(state, own, copied)
-            wire = encode_result(self.workflow, node.id, result)
+            return decode_result(self.workflow, encode_result(self.workflow, node.id, result))
         except ExecutorFailedError:
             raise
         except Exception as exc:
             # Whatever goes wrong while a node handles its message (no matching handler, a
-            # value that cannot be serialised, the handler raising) fails that node, as a
-            # failed durable activity does.
-            failure = ExecutorFailedError(node.id, str(exc), type(exc).__name__, state.superstep)
-            raise failure from exc
-        return decode_result(self.workflow, wire)
+            # value that cannot be serialised or rebuilt, the handler raising) fails that
+            # node, as a failed durable activity does.
+            error_type = error_type_name(type(exc))
+            raise ExecutorFailedError(node.id, str(exc), error_type, state.superstep) from exc
 
     def _invoke_executor(
         self, state: RunState, invocation: Invocation, shared: dict[str, Any]
@@ -249,7 +253,7 @@ class InProcessRunner:
 
     def _failed(self, exc: DurableWorkflowsError) -> InProcessResult:
         events: list[WorkflowEvent] = []
-        error, error_type, executor_id = str(exc), type(exc).__name__, None
+        error, error_type, executor_id = str(exc), error_type_name(type(exc)), None
         if isinstance(exc, ExecutorFailedError):
             error, error_type, executor_id = exc.error, exc.error_type, exc.executor_id
             events.append(

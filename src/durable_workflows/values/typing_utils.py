@@ -75,8 +75,8 @@ def matches(value: Any, tp: Any) -> bool:
     origin = get_origin(tp)
     if origin in _UNION_TYPES:
         return any(matches(value, arg) for arg in get_args(tp))
-    if origin is Literal:
-        return value in get_args(tp)
+    if origin is Literal:  # by type too: `Literal[1]` takes neither `True` nor `1.0`
+        return any(type(value) is type(arg) and value == arg for arg in get_args(tp))
     if origin is None:
         if isinstance(tp, type):
             if tp is float and isinstance(value, int) and not isinstance(value, bool):
@@ -154,10 +154,10 @@ def _model_generic_assignable(source: Any, target: Any) -> bool:
 
 
 def is_json_like(value: Any) -> bool:
-    """Whether `value` is made only of JSON's own types (dict keys must be strings)."""
+    """Whether `value` is made only of JSON's own types (lists, and dicts with string keys)."""
     if value is None or isinstance(value, (str, int, float, bool)):
         return True
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return all(is_json_like(item) for item in value)
     if isinstance(value, dict):
         return all(isinstance(k, str) and is_json_like(v) for k, v in value.items())
