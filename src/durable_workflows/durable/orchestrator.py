@@ -156,7 +156,7 @@ class OrchestratorDriver:
                 supersteps += 1
                 tasks += len(step.invocations)
             elif self.engine.status(state) == "waiting":
-                self._publish(state, idle=True)
+                self._publish(state)
                 yield from self._wait(state)
                 supersteps += 1
             else:
@@ -275,9 +275,7 @@ class OrchestratorDriver:
             event.sequence = self.sequence
         self.unpublished += events
 
-    def _publish(self, state: RunState | None, *, idle: bool = False) -> None:
-        """Write the unpublished events to the event log and the status (`idle`: the run has
-        nothing to do but wait for responses or deadlines)."""
+    def _publish(self, state: RunState | None) -> None:
         registry = self.workflow.registry
         if self.stream and self.unpublished:
             batch: dict[str, list[dict[str, Any]]] = {}
@@ -308,7 +306,6 @@ class OrchestratorDriver:
                 "superstep": superstep,
                 "stream": self.stream,
                 "requests": requests,
-                **({"idle": True} if idle else {}),
                 **self.intake.verdicts(),
                 **({"timed_out": state.timed_out} if state is not None and state.timed_out else {}),
             }

@@ -6,7 +6,7 @@ appends its id to the path, so a message says where it has been. Nodes are class
 async function executors, request ports and agents; they use shared state, outputs, custom
 events, extra and targeted sends and halts; edges are single (with or without a condition),
 fan-out, switch-case, fan-in barriers and self-loops; executors have retry policies and
-timeouts, ports timeouts. Each construct can be switched off.
+timeouts, ports timeouts and timeout routes (P8). Each construct can be switched off.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from ..model.edges import Case, Default
 from ..model.executors import Executor, executor, handler
 from ..model.nodes import Node
 from ..model.policies import RetryPolicy
-from ..model.ports import RequestPort
+from ..model.ports import RequestPort, RequestTimedOut
 
 NodeKind = Literal["class", "function", "async", "port", "agent"]
 GroupKind = Literal["edges", "fan-out", "switch"]
@@ -91,6 +91,8 @@ class NodeSpec:
     """Requests a halt when it sees a path of `HALT_AT` steps or more."""
     retry: bool = False
     timeout: bool = False
+    timeout_route: bool = False
+    """A port's timed-out requests go to a terminal ``n{i}.expired`` node (P8)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,9 @@ class WorkflowSpec:
             builder.add_fan_in_barrier_edge([outs[s] for s in sources], ins[joined])
         for i in self.loops:
             builder.add_edge(outs[i], ins[i], below_loop_limit)
+        for i, spec in enumerate(self.nodes):
+            if spec.timeout_route:
+                builder.add_timeout_edge(ins[i], _expired(f"n{i}"))
         return builder.build()
 
     def _successors(self, i: int) -> list[str]:
@@ -212,6 +217,14 @@ def _make(i: int, spec: NodeSpec, successors: list[str]) -> list[Node]:
     return [_function(node_id, spec, target)]
 
 
+def _expired(port_id: str) -> Node:
+    @executor(id=f"{port_id}.expired")
+    def expired(timed_out: RequestTimedOut[Trace]) -> Trace:
+        return Trace(path=[*timed_out.request.path, f"{timed_out.request_id} timed out"])
+
+    return expired
+
+
 def _function(node_id: str, spec: NodeSpec, target: str | None) -> Node:
     def run(message: Trace | list[Trace], ctx: WorkflowContext[Trace, str]) -> Trace:
         trace = _joined(message) if isinstance(message, list) else message
@@ -261,6 +274,7 @@ class _Options:
     targeted: bool
     policies: bool
     fan_ins: bool
+    timeout_routes: bool
 
 
 def workflow_specs(
@@ -274,6 +288,7 @@ def workflow_specs(
     targeted: bool = True,
     policies: bool = True,
     fan_ins: bool = True,
+    timeout_routes: bool = True,
 ) -> st.SearchStrategy[WorkflowSpec]:
     """Random workflow descriptions (`WorkflowSpec`); see `workflows` for the constructs."""
     kinds: tuple[NodeKind, ...] = ("class", "function", "async")
@@ -281,7 +296,7 @@ def workflow_specs(
         kinds += ("port",)
     if agents:
         kinds += ("agent",)
-    options = _Options(kinds, loops, halts, targeted, policies, fan_ins)
+    options = _Options(kinds, loops, halts, targeted, policies, fan_ins, timeout_routes)
     return _specs(min_nodes, max_nodes, options)
 
 
@@ -333,7 +348,9 @@ def _kind(draw: st.DrawFn, i: int, barrier_target: bool, options: _Options) -> N
 
 def _behaviour(draw: st.DrawFn, node: NodeSpec, sends: bool, options: _Options) -> NodeSpec:
     if node.kind in ("port", "agent"):
-        return replace(node, timeout=options.policies and node.kind == "port" and draw(st.booleans()))
+        timeout = options.policies and node.kind == "port" and draw(st.booleans())
+        route = timeout and options.timeout_routes and draw(st.booleans())
+        return replace(node, timeout=timeout, timeout_route=route)
     extra = sends and draw(st.booleans())
     target = draw(st.none() | st.integers(0, 3)) if extra and options.targeted else None
     halt = options.halts and draw(st.integers(0, 5)) == 0
@@ -353,6 +370,7 @@ def workflows(
     targeted: bool = True,
     policies: bool = True,
     fan_ins: bool = True,
+    timeout_routes: bool = True,
 ) -> st.SearchStrategy[Workflow]:
     """Random valid workflows over `Trace` messages (every construct unless switched off).
 
@@ -369,6 +387,7 @@ def workflows(
         targeted=targeted,
         policies=policies,
         fan_ins=fan_ins,
+        timeout_routes=timeout_routes,
     )
     return specs.map(build_or_none).filter(lambda w: w is not None)  # type: ignore[return-value]
 

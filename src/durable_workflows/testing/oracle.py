@@ -2,20 +2,23 @@
 
 Both sides answer requests the same way: each time the run waits, the oldest open request is
 answered with ``responses(event)``, and the run goes on until it waits again. The durable side
-knows the run waits when the embedded backend is idle (`DurableWorkflowHost.settle`).
+knows the run waits when the embedded backend is idle (`DurableWorkflowHost.settle`). When
+``responses`` declines (`NO_RESPONSE`), time passes: the in-process clock jumps to the next
+deadline (C1) and the durable side moves its virtual clock by the same amount.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import DurableWorkflowsError, WorkflowFailedError
 from ..graph.workflow import Workflow
 from ..hosting.host import DurableWorkflowHost
 from ..runtime.events import WaitingForInputEvent, WorkflowEvent
-from .runner import InProcessResult
+from .runner import NO_RESPONSE, InProcessResult
 from .scripted import ScriptedRunner, one_at_a_time
 
 _STATUS = {"COMPLETED": "completed", "FAILED": "failed", "RUNNING": "waiting"}
@@ -32,18 +35,26 @@ async def assert_durable_matches_in_process(
     responses: Callable[[WaitingForInputEvent], Any] | None = None,
     host: DurableWorkflowHost | None = None,
     timeout: float = 60.0,
+    named_events: bool = False,
 ) -> InProcessResult:
     """Run `input` in process and durably; raise `DurableMismatchError` where they differ.
 
     Compared: the status, the result, the outputs and the event stream (every field but the
-    run id). `responses` answers each request (none: both runs stop waiting). `host` is a
-    started embedded host that hosts `workflow`; by default a fresh one is started. Returns
-    the in-process result.
+    run id). `responses` answers each request (none: both runs stop waiting; `NO_RESPONSE`:
+    time passes until the next deadline). With `named_events`, the durable side answers a
+    request that is alone at its port with a named event (`raise_event`, P10) instead of
+    `send_response`. `host` is a started embedded host that hosts `workflow` (with
+    ``clock="virtual"`` if time has to pass); by default a fresh one is started. Returns the
+    in-process result.
     """
     choose = one_at_a_time(responses) if responses is not None else (lambda _open: ())
-    expected = ScriptedRunner(workflow, choose).run(input)
+    runner = ScriptedRunner(workflow, choose)
+    expected = runner.run(input)
+    skips = [jump - runner.start for jump in runner.jumps]
     async with _hosting(workflow, host) as running:
-        status, outputs, events = await _durable_run(running, workflow, input, responses, timeout)
+        status, outputs, events = await _durable_run(
+            running, workflow, input, responses, timeout, skips, named_events
+        )
     registry = workflow.registry
     _same("status", expected.status, status)
     if status == "completed":
@@ -62,7 +73,7 @@ async def _hosting(
     if host is not None:
         yield host
         return
-    async with DurableWorkflowHost(workflows=[workflow]) as started:
+    async with DurableWorkflowHost(workflows=[workflow], clock="virtual") as started:
         yield started
 
 
@@ -72,15 +83,28 @@ async def _durable_run(
     input: Any,
     responses: Callable[[WaitingForInputEvent], Any] | None,
     timeout: float,
+    skips: list[timedelta],
+    named_events: bool,
 ) -> tuple[str, list[Any], list[WorkflowEvent]]:
     run = await host.client.stream(workflow, input)
+    start = _virtual_now(host) if skips else None
     while True:
         await host.settle(timeout)
         status = await run.get_status()
-        if not status.is_active or not status.pending_requests or responses is None:
+        if not status.is_active:
             break
-        oldest = status.pending_requests[0]
-        await run.send_response(oldest, responses(oldest))
+        pending = status.pending_requests
+        answer = NO_RESPONSE if not pending or responses is None else responses(pending[0])
+        if answer is not NO_RESPONSE:
+            alone = [r for r in pending if r.port_id == pending[0].port_id] == [pending[0]]
+            if named_events and alone:
+                await run.raise_event(pending[0].port_id, answer)
+            else:
+                await run.send_response(pending[0], answer)
+        elif skips and start is not None:
+            await host.advance(start + skips.pop(0) - _virtual_now(host))
+        else:
+            break
     outputs: list[Any] = []
     if status.status == "COMPLETED":
         await run.wait_for_completion(timeout)
@@ -94,6 +118,16 @@ async def _durable_run(
         if event.sequence >= status.last_sequence and status.is_active:
             break
     return _STATUS.get(status.status, status.status), outputs, events
+
+
+def _virtual_now(host: DurableWorkflowHost) -> datetime:
+    """The host's virtual time."""
+    try:
+        clock = host.clock
+    except DurableWorkflowsError as exc:
+        msg = "the in-process run let time pass (NO_RESPONSE); give the oracle a host with clock='virtual'"
+        raise DurableMismatchError(msg) from exc
+    return datetime.fromtimestamp(clock.time()).astimezone()
 
 
 def _comparable(data: dict[str, Any]) -> dict[str, Any]:

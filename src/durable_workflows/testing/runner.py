@@ -88,8 +88,13 @@ class InProcessRunner:
         self.workflow = workflow
         self.engine = Engine(workflow)
         self.responses = responses
+        self.start = start
         self.clock = start
         """The virtual clock (C1)."""
+        self.jumps: list[datetime] = []
+        """Where the clock jumped to, in order (what a durable twin must skip to)."""
+        self.declined = False
+        """Whether the responder declined (`NO_RESPONSE`) at the current wait."""
         self.threads: dict[tuple[str, str], AgentThreadState] = {}
         self.events: list[WorkflowEvent] = []
         self.run_id = ""
@@ -169,11 +174,13 @@ class InProcessRunner:
                 continue
             if self.engine.status(state) == "completed":
                 return
+            self.declined = False
             if self._answer(state):
                 continue
-            due = self.engine.next_deadline(state) if self.responses is not None else None
+            due = self.engine.next_deadline(state) if self.declined else None
             if due is not None:
                 self.clock = max(self.clock, due)
+                self.jumps.append(self.clock)
                 self._emit(self.engine.fire_due(state, self.clock))
                 continue
             yield
@@ -238,7 +245,8 @@ class InProcessRunner:
                 attempt += 1
 
     def _answer(self, state: RunState) -> bool:
-        """Ask the responder for every open request; whether it answered any."""
+        """Ask the responder for every open request; whether it answered any (a request it
+        declines with `NO_RESPONSE` sets `declined`, so that time may pass)."""
         if self.responses is None:
             return False
         waiting = {e.request_id: e for e in self.events if isinstance(e, WaitingForInputEvent)}
@@ -246,6 +254,7 @@ class InProcessRunner:
         for request_id in list(state.requests):
             response = self.responses(waiting[request_id])
             if response is NO_RESPONSE:
+                self.declined = True
                 continue
             self._emit(self.engine.submit_response(state, request_id, response))
             answered = True
