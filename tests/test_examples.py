@@ -82,6 +82,12 @@ EXAMPLES = [
         ],
         responses=lambda m: m.reviewer,
     ),
+    Example(
+        "draft_review",
+        lambda m: [m.TOPIC],
+        ["Approved v2 of 'lighthouses': Some words about lighthouses. (Cite a source: done.)"],
+        responses=lambda m: m.reviewer,
+    ),
 ]
 IDS = [e.name for e in EXAMPLES]
 

@@ -64,6 +64,7 @@ EXPECTED = [
     "__version__",
     "executor",
     "handler",
+    "response_handler",
 ]
 
 EXPECTED_TESTING = [

@@ -30,6 +30,7 @@ from .model.edges import Case, Default
 from .model.executors import Executor, executor, handler
 from .model.policies import RetryPolicy
 from .model.ports import RequestPort, RequestTimedOut
+from .model.requests import response_handler
 from .runtime.events import (
     CustomEvent,
     ExecutorCompletedEvent,
@@ -101,4 +102,5 @@ __all__ = [
     "__version__",
     "executor",
     "handler",
+    "response_handler",
 ]

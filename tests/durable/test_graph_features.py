@@ -1,5 +1,5 @@
 """Issue 15's graph features end to end on the embedded backend, against the in-process runner:
-timeout routes (P8, P9), named events (P10)."""
+timeout routes (P8, P9), named events (P10), request_info (P11)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.factories import create_client
 from durable_workflows.testing import NO_RESPONSE, InProcessRunner, run_in_process
 
-from .workflows import Approval, approval_flow, two_open
+from .workflows import Approval, approval_flow, asking_flow, two_open
 
 
 def _escalation() -> Workflow:
@@ -83,7 +83,9 @@ LATE = _late()
 NAMED = approval_flow()
 TWO_OPEN = two_open()
 
-ALL = [ESCALATION, LATE, NAMED, TWO_OPEN]
+ASKING = asking_flow("GFAsking")
+
+ALL = [ESCALATION, LATE, NAMED, TWO_OPEN, ASKING]
 
 
 @pytest.fixture(scope="module")
@@ -288,3 +290,38 @@ async def _is(run: Any, ports: list[str]) -> bool:
 async def _refusals(run: Any, count: int) -> bool:
     events = await run.recorded_events()
     return len([e for e in events if isinstance(e, ResponseRefusedEvent)]) >= count
+
+
+# -- request_info ----------------------------------------------------------------------------
+
+
+def test_request_info_durably_like_in_process(host: DurableWorkflowHost) -> None:
+    """P11 durably: an executor's requests wait in the run's status with their asked types,
+    are answered by id and by a named event after the executor, and reach its response
+    handlers; events and outputs equal the in-process run answered the same way."""
+
+    async def body(client: WorkflowClient) -> tuple[list[tuple[str, str]], Any, list[Any]]:
+        run = await client.stream(ASKING, "longer")
+        await wait_until(lambda: _is(run, ["reviewer", "reviewer"]), "two asked requests")
+        pending = [(r.request_id, r.response_type) for r in await run.pending_requests()]
+        with pytest.raises(InvalidResponseError, match="2 requests are open"):
+            await run.raise_event("reviewer", 7)
+        with pytest.raises(InvalidResponseError, match="'reviewer' refused"):
+            await run.send_response("reviewer:2:0", "yes")
+        await run.send_response("reviewer:2:0", True)
+        await host.settle()
+        await run.raise_event("reviewer", 7)
+        result = await run.wait_for_completion()
+        return pending, result, await collect(run)
+
+    pending, result, events = drive(host, body)
+    assert pending == [("reviewer:2:0", "bool"), ("reviewer:2:1", "int")]
+    runner = InProcessRunner(ASKING)
+    runner.run("longer")
+    runner.submit_response("reviewer:2:0", True)
+    expected = runner.raise_event("reviewer", 7)
+    assert result == expected.result == "published budget 7/6"
+    registry = ASKING.registry
+    mine = [{**e.to_dict(registry), "run_id": ""} for e in expected.events]
+    theirs = [{**e.to_dict(registry), "run_id": ""} for e in events]
+    assert theirs == mine

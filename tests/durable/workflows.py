@@ -8,7 +8,15 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from durable_workflows import RequestPort, WorkflowBuilder, WorkflowContext, executor
+from durable_workflows import (
+    Executor,
+    RequestPort,
+    WorkflowBuilder,
+    WorkflowContext,
+    executor,
+    handler,
+    response_handler,
+)
 from durable_workflows.graph.workflow import Workflow
 
 
@@ -151,3 +159,41 @@ def two_open() -> Workflow:
         .add_edge(b, ask)
         .build()
     )
+
+
+class Budget(BaseModel):
+    amount: int
+
+
+class Reviewer(Executor):
+    """Asks (ctx.request_info) for an approval, and for a long text a budget too."""
+
+    @handler
+    async def review(self, text: str, ctx: WorkflowContext[str, str]) -> None:
+        ctx.yield_output(f"asking about {text}")
+        await ctx.request_info(text, response_type=bool)
+        if len(text) > 5:
+            ctx.request_info(Budget(amount=len(text)), response_type=int)
+
+    @response_handler
+    def on_review(self, original: str, approved: bool) -> str:
+        return f"{original}: {'approved' if approved else 'rejected'}"
+
+    @response_handler
+    def on_budget(self, original: Budget, granted: int) -> str:
+        return f"budget {granted}/{original.amount}"
+
+
+def asking_flow(name: str = "Asking") -> Workflow:
+    """start -> reviewer (asks with request_info) -> publish."""
+
+    @executor(id="start")
+    def start(text: str) -> str:
+        return text
+
+    @executor(id="publish")
+    def publish(verdict: str) -> str:
+        return f"published {verdict}"
+
+    reviewer = Reviewer("reviewer")
+    return WorkflowBuilder(start, name=name).add_chain([start, reviewer, publish]).build()

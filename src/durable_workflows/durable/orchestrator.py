@@ -32,6 +32,7 @@ from ..runtime.events import (
     WorkflowStartedEvent,
 )
 from ..runtime.wire import decode_result, decode_state, encode_message, encode_state
+from ..values.typing_utils import type_key
 from .names import (
     EVENT_LOG_ENTITY,
     activity_name,
@@ -238,7 +239,7 @@ class OrchestratorDriver:
             if isinstance(node, AgentNode):
                 response = self.workflow.registry.decode(data)
                 return InvocationResult(sent=[SentMessage(response, None, returned=True)])
-            return decode_result(self.workflow, data)
+            return decode_result(self.workflow, data, node_id)
         except DurableWorkflowsError as exc:  # a result that cannot be rebuilt fails its node
             error_type = error_type_name(type(exc))
             raise ExecutorFailedError(node_id, str(exc), error_type, superstep) from exc
@@ -292,8 +293,11 @@ class OrchestratorDriver:
                 {
                     "request_id": r.request_id,
                     "port_id": r.port_id,
-                    "request": registry.encode(
-                        r.request, self.workflow.nodes[r.port_id].input_types
+                    "request": registry.encode(r.request, self.workflow.request_hints(r.port_id)),
+                    **(
+                        {"response_type": type_key(r.response_type)}
+                        if r.response_type is not None
+                        else {}
                     ),
                 }
                 for r in self.intake.open_requests(state)

@@ -11,7 +11,7 @@ from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import WorkflowAgent
 from ..model.executors import Executor
 from ..runtime.invoke import invoke_executor
-from ..runtime.wire import encode_result
+from ..runtime.wire import decode_message, encode_result
 from ..values.serialization import TypeRegistry
 from .agent_entity import agent_turn_orchestrator, make_agent_entity
 from .names import (
@@ -44,7 +44,7 @@ def make_activity(workflow: Workflow, node_id: str) -> Callable[[Any, Any], Any]
         result = invoke_executor(
             workflow,
             node_id,
-            decode(payload["message"]),
+            decode_message(workflow, node_id, payload["message"]),
             shared,
             run_id=payload["run_id"],
             superstep=payload["superstep"],

@@ -60,7 +60,7 @@ class ResponseIntake:
         for request_id in state.requests:
             if request_id not in self.accepted and request_id not in self.waits:
                 self.waits[request_id] = self.seam.wait_for_event(request_id)
-        for port_id in self.workflow.ports:
+        for port_id in self.workflow.request_names:
             if port_id not in self.named:
                 self.named[port_id] = self.seam.wait_for_event(port_id)
         waits = [self.waits[r] for r in state.requests if r in self.waits]
@@ -115,7 +115,7 @@ class ResponseIntake:
             data = _response_data(raw)
             token = data["token"] if isinstance(data.get("token"), str) else ""
             value = self._decode(data["response"])
-            value = self.engine.coerce_response(self.workflow.ports[request.port_id], value)
+            value = self.engine.check_response(request, value)
         except DurableWorkflowsError as exc:
             if token:
                 self.refused[token] = [str(exc), now]
@@ -134,7 +134,7 @@ class ResponseIntake:
         request: PendingRequest | None = None
         try:
             request = self.engine.event_request(state, name, self.accepted)
-            value = self.engine.coerce_response(self.workflow.ports[name], _plain_json(raw))
+            value = self.engine.check_response(request, _plain_json(raw))
         except DurableWorkflowsError as exc:
             return ResponseRefusedEvent(
                 request_id="" if request is None else request.request_id,

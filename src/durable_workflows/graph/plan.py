@@ -23,6 +23,7 @@ from ..model.edges import (
     TimeoutEdge,
     condition_name,
 )
+from ..model.executors import Executor
 from ..model.nodes import Node
 from ..model.ports import RequestPort
 from ..values.typing_utils import type_key
@@ -128,6 +129,11 @@ def _node_plan(node: Node) -> NodePlan:
     extra: tuple[str, ...] = ()
     if isinstance(node, AgentNode):
         extra = (f"session={node.session}", f"session_key={node.session_key}")
+    if isinstance(node, Executor):
+        extra = tuple(
+            f"asks={type_key(s.request_type)}->{type_key(s.response_type)}"
+            for s in node.response_handlers
+        )
     return NodePlan(
         id=node.id,
         kind=node.kind,

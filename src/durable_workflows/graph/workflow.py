@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 from ..model.edges import EdgeGroup, FanInEdge, TimeoutEdge, group_targets
 from ..model.edges import group_sources as sources_of
+from ..model.executors import Executor
 from ..model.nodes import Node
 from ..model.ports import RequestPort, timed_out_type
 from ..values.serialization import TypeRegistry
+from ..values.typing_utils import type_key
 from .plan import ExecutionPlan, compile_plan
 
 if TYPE_CHECKING:
@@ -64,7 +66,12 @@ class Workflow:
                 *(
                     t
                     for node in nodes.values()
-                    for t in (*node.input_types, *node.output_types, *node.yield_types)
+                    for t in (
+                        *node.input_types,
+                        *node.output_types,
+                        *node.yield_types,
+                        *node.asked_types,
+                    )
                 ),
                 *(timed_out_type(self.ports[port]) for port in self.timeout_targets),
             ]
@@ -84,6 +91,37 @@ class Workflow:
     def ports(self) -> dict[str, RequestPort]:
         """The request ports by id."""
         return {n.id: n for n in self.nodes.values() if isinstance(n, RequestPort)}
+
+    @cached_property
+    def askers(self) -> dict[str, Executor]:
+        """The executors that can ask with `ctx.request_info` (they have response handlers)."""
+        return {
+            n.id: n for n in self.nodes.values() if isinstance(n, Executor) and n.response_handlers
+        }
+
+    @property
+    def request_names(self) -> tuple[str, ...]:
+        """What requests wait at: the ports and the executors that ask (P10, P11)."""
+        return (*self.ports, *self.askers)
+
+    def response_type(self, port_id: str, key: str | None = None) -> Any:
+        """The response type of a request waiting at `port_id`: the port's, or for an executor
+        that asks, the response type with type key `key` (without a key: a union of those it
+        can take). `KeyError` when `port_id` takes no requests (or not of that type)."""
+        port = self.ports.get(port_id)
+        if port is not None:
+            return port.response_type
+        asked = {type_key(s.response_type): s.response_type for s in self.askers[port_id].response_handlers}
+        if key is not None:
+            return asked[key]
+        members = tuple(asked.values())
+        return members[0] if len(members) == 1 else Union[members]  # noqa: UP007
+
+    def request_hints(self, port_id: str) -> tuple[Any, ...]:
+        """The types a request waiting at `port_id` may have (for encoding it)."""
+        if port_id in self.ports:
+            return self.ports[port_id].input_types
+        return tuple(s.request_type for s in self.askers[port_id].response_handlers)
 
     @property
     def input_types(self) -> tuple[Any, ...]:

@@ -43,6 +43,9 @@ from ..values.typing_utils import short_name
 from .run_info import RunState, RunSummary, list_runs, run_state, split_failure, utc
 from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
 
+_UNKNOWN = object()
+"""The response type of a request whose port the workflow as defined here does not have."""
+
 IfExists = Literal["error", "return"]
 """What starting a run with the id of an existing run does: raise, or return that run."""
 
@@ -289,10 +292,10 @@ class WorkflowRun:
         """A pending request from the status. If the graph changed since the run started (its
         port or request type is not in this workflow), it is shown as far as known: the raw
         request data, and a response type that says so."""
-        port = self.workflow.ports.get(data["port_id"])
+        expected = self._response_type(data)
         response_type = (
-            short_name(port.response_type)
-            if port is not None
+            short_name(expected)
+            if expected is not _UNKNOWN
             else f"unknown (port not in workflow {self.workflow.name!r} as defined here)"
         )
         try:
@@ -306,6 +309,14 @@ class WorkflowRun:
             request=request,
             response_type=response_type,
         )
+
+    def _response_type(self, data: dict[str, Any]) -> Any:
+        """The response type of a pending request in the status (`_UNKNOWN` if the workflow as
+        defined here has no such port or asked type: the graph changed)."""
+        try:
+            return self.workflow.response_type(data["port_id"], data.get("response_type"))
+        except KeyError:
+            return _UNKNOWN
 
     async def pending_requests(self) -> list[WaitingForInputEvent]:
         """The requests waiting for a response."""
@@ -366,8 +377,9 @@ class WorkflowRun:
                 raise answered
             msg = f"run {self.run_id!r} has no pending request {request_id!r} (pending: {sorted(pending) or 'none'})"
             raise InvalidResponseError(msg)
-        port = self.workflow.ports.get(pending[request_id].port_id)
-        if port is None:
+        [entry] = [r for r in custom_status(state)["requests"] if r["request_id"] == request_id]
+        expected = self._response_type(entry)
+        if expected is _UNKNOWN:
             msg = (
                 f"request {request_id!r} of run {self.run_id!r} waits at port "
                 f"{pending[request_id].port_id!r}, which is not in workflow "
@@ -375,8 +387,10 @@ class WorkflowRun:
                 "run started. Answer it with the workflow definition the run was started with."
             )
             raise InvalidResponseError(msg)
-        value = Engine(self.workflow).coerce_response(port, response)
-        envelope = self.workflow.registry.encode(value, port.output_types)
+        value = Engine(self.workflow).check_response(
+            PendingRequest(request_id, entry["port_id"], None, 0, response_type=expected), response
+        )
+        envelope = self.workflow.registry.encode(value, (expected,))
         token = uuid.uuid4().hex
         await self._durable.raise_orchestration_event(
             self.run_id, request_id, data={"response": envelope, "token": token}
@@ -403,8 +417,8 @@ class WorkflowRun:
             requests={rid: PendingRequest(rid, port, None, 0) for rid, port in pending}
         )
         engine.event_request(open_state, name)
-        value = engine.coerce_response(self.workflow.ports[name], payload)
-        data = to_json(value, self.workflow.ports[name].response_type)
+        value = engine.coerce_response(name, payload)
+        data = to_json(value, self.workflow.response_type(name))
         await self._durable.raise_orchestration_event(self.run_id, name, data=data)
 
     async def cancel(self, reason: str = "cancelled") -> None:

@@ -50,5 +50,10 @@ class Node(ABC):
         """Annotations of the outputs the node yields with `ctx.yield_output` (if declared)."""
         return ()
 
+    @property
+    def asked_types(self) -> tuple[Any, ...]:
+        """Annotations of the requests it makes with `ctx.request_info`, and their responses."""
+        return ()
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r})"

@@ -112,7 +112,11 @@ def _node(node: Node, is_start: bool) -> RenderNode:
             role += f" · timeout {format_duration(node.timeout)}"
         details = (role, f"{short_name(node.request_type)} → {short_name(node.response_type)}")
         return RenderNode(node.id, "port", node.id, details, is_start)
-    return RenderNode(node.id, "executor", node.id, _signature(node), is_start)
+    asks = tuple(
+        f"asks {short_name(s.request_type)} → {short_name(s.response_type)}"
+        for s in getattr(node, "response_handlers", ())
+    )
+    return RenderNode(node.id, "executor", node.id, _signature(node) + asks, is_start)
 
 
 def _signature(node: Node) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from ..model.agent_nodes import AgentNode
 from ..model.context import InvocationResult, SentMessage
 from ..model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, condition_name
 from ..model.ports import RequestPort, timed_out_type
+from ..model.requests import InfoResponse
 from ..values.serialization import from_json
 from ..values.typing_utils import is_any, matches, short_name
 from .events import (
@@ -67,6 +68,9 @@ class PendingRequest:
     superstep: int
     deadline: datetime | None = None
     """When the request times out (ports with a timeout, given the driver's clock; P8)."""
+    response_type: Any = None
+    """For a request an executor made with `ctx.request_info`, the response type it asked for
+    (None: a port's request, whose response type is the port's)."""
 
 
 @dataclass
@@ -197,14 +201,7 @@ class Engine:
                 )
                 state.requests[request.request_id] = request
                 step.new_requests.append(request)
-                step.events.append(
-                    WaitingForInputEvent(
-                        request_id=request.request_id,
-                        port_id=node.id,
-                        request=request.request,
-                        response_type=short_name(node.response_type),
-                    )
-                )
+                step.events.append(self._waiting_event(request))
             else:
                 branch = len(step.invocations)
                 target = delivery.target
@@ -234,11 +231,24 @@ class Engine:
             msg = f"got {len(results)} results for {len(step.invocations)} invocations (a bug)"
             raise WorkflowRuntimeError(msg)
         events: list[WorkflowEvent] = []
+        asked: dict[str, int] = {}
         for invocation, result in zip(step.invocations, results, strict=False):
             node_id = invocation.node_id
             for value in result.outputs:
                 self._output(state, events, node_id, value)
             events += [CustomEvent(executor_id=node_id, data=data) for data in result.events]
+            for info in result.requests:
+                count = asked.get(node_id, 0)
+                asked[node_id] = count + 1
+                request = PendingRequest(
+                    f"{node_id}:{step.number}:{count}",
+                    node_id,
+                    info.request,
+                    step.number,
+                    response_type=info.response_type,
+                )
+                state.requests[request.request_id] = request
+                events.append(self._waiting_event(request))
             state.shared.update(result.state_updates)
             for sent in result.sent:
                 self._route(state, events, node_id, sent)
@@ -265,26 +275,47 @@ class Engine:
             known = ", ".join(state.requests) or "none"
             msg = f"no pending request {request_id!r} in this run (pending: {known})"
             raise InvalidResponseError(msg)
-        port = self.workflow.nodes[request.port_id]
-        assert isinstance(port, RequestPort)
-        response = self.coerce_response(port, response)
+        response = self.check_response(request, response)
         del state.requests[request_id]
+        port_id = request.port_id
         events: list[WorkflowEvent] = [
-            ResponseReceivedEvent(request_id=request_id, port_id=port.id, response=response)
+            ResponseReceivedEvent(request_id=request_id, port_id=port_id, response=response)
         ]
-        self._route(state, events, port.id, SentMessage(response, None, returned=True))
+        if request.response_type is None:
+            self._route(state, events, port_id, SentMessage(response, None, returned=True))
+        else:  # back to the executor that asked (P11)
+            answer = InfoResponse(request.request, response, request.response_type)
+            state.pending.append(Delivery(port_id, answer, request_id))
         return events
+
+    def response_type_of(self, request: PendingRequest) -> Any:
+        """The type a request's response must have."""
+        if request.response_type is not None:
+            return request.response_type
+        return self.workflow.ports[request.port_id].response_type
+
+    def check_response(self, request: PendingRequest, response: Any) -> Any:
+        """`response` validated as the response to `request` (`InvalidResponseError`)."""
+        return _coerce_response(self.response_type_of(request), request.port_id, response)
+
+    def _waiting_event(self, request: PendingRequest) -> WaitingForInputEvent:
+        return WaitingForInputEvent(
+            request_id=request.request_id,
+            port_id=request.port_id,
+            request=request.request,
+            response_type=short_name(self.response_type_of(request)),
+        )
 
     def event_request(
         self, state: RunState, name: str, answered: Container[str] = ()
     ) -> PendingRequest:
         """The one open request (not in `answered`) that an event named `name` answers (P10);
         `InvalidResponseError` when `name` is no port or not exactly one request is open there."""
-        ports = self.workflow.ports
-        if name not in ports:
+        names = self.workflow.request_names
+        if name not in names:
             msg = (
                 f"event {name!r} names no port of workflow {self.workflow.name!r} (ports: "
-                f"{', '.join(ports) or 'none'}); name a named event after the port it answers"
+                f"{', '.join(names) or 'none'}); name a named event after the port it answers"
             )
             raise InvalidResponseError(msg)
         open_here = [
@@ -304,15 +335,12 @@ class Engine:
             )
         raise InvalidResponseError(msg)
 
-    def coerce_response(self, port: RequestPort, response: Any) -> Any:
-        """`response` validated against the port's response type (`InvalidResponseError`)."""
-        if is_any(port.response_type) or matches(response, port.response_type):
-            return response
-        try:
-            return from_json(response, port.response_type, strict=True)
-        except SerializationError as exc:
-            msg = f"response to port {port.id!r} refused: {exc}"
-            raise InvalidResponseError(msg) from exc
+    def coerce_response(self, port: RequestPort | str, response: Any) -> Any:
+        """`response` validated against the response type of the requests waiting at `port`
+        (a port, or the id of a port or of an executor that asks; `InvalidResponseError`)."""
+        if isinstance(port, RequestPort):
+            return _coerce_response(port.response_type, port.id, response)
+        return _coerce_response(self.workflow.response_type(port), port, response)
 
     # -- time ------------------------------------------------------------------------------
 
@@ -465,6 +493,16 @@ class Engine:
             while all(queues[s] for s in group.sources):
                 batch = [queues[s].pop(0) for s in group.sources]
                 state.pending.append(Delivery(group.target, batch, group.id))
+
+
+def _coerce_response(response_type: Any, port_id: str, response: Any) -> Any:
+    if is_any(response_type) or matches(response, response_type):
+        return response
+    try:
+        return from_json(response, response_type, strict=True)
+    except SerializationError as exc:
+        msg = f"response to port {port_id!r} refused: {exc}"
+        raise InvalidResponseError(msg) from exc
 
 
 def _wanted(target_id: str | None, target: str) -> bool:

@@ -6,7 +6,8 @@ appends its id to the path, so a message says where it has been. Nodes are class
 async function executors, request ports and agents; they use shared state, outputs, custom
 events, extra and targeted sends and halts; edges are single (with or without a condition),
 fan-out, switch-case, fan-in barriers and self-loops; executors have retry policies and
-timeouts, ports timeouts and timeout routes (P8). Each construct can be switched off.
+timeouts, ports timeouts and timeout routes (P8); class executors ask with `request_info` and
+answer in a response handler (P11). Each construct can be switched off.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..model.executors import Executor, executor, handler
 from ..model.nodes import Node
 from ..model.policies import RetryPolicy
 from ..model.ports import RequestPort, RequestTimedOut
+from ..model.requests import response_handler
 
 NodeKind = Literal["class", "function", "async", "port", "agent"]
 GroupKind = Literal["edges", "fan-out", "switch"]
@@ -93,6 +95,9 @@ class NodeSpec:
     timeout: bool = False
     timeout_route: bool = False
     """A port's timed-out requests go to a terminal ``n{i}.expired`` node (P8)."""
+    asks: bool = False
+    """A class executor that also asks (`ctx.request_info`) when the path length is a multiple
+    of three, and sends the answer on from its response handler (P11)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,8 @@ def _step(
     out = Trace(path=[*trace.path, node_id])
     if spec.extra and len(trace.path) % 2 == 1:
         ctx.send_message(Trace(path=[*out.path, "extra", node_id]), target_id=target)
+    if spec.asks and len(trace.path) % 3 == 0:
+        ctx.request_info(Trace(path=[*out.path, "asks"]), response_type=Trace)
     if spec.halt and len(trace.path) >= HALT_AT:
         ctx.request_halt()
     return out
@@ -201,6 +208,15 @@ class TraceNode(Executor):
         return _step(self.id, self.spec, _joined(batch), ctx, self.target)
 
 
+class AskingTraceNode(TraceNode):
+    """A `TraceNode` that asks, and answers in its response handler."""
+
+    @response_handler
+    def on_answer(self, asked: Trace, answer: Trace, ctx: WorkflowContext[Trace, str]) -> Trace:
+        ctx.yield_output(f"{self.id} got {'/'.join(answer.path)}")
+        return Trace(path=[*asked.path, *answer.path])
+
+
 def _make(i: int, spec: NodeSpec, successors: list[str]) -> list[Node]:
     """Node `n{i}`: one node, or for an agent the chain prompt -> agent -> reply."""
     node_id = f"n{i}"
@@ -208,7 +224,7 @@ def _make(i: int, spec: NodeSpec, successors: list[str]) -> list[Node]:
     if spec.target is not None and successors:
         target = successors[spec.target % len(successors)]
     if spec.kind == "class":
-        return [TraceNode(node_id, spec, target)]
+        return [(AskingTraceNode if spec.asks else TraceNode)(node_id, spec, target)]
     if spec.kind == "port":
         timeout = timedelta(days=1) if spec.timeout else None
         return [RequestPort(node_id, request_type=Trace, response_type=Trace, timeout=timeout)]
@@ -275,6 +291,7 @@ class _Options:
     policies: bool
     fan_ins: bool
     timeout_routes: bool
+    asks: bool
 
 
 def workflow_specs(
@@ -289,6 +306,7 @@ def workflow_specs(
     policies: bool = True,
     fan_ins: bool = True,
     timeout_routes: bool = True,
+    asks: bool = True,
 ) -> st.SearchStrategy[WorkflowSpec]:
     """Random workflow descriptions (`WorkflowSpec`); see `workflows` for the constructs."""
     kinds: tuple[NodeKind, ...] = ("class", "function", "async")
@@ -296,7 +314,7 @@ def workflow_specs(
         kinds += ("port",)
     if agents:
         kinds += ("agent",)
-    options = _Options(kinds, loops, halts, targeted, policies, fan_ins, timeout_routes)
+    options = _Options(kinds, loops, halts, targeted, policies, fan_ins, timeout_routes, asks)
     return _specs(min_nodes, max_nodes, options)
 
 
@@ -356,7 +374,8 @@ def _behaviour(draw: st.DrawFn, node: NodeSpec, sends: bool, options: _Options) 
     halt = options.halts and draw(st.integers(0, 5)) == 0
     retry = options.policies and draw(st.booleans())
     timeout = options.policies and draw(st.booleans())
-    return NodeSpec(node.kind, extra, target, halt, retry, timeout)
+    asks = options.asks and node.kind == "class" and draw(st.integers(0, 2)) == 0
+    return NodeSpec(node.kind, extra, target, halt, retry, timeout, asks=asks)
 
 
 def workflows(
@@ -371,6 +390,7 @@ def workflows(
     policies: bool = True,
     fan_ins: bool = True,
     timeout_routes: bool = True,
+    asks: bool = True,
 ) -> st.SearchStrategy[Workflow]:
     """Random valid workflows over `Trace` messages (every construct unless switched off).
 
@@ -388,6 +408,7 @@ def workflows(
         policies=policies,
         fan_ins=fan_ins,
         timeout_routes=timeout_routes,
+        asks=asks,
     )
     return specs.map(build_or_none).filter(lambda w: w is not None)  # type: ignore[return-value]
 

@@ -35,7 +35,7 @@ from ..runtime.events import (
     WorkflowStartedEvent,
 )
 from ..runtime.invoke import invoke_agent, invoke_executor
-from ..runtime.wire import decode_result, encode_message, encode_result
+from ..runtime.wire import decode_message, decode_result, encode_message, encode_result
 
 ResponseProvider = Callable[[WaitingForInputEvent], Any]
 """Answers a request: given the `WaitingForInputEvent`, returns the response (or
@@ -199,7 +199,8 @@ class InProcessRunner:
             # its message and of the shared state, so a handler that mutates them in place
             # cannot change what another invocation sees.
             registry = self.workflow.registry
-            message = registry.decode(encode_message(self.workflow, node.id, invocation.message))
+            wire_message = encode_message(self.workflow, node.id, invocation.message)
+            message = decode_message(self.workflow, node.id, wire_message)
             own = Invocation(invocation.node_id, message, invocation.source, invocation.branch)
             if isinstance(node, AgentNode):
                 key = self.engine.thread_key(state, invocation) or ""
@@ -211,7 +212,8 @@ class InProcessRunner:
             else:
                 copied = {k: registry.decode(registry.encode(v)) for k, v in shared.items()}
                 result = self._invoke_executor(state, own, copied)
-            return decode_result(self.workflow, encode_result(self.workflow, node.id, result))
+            wire = encode_result(self.workflow, node.id, result)
+            return decode_result(self.workflow, wire, node.id)
         except ExecutorFailedError:
             raise
         except Exception as exc:
