@@ -32,7 +32,7 @@ SETTINGS = settings(
 
 
 def graph_specs() -> st.SearchStrategy[WorkflowSpec]:
-    return workflow_specs(ports=False, agents=False, halts=False, asks=False)
+    return workflow_specs(ports=False, agents=False, halts=False, asks=False, delays=False)
 
 
 def build_or_skip(spec: WorkflowSpec) -> Workflow:

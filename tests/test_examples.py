@@ -88,6 +88,14 @@ EXAMPLES = [
         ["Approved v2 of 'lighthouses': Some words about lighthouses. (Cite a source: done.)"],
         responses=lambda m: m.reviewer,
     ),
+    Example(
+        "invoice_reminders",
+        lambda m: m.INVOICES,
+        [
+            "Invoice INV-7 paid after 1 reminder(s).",
+            "Invoice INV-8 ($980.50) sent to collections.",
+        ],
+    ),
 ]
 IDS = [e.name for e in EXAMPLES]
 

@@ -26,6 +26,7 @@ from .hosting.run_info import RunSummary
 from .model.agent_nodes import AgentNode
 from .model.agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
 from .model.context import WorkflowContext
+from .model.delays import Delay
 from .model.edges import Case, Default
 from .model.executors import Executor, executor, handler
 from .model.policies import RetryPolicy
@@ -33,6 +34,8 @@ from .model.ports import RequestPort, RequestTimedOut
 from .model.requests import response_handler
 from .runtime.events import (
     CustomEvent,
+    DelayElapsedEvent,
+    DelayStartedEvent,
     ExecutorCompletedEvent,
     ExecutorFailedEvent,
     ExecutorInvokedEvent,
@@ -56,6 +59,9 @@ __all__ = [
     "ChatMessage",
     "CustomEvent",
     "Default",
+    "Delay",
+    "DelayElapsedEvent",
+    "DelayStartedEvent",
     "DurableWorkflowHost",
     "DurableWorkflowsError",
     "Executor",

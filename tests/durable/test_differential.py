@@ -61,7 +61,8 @@ def answer_or_wait(request: WaitingForInputEvent) -> Any:
 
 
 def _has_deadlines(workflow: Workflow) -> bool:
-    return any(port.timeout is not None for port in workflow.ports.values())
+    timeouts = any(port.timeout is not None for port in workflow.ports.values())
+    return timeouts or any(node.kind == "delay" for node in workflow.nodes.values())
 
 
 @settings(
@@ -71,8 +72,8 @@ def _has_deadlines(workflow: Workflow) -> bool:
 )
 @given(workflow=workflows(max_nodes=6, agents=False).filter(_has_deadlines))
 def test_durable_matches_in_process_when_time_passes(workflow: Workflow) -> None:
-    """P8, P10, C1: requests left unanswered time out at the same point of both runs (the
-    durable one on a virtual clock), and named events answer like send_response."""
+    """P8, P10, C1, C2: requests left unanswered time out, and delays fire, at the same point of
+    both runs (the durable one on a virtual clock); named events answer like send_response."""
     asyncio.run(
         assert_durable_matches_in_process(
             workflow, Trace(path=["in"]), responses=answer_or_wait, named_events=True

@@ -1,5 +1,5 @@
 """Issue 15's graph features end to end on the embedded backend, against the in-process runner:
-timeout routes (P8, P9), named events (P10), request_info (P11)."""
+timeout routes (P8, P9), named events (P10), request_info (P11), delays (C2)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from durable_workflows import (
+    Delay,
     DurableWorkflowHost,
     InvalidResponseError,
     RequestPort,
@@ -20,14 +21,20 @@ from durable_workflows import (
     WorkflowBuilder,
     WorkflowClient,
     WorkflowCompletedEvent,
+    WorkflowContext,
     WorkflowEvent,
     executor,
 )
 from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.factories import create_client
-from durable_workflows.testing import NO_RESPONSE, InProcessRunner, run_in_process
+from durable_workflows.testing import (
+    NO_RESPONSE,
+    InProcessRunner,
+    assert_durable_matches_in_process,
+    run_in_process,
+)
 
-from .workflows import Approval, approval_flow, asking_flow, two_open
+from .workflows import Approval, approval_flow, asking_flow, delayed, two_open
 
 
 def _escalation() -> Workflow:
@@ -325,3 +332,43 @@ def test_request_info_durably_like_in_process(host: DurableWorkflowHost) -> None
     mine = [{**e.to_dict(registry), "run_id": ""} for e in expected.events]
     theirs = [{**e.to_dict(registry), "run_id": ""} for e in events]
     assert theirs == mine
+
+
+# -- delays ----------------------------------------------------------------------------------
+
+
+def test_a_delay_waits_on_a_durable_timer() -> None:
+    """C2 durably, on a virtual clock: the run sleeps until the delay's time comes, then goes
+    on; its events equal the in-process run's."""
+    workflow = delayed("GFDelay", timedelta(days=2))
+
+    async def body() -> tuple[list[str], Any]:
+        async with DurableWorkflowHost(workflows=[workflow], clock="virtual") as host:
+            run = await host.client.stream(workflow, 1)
+            await host.advance(timedelta(days=1, hours=23))
+            before = [e.type for e in await run.recorded_events()]
+            await host.advance(timedelta(hours=1))
+            return before, await run.wait_for_completion(10)
+
+    before, result = asyncio.run(body())
+    assert before[-1] == "delay_started"
+    assert result == "done 2"
+    asyncio.run(assert_durable_matches_in_process(workflow, 1))
+
+
+def test_a_long_delay_loop_across_continue_as_new() -> None:
+    """C2 + continue-as-new: timers live in the run state, so a loop of delays longer than a
+    generation ends like in process."""
+
+    @executor(id="tick")
+    def tick(n: int, ctx: WorkflowContext[int, int]) -> None:
+        ctx.yield_output(n)
+        if n < 30:
+            ctx.send_message(n + 1)
+
+    wait = Delay("wait", timedelta(minutes=5), message_type=int)
+    workflow = (
+        WorkflowBuilder(tick, name="GFDelayLoop").add_edge(tick, wait).add_edge(wait, tick).build()
+    )
+    expected = asyncio.run(assert_durable_matches_in_process(workflow, 0, timeout=120))
+    assert expected.outputs == list(range(31))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from durable_workflows import (
+    Delay,
     Executor,
     RequestPort,
     WorkflowBuilder,
@@ -197,3 +199,18 @@ def asking_flow(name: str = "Asking") -> Workflow:
 
     reviewer = Reviewer("reviewer")
     return WorkflowBuilder(start, name=name).add_chain([start, reviewer, publish]).build()
+
+
+def delayed(name: str, duration: timedelta) -> Workflow:
+    """start -> Delay -> finish."""
+
+    @executor(id="start")
+    def start(x: int) -> int:
+        return x + 1
+
+    @executor(id="finish")
+    def finish(x: int) -> str:
+        return f"done {x}"
+
+    hold = Delay("hold", duration, message_type=int)
+    return WorkflowBuilder(start, name=name).add_chain([start, hold, finish]).build()

@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from ..model.agent_nodes import AgentNode
+from ..model.delays import Delay
 from ..model.edges import (
     EdgeGroup,
     FanInEdge,
@@ -129,6 +130,8 @@ def _node_plan(node: Node) -> NodePlan:
     extra: tuple[str, ...] = ()
     if isinstance(node, AgentNode):
         extra = (f"session={node.session}", f"session_key={node.session_key}")
+    if isinstance(node, Delay):
+        extra = (f"delay={node.duration / timedelta(seconds=1):g}s",)
     if isinstance(node, Executor):
         extra = tuple(
             f"asks={type_key(s.request_type)}->{type_key(s.response_type)}"

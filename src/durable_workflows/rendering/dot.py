@@ -24,6 +24,12 @@ NODE_ATTRS: dict[str, dict[str, str]] = {
         "color": "#b7950b",
         "margin": "0.2,0.08",
     },
+    "delay": {
+        "shape": "box",
+        "style": "rounded,filled,dashed",
+        "fillcolor": "#eceff1",
+        "color": "#455a64",
+    },
     "unknown": {"shape": "box", "style": "dashed", "color": "#c62828", "fontcolor": "#c62828"},
     "start": {
         "shape": "circle",
@@ -136,7 +142,7 @@ def _node_attrs(node: RenderNode, overlay: RunOverlay | None) -> dict[str, str]:
     attrs = {"label": "\n".join((node.title, *node.details)), **NODE_ATTRS[node.kind]}
     if node.is_start:
         attrs.update(peripheries="2", penwidth="2")
-    if overlay is not None and node.kind in ("executor", "agent", "port"):
+    if overlay is not None and node.kind in ("executor", "agent", "port", "delay"):
         run = overlay.node(node.id)
         attrs.update(STATUS_ATTRS[run.status])
         status = "not run" if run.status == "not-run" else run.status

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Literal, Protocol
 
 from ..model.agent_nodes import AgentNode
+from ..model.delays import Delay
 from ..model.edges import (
     EdgeGroup,
     FanInEdge,
@@ -25,7 +26,9 @@ from ..model.nodes import Node
 from ..model.ports import RequestPort
 from ..values.typing_utils import is_any, short_name
 
-RenderKind = Literal["executor", "agent", "port", "unknown", "start", "fork", "switch", "barrier"]
+RenderKind = Literal[
+    "executor", "agent", "port", "delay", "unknown", "start", "fork", "switch", "barrier"
+]
 EdgeKind = Literal[
     "plain", "conditional", "case", "default", "fan-out", "fan-in", "start", "timeout"
 ]
@@ -106,6 +109,11 @@ def _node(node: Node, is_start: bool) -> RenderNode:
             role += f" · session: {node.session_key or node.session}"
         details = (role, f"→ {short_name(node.agent.response_type)}")
         return RenderNode(node.id, "agent", node.id, details, is_start)
+    if isinstance(node, Delay):
+        lines = [f"delay {format_duration(node.duration)}"]
+        if not is_any(node.message_type):
+            lines.append(short_name(node.message_type))
+        return RenderNode(node.id, "delay", node.id, tuple(lines), is_start)
     if isinstance(node, RequestPort):
         role = "request port"
         if node.timeout is not None:

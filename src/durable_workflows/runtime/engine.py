@@ -23,6 +23,7 @@ from ..errors import (
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.context import InvocationResult, SentMessage
+from ..model.delays import Delay
 from ..model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, condition_name
 from ..model.ports import RequestPort, timed_out_type
 from ..model.requests import InfoResponse
@@ -30,6 +31,8 @@ from ..values.serialization import from_json
 from ..values.typing_utils import is_any, matches, short_name
 from .events import (
     CustomEvent,
+    DelayElapsedEvent,
+    DelayStartedEvent,
     ExecutorCompletedEvent,
     ExecutorInvokedEvent,
     RequestTimedOutEvent,
@@ -74,6 +77,17 @@ class PendingRequest:
 
 
 @dataclass
+class PendingTimer:
+    """A message held by a `Delay` until `due` (C2)."""
+
+    timer_id: str
+    node_id: str
+    message: Any
+    superstep: int
+    due: datetime | None = None
+
+
+@dataclass
 class Invocation:
     """One handler call of a superstep: node `node_id` handles `message`."""
 
@@ -108,6 +122,8 @@ class RunState:
     halted: bool = False
     timed_out: dict[str, float] = field(default_factory=dict)
     """The most recent timed-out requests: request id -> seconds waited (P9)."""
+    timers: dict[str, PendingTimer] = field(default_factory=dict)
+    """Messages held by delays, in creation order (C2)."""
 
 
 class Engine:
@@ -147,12 +163,13 @@ class Engine:
     # -- supersteps ----------------------------------------------------------------------
 
     def status(self, state: RunState) -> RunStatus:
-        """`running` with messages to deliver, `waiting` for responses only, else `completed`."""
+        """`running` with messages to deliver, `waiting` for responses or timers only, else
+        `completed`."""
         if state.halted:
             return "completed"
         if state.pending or self._can_fire(state):
             return "running"
-        return "waiting" if state.requests else "completed"
+        return "waiting" if state.requests or state.timers else "completed"
 
     def begin_superstep(self, state: RunState, now: datetime | None = None) -> Superstep | None:
         """Fire the complete barriers, take the pending messages and plan the next superstep
@@ -175,33 +192,36 @@ class Engine:
         index = self.workflow.node_index
         nodes = self.workflow.nodes
         deliveries = sorted(state.pending, key=lambda d: index[d.target])
-        ports = [isinstance(nodes[d.target], RequestPort) for d in deliveries]
-        for delivery, is_port in zip(deliveries, ports, strict=True):
-            if is_port:
-                port = nodes[delivery.target]
-                assert isinstance(port, RequestPort)
-                delivery.message = self._coerce_request(port, delivery)
+        for delivery in deliveries:
+            node = nodes[delivery.target]
+            if isinstance(node, (RequestPort, Delay)):
+                delivery.message = self._coerce_held(node, delivery)
         state.superstep += 1
         state.pending = []
         step = Superstep(state.superstep, [], [], [])
-        port_counts: dict[str, int] = {}
-        for delivery, is_port in zip(deliveries, ports, strict=True):
+        counts: dict[str, int] = {}
+        for delivery in deliveries:
             node = nodes[delivery.target]
-            if is_port:
-                assert isinstance(node, RequestPort)
-                count = port_counts.get(node.id, 0)
-                port_counts[node.id] = count + 1
+            if isinstance(node, (RequestPort, Delay)):
+                count = counts.get(node.id, 0)
+                counts[node.id] = count + 1
+                held_id = f"{node.id}:{state.superstep}:{count}"
+            if isinstance(node, RequestPort):
                 deadline = None if now is None or node.timeout is None else now + node.timeout
                 request = PendingRequest(
-                    f"{node.id}:{state.superstep}:{count}",
-                    node.id,
-                    delivery.message,
-                    step.number,
-                    deadline,
+                    held_id, node.id, delivery.message, step.number, deadline
                 )
                 state.requests[request.request_id] = request
                 step.new_requests.append(request)
                 step.events.append(self._waiting_event(request))
+            elif isinstance(node, Delay):
+                due = None if now is None else now + node.duration
+                timer = PendingTimer(held_id, node.id, delivery.message, step.number, due)
+                state.timers[timer.timer_id] = timer
+                seconds = node.duration.total_seconds()
+                step.events.append(
+                    DelayStartedEvent(timer_id=held_id, delay_id=node.id, seconds=seconds)
+                )
             else:
                 branch = len(step.invocations)
                 target = delivery.target
@@ -210,16 +230,18 @@ class Engine:
                 step.events.append(ExecutorInvokedEvent(executor_id=target, superstep=step.number))
         return step
 
-    def _coerce_request(self, port: RequestPort, delivery: Delivery) -> Any:
-        """The message arriving at `port`, validated against its request type."""
-        if matches(delivery.message, port.request_type):
+    def _coerce_held(self, node: RequestPort | Delay, delivery: Delivery) -> Any:
+        """The message arriving at a port or delay, validated against its input type."""
+        expected = node.input_types[0]
+        if matches(delivery.message, expected):
             return delivery.message
         try:
-            return from_json(delivery.message, port.request_type)
+            return from_json(delivery.message, expected)
         except SerializationError as exc:
+            what = "request port" if isinstance(node, RequestPort) else "delay"
             msg = (
-                f"{delivery.source!r} sent a {type(delivery.message).__qualname__} to request "
-                f"port {port.id!r}, which asks for {short_name(port.request_type)}: {exc}"
+                f"{delivery.source!r} sent a {type(delivery.message).__qualname__} to {what} "
+                f"{node.id!r}, which asks for {short_name(expected)}: {exc}"
             )
             raise WorkflowRuntimeError(msg) from exc
 
@@ -257,6 +279,7 @@ class Engine:
         if state.halted:
             state.pending = []
             state.requests = {}
+            state.timers = {}
         return events
 
     def submit_response(
@@ -344,53 +367,74 @@ class Engine:
 
     # -- time ------------------------------------------------------------------------------
 
-    def next_deadline(self, state: RunState) -> datetime | None:
-        """The earliest deadline of the open requests (None when none has one)."""
-        deadlines = [r.deadline for r in state.requests.values() if r.deadline is not None]
-        return min(deadlines, default=None)
+    def next_deadline(self, state: RunState, *, requests: bool = True) -> datetime | None:
+        """The earliest due time of the timers and (with `requests`) of the open requests'
+        deadlines (None when there is none)."""
+        due = [timer.due for timer in state.timers.values() if timer.due is not None]
+        if requests:
+            due += [r.deadline for r in state.requests.values() if r.deadline is not None]
+        return min(due, default=None)
 
     def fire_due(self, state: RunState, now: datetime) -> list[WorkflowEvent]:
-        """Time out every open request whose deadline is `now` or earlier (P8): route it along
-        the port's timeout edges, or fail the run (`RequestTimeoutError`) if the port has none."""
+        """Fire every timer and time out every open request due at `now` or earlier (C2, P8),
+        by due time, then superstep, graph position and index. A request times out along its
+        port's timeout edges; without one the run fails (`RequestTimeoutError`)."""
         if state.halted:
             return []
-        order = {request_id: index for index, request_id in enumerate(state.requests)}
-        due = sorted(
-            (r for r in state.requests.values() if r.deadline is not None and r.deadline <= now),
-            key=lambda r: (r.deadline, order[r.request_id]),
-        )
-        for request in due:
-            if request.port_id not in self.workflow.timeout_targets:
-                port = self.workflow.ports[request.port_id]
+        due: list[tuple[tuple[Any, ...], PendingRequest | PendingTimer]] = [
+            (self._due_key(r.deadline, r.request_id), r)
+            for r in state.requests.values()
+            if r.deadline is not None and r.deadline <= now
+        ]
+        due += [
+            (self._due_key(timer.due, timer.timer_id), timer)
+            for timer in state.timers.values()
+            if timer.due is not None and timer.due <= now
+        ]
+        due.sort(key=lambda item: item[0])
+        for _, item in due:
+            if isinstance(item, PendingRequest) and item.port_id not in self.workflow.timeout_targets:
+                port = self.workflow.ports[item.port_id]
                 msg = (
-                    f"request {request.request_id!r} of port {request.port_id!r} got no response "
+                    f"request {item.request_id!r} of port {item.port_id!r} got no response "
                     f"within {port.timeout}; add a timeout edge from the port to handle it"
                 )
                 raise RequestTimeoutError(msg)
         events: list[WorkflowEvent] = []
-        for request in due:
-            port = self.workflow.ports[request.port_id]
-            assert port.timeout is not None
-            del state.requests[request.request_id]
-            state.timed_out[request.request_id] = port.timeout.total_seconds()
-            for old in list(state.timed_out)[:-TIMED_OUT_KEPT]:
-                del state.timed_out[old]
-            events.append(
-                RequestTimedOutEvent(
-                    request_id=request.request_id,
-                    port_id=port.id,
-                    waited_seconds=port.timeout.total_seconds(),
-                )
-            )
-            message = timed_out_type(port)(
-                request_id=request.request_id,
-                port_id=port.id,
-                request=request.request,
-                waited=port.timeout,
-            )
-            for target in self.workflow.timeout_targets[port.id]:
-                state.pending.append(Delivery(target, message, port.id))
+        for _, item in due:
+            if isinstance(item, PendingTimer):
+                del state.timers[item.timer_id]
+                events.append(DelayElapsedEvent(timer_id=item.timer_id, delay_id=item.node_id))
+                self._route(state, events, item.node_id, SentMessage(item.message, None, True))
+            else:
+                events += self._time_out(state, item)
         return events
+
+    def _due_key(self, due: datetime, held_id: str) -> tuple[Any, ...]:
+        node_id, superstep, index = held_id.rsplit(":", 2)
+        return (due, int(superstep), self.workflow.node_index[node_id], int(index))
+
+    def _time_out(self, state: RunState, request: PendingRequest) -> list[WorkflowEvent]:
+        port = self.workflow.ports[request.port_id]
+        assert port.timeout is not None
+        del state.requests[request.request_id]
+        waited = port.timeout.total_seconds()
+        state.timed_out[request.request_id] = waited
+        for old in list(state.timed_out)[:-TIMED_OUT_KEPT]:
+            del state.timed_out[old]
+        message = timed_out_type(port)(
+            request_id=request.request_id,
+            port_id=port.id,
+            request=request.request,
+            waited=port.timeout,
+        )
+        for target in self.workflow.timeout_targets[port.id]:
+            state.pending.append(Delivery(target, message, port.id))
+        return [
+            RequestTimedOutEvent(
+                request_id=request.request_id, port_id=port.id, waited_seconds=waited
+            )
+        ]
 
     def completion_event(self, state: RunState) -> WorkflowCompletedEvent:
         """The event that ends a completed run (with what barriers were still holding)."""

@@ -141,6 +141,25 @@ class RequestTimedOutEvent(WorkflowEvent):
 
 
 @dataclass(kw_only=True)
+class DelayStartedEvent(WorkflowEvent):
+    """A message reached a `Delay`: it is forwarded after `seconds` (C2)."""
+
+    type: ClassVar[str] = "delay_started"
+    timer_id: str
+    delay_id: str
+    seconds: float = 0.0
+
+
+@dataclass(kw_only=True)
+class DelayElapsedEvent(WorkflowEvent):
+    """A delay's timer fired; its message goes on to the delay's successors (C2)."""
+
+    type: ClassVar[str] = "delay_elapsed"
+    timer_id: str
+    delay_id: str
+
+
+@dataclass(kw_only=True)
 class WorkflowCompletedEvent(WorkflowEvent):
     """The run finished. `result` is the last output (or None); `outputs` lists them all."""
 
@@ -175,6 +194,8 @@ EVENT_TYPES: dict[str, type[WorkflowEvent]] = {
         ResponseReceivedEvent,
         ResponseRefusedEvent,
         RequestTimedOutEvent,
+        DelayStartedEvent,
+        DelayElapsedEvent,
         WorkflowCompletedEvent,
         WorkflowFailedEvent,
     )

@@ -10,7 +10,7 @@ from ..model.context import InvocationResult, SentMessage
 from ..model.requests import InfoRequest, InfoResponse
 from ..values.serialization import Envelope
 from ..values.typing_utils import type_key
-from .engine import Delivery, PendingRequest, RunState
+from .engine import Delivery, PendingRequest, PendingTimer, RunState
 
 INFO_RESPONSE = "__info_response__"
 """The envelope type of an `InfoResponse` (a response going back to the executor that asked)."""
@@ -140,6 +140,22 @@ def encode_state(workflow: Workflow, state: RunState) -> dict[str, Any]:
         "outputs": [encode(v) for v in state.outputs],
         "halted": state.halted,
         **({"timed_out": state.timed_out} if state.timed_out else {}),
+        **(
+            {
+                "timers": [
+                    {
+                        "timer_id": timer.timer_id,
+                        "node_id": timer.node_id,
+                        "superstep": timer.superstep,
+                        "message": encode_message(workflow, timer.node_id, timer.message),
+                        **({"due": timer.due.isoformat()} if timer.due is not None else {}),
+                    }
+                    for timer in state.timers.values()
+                ]
+            }
+            if state.timers
+            else {}
+        ),
     }
 
 
@@ -173,4 +189,14 @@ def decode_state(workflow: Workflow, data: dict[str, Any]) -> RunState:
         outputs=[decode(v) for v in data["outputs"]],
         halted=bool(data["halted"]),
         timed_out=dict(data.get("timed_out", {})),
+        timers={
+            timer["timer_id"]: PendingTimer(
+                timer["timer_id"],
+                timer["node_id"],
+                decode(timer["message"]),
+                timer["superstep"],
+                datetime.fromisoformat(timer["due"]) if "due" in timer else None,
+            )
+            for timer in data.get("timers", ())
+        },
     )

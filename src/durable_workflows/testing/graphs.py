@@ -7,7 +7,8 @@ async function executors, request ports and agents; they use shared state, outpu
 events, extra and targeted sends and halts; edges are single (with or without a condition),
 fan-out, switch-case, fan-in barriers and self-loops; executors have retry policies and
 timeouts, ports timeouts and timeout routes (P8); class executors ask with `request_info` and
-answer in a response handler (P11). Each construct can be switched off.
+answer in a response handler (P11); delays hold messages for a few minutes (C2). Each
+construct can be switched off.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import AgentResponse
 from ..model.context import WorkflowContext
+from ..model.delays import Delay
 from ..model.edges import Case, Default
 from ..model.executors import Executor, executor, handler
 from ..model.nodes import Node
@@ -35,7 +37,7 @@ from ..model.policies import RetryPolicy
 from ..model.ports import RequestPort, RequestTimedOut
 from ..model.requests import response_handler
 
-NodeKind = Literal["class", "function", "async", "port", "agent"]
+NodeKind = Literal["class", "function", "async", "port", "agent", "delay"]
 GroupKind = Literal["edges", "fan-out", "switch"]
 
 LOOP_LIMIT = 6
@@ -95,6 +97,8 @@ class NodeSpec:
     timeout: bool = False
     timeout_route: bool = False
     """A port's timed-out requests go to a terminal ``n{i}.expired`` node (P8)."""
+    minutes: int = 1
+    """A delay's duration."""
     asks: bool = False
     """A class executor that also asks (`ctx.request_info`) when the path length is a multiple
     of three, and sends the answer on from its response handler (P11)."""
@@ -230,6 +234,8 @@ def _make(i: int, spec: NodeSpec, successors: list[str]) -> list[Node]:
         return [RequestPort(node_id, request_type=Trace, response_type=Trace, timeout=timeout)]
     if spec.kind == "agent":
         return _agent_chain(node_id)
+    if spec.kind == "delay":
+        return [Delay(node_id, timedelta(minutes=spec.minutes), message_type=Trace)]
     return [_function(node_id, spec, target)]
 
 
@@ -307,6 +313,7 @@ def workflow_specs(
     fan_ins: bool = True,
     timeout_routes: bool = True,
     asks: bool = True,
+    delays: bool = True,
 ) -> st.SearchStrategy[WorkflowSpec]:
     """Random workflow descriptions (`WorkflowSpec`); see `workflows` for the constructs."""
     kinds: tuple[NodeKind, ...] = ("class", "function", "async")
@@ -314,6 +321,8 @@ def workflow_specs(
         kinds += ("port",)
     if agents:
         kinds += ("agent",)
+    if delays:
+        kinds += ("delay",)
     options = _Options(kinds, loops, halts, targeted, policies, fan_ins, timeout_routes, asks)
     return _specs(min_nodes, max_nodes, options)
 
@@ -360,11 +369,13 @@ def _specs(draw: st.DrawFn, min_nodes: int, max_nodes: int, options: _Options) -
 def _kind(draw: st.DrawFn, i: int, barrier_target: bool, options: _Options) -> NodeKind:
     if i == 0:
         return "class"
-    kinds = [k for k in options.kinds if not (barrier_target and k == "port")]
-    return draw(st.sampled_from(kinds))  # (a port cannot take a barrier's list)
+    kinds = [k for k in options.kinds if not (barrier_target and k in ("port", "delay"))]
+    return draw(st.sampled_from(kinds))  # (a port or delay cannot take a barrier's list)
 
 
 def _behaviour(draw: st.DrawFn, node: NodeSpec, sends: bool, options: _Options) -> NodeSpec:
+    if node.kind == "delay":
+        return replace(node, minutes=draw(st.integers(1, 3)))
     if node.kind in ("port", "agent"):
         timeout = options.policies and node.kind == "port" and draw(st.booleans())
         route = timeout and options.timeout_routes and draw(st.booleans())
@@ -391,6 +402,7 @@ def workflows(
     fan_ins: bool = True,
     timeout_routes: bool = True,
     asks: bool = True,
+    delays: bool = True,
 ) -> st.SearchStrategy[Workflow]:
     """Random valid workflows over `Trace` messages (every construct unless switched off).
 
@@ -409,6 +421,7 @@ def workflows(
         fan_ins=fan_ins,
         timeout_routes=timeout_routes,
         asks=asks,
+        delays=delays,
     )
     return specs.map(build_or_none).filter(lambda w: w is not None)  # type: ignore[return-value]
 

@@ -177,7 +177,7 @@ class InProcessRunner:
             self.declined = False
             if self._answer(state):
                 continue
-            due = self.engine.next_deadline(state) if self.declined else None
+            due = self.engine.next_deadline(state, requests=self.declined)
             if due is not None:
                 self.clock = max(self.clock, due)
                 self.jumps.append(self.clock)
