@@ -1,60 +1,51 @@
-"""ContentApproval: the Agent Framework's human-in-the-loop content sample, as a workflow.
+"""Content approval: a writer agent drafts, a human approves, and silence escalates.
 
-Brief -> WriterAgent -> PrepareReview -> HumanApproval (a port with a review window)
--> Review: approved -> Publish; rejected -> back to the WriterAgent with the feedback (at most
-three reviews). When nobody answers within the review window, the timeout edge sends the draft
-to Escalate instead of failing the run (the samples' ``when_any([approval, timer])``).
+The WriterAgent drafts an article (structured output). The orchestration notifies a reviewer
+(activity), then waits for the ``HumanApproval`` event, raced against a durable timer:
 
-The demo runs two topics on the embedded backend: a reviewer rejects the first draft of one
-and approves the rewrite; nobody reviews the other, so it is escalated. The reviewer answers
-the way the Agent Framework samples do, with an event named after the port and plain JSON:
-``run.raise_event("HumanApproval", {"approved": false, "feedback": "..."})``. The workflow's
-review window is three days; the demo shortens it to a few seconds.
+- approved: the content is published (activity);
+- rejected: the writer rewrites it in the same session, using the feedback, and the review
+  starts again (at most `max_review_attempts` times);
+- no answer before the timeout: the review is escalated (activity) and the orchestration ends
+  with status ``escalated``.
 
-With ``OPENAI_API_KEY`` or ``AZURE_OPENAI_ENDPOINT`` set the writer calls that model;
-otherwise it is a deterministic stand-in.
+(A port of the Agent Framework's durable human-in-the-loop sample, with escalation on timeout.)
 
-    python examples/content_approval.py [--window SECONDS]
+    python examples/content_approval.py ["topic"]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import sys
+from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
 
+from durabletask.task import when_any
 from pydantic import BaseModel
 
-from durable_workflows import (
-    AgentResponse,
-    DurableWorkflowHost,
-    RequestPort,
-    RequestTimedOut,
-    WaitingForInputEvent,
-    Workflow,
-    WorkflowBuilder,
-    WorkflowContext,
-    executor,
-)
+from durable_workflows import DurableWorkflowHost, WorkflowClient
 from durable_workflows.agents import (
     NO_MODEL_CONFIGURED,
     Agent,
-    ChatMessage,
+    ChatClient,
     DeterministicChatClient,
     chat_client_from_env,
+    get_agent,
 )
-from durable_workflows.testing import NO_RESPONSE
 
-MAX_REVIEWS = 3
-REVIEW_WINDOW = timedelta(days=3)
+WRITER = "You are a professional content writer. Write short articles (under 300 words)."
+APPROVAL_EVENT = "HumanApproval"
 
 
 class ContentRequest(BaseModel):
     topic: str
+    max_review_attempts: int = 3
+    approval_timeout_seconds: float = 300
 
 
-class Article(BaseModel):
+class GeneratedContent(BaseModel):
     title: str
     content: str
 
@@ -64,126 +55,108 @@ class HumanApproval(BaseModel):
     feedback: str = ""
 
 
-def stand_in_writer(messages: list[ChatMessage], response_format: Any) -> Article:
-    """Writes a (very) short article; each rewrite says which feedback it took."""
-    topic = messages[1].content.split("'")[1]
-    rewrites = [m.content for m in messages if m.role == "user"][1:]
-    content = f"A short article about {topic}."
-    if rewrites:
-        content += f" Revised {len(rewrites)}x: {rewrites[-1].split(': ', 1)[-1]}"
-    return Article(title=topic.title(), content=content)
+def agents(client: ChatClient | None = None) -> list[Agent]:
+    """The WriterAgent on `client` (default: the configured model, or a stand-in)."""
+    model = client or chat_client_from_env()
+    stand_in = DeterministicChatClient(
+        rules=[(r"feedback", GeneratedContent(title="Revised", content="Shorter and clearer."))],
+        default=GeneratedContent(title="First draft", content="Durable agents survive crashes."),
+    )
+    return [Agent("WriterAgent", WRITER, model or stand_in)]
 
 
-MODEL = chat_client_from_env()
-writer = Agent(
-    "WriterAgent",
-    "You are a professional content writer who creates high-quality articles on various "
-    "topics. Return your response as JSON with 'title' and 'content' fields.",
-    MODEL if MODEL is not None else DeterministicChatClient(stand_in_writer),
-    response_format=Article,
-)
+def notify_reviewer(ctx: Any, content: dict[str, Any]) -> str:
+    """Activity: ask a human to review (here: print the request)."""
+    print(f"Please review: {GeneratedContent.model_validate(content).title}", flush=True)
+    return "notified"
 
 
-@executor(id="Brief")
-def brief(request: ContentRequest) -> str:
-    return f"Write a short article about '{request.topic}'."
+def publish_content(ctx: Any, content: dict[str, Any]) -> str:
+    """Activity: publish approved content."""
+    return f"Published '{GeneratedContent.model_validate(content).title}'"
 
 
-@executor(id="PrepareReview")
-def prepare_review(written: AgentResponse[Article], ctx: WorkflowContext) -> Article:
-    """Keep the draft and count the reviews; the article goes to the reviewer."""
-    ctx.set_state("reviews", (ctx.get_state("reviews") or 0) + 1)
-    ctx.set_state("draft", written.value)
-    return written.value
+def escalate_review(ctx: Any, content: dict[str, Any]) -> str:
+    """Activity: nobody answered in time; hand the review to an editor."""
+    return f"Escalated '{GeneratedContent.model_validate(content).title}' to the editor"
 
 
-@executor(id="Review")
-def review(decision: HumanApproval, ctx: WorkflowContext[Article | str, str]) -> None:
-    """Approved: publish. Rejected: rewrite with the feedback, or give up after three reviews."""
-    draft: Article = ctx.get_state("draft")
-    reviews: int = ctx.get_state("reviews")
-    if decision.approved:
-        ctx.send_message(draft, target_id="Publish")
-    elif reviews < MAX_REVIEWS:
-        feedback = decision.feedback or "No feedback provided."
-        prompt = (
-            "The content was rejected by a human reviewer. Please rewrite the article "
-            f"incorporating their feedback.\n\nHuman Feedback: {feedback}"
+def content_approval(ctx: Any, payload: dict[str, Any]) -> Generator[Any, Any, dict[str, str]]:
+    """Draft, then review until approved, rejected too often, or escalated on timeout."""
+    request = ContentRequest.model_validate(payload)
+    writer = get_agent(ctx, "WriterAgent")
+    session = writer.new_session()
+    draft = yield writer.run(
+        f"Write a short article about {request.topic}.",
+        session=session,
+        response_format=GeneratedContent,
+    )
+    content: GeneratedContent = draft.value
+    for attempt in range(1, request.max_review_attempts + 1):
+        ctx.set_custom_status({"state": "awaiting_approval", "attempt": attempt})
+        yield ctx.call_activity(notify_reviewer, input=content.model_dump())
+        approval = ctx.wait_for_external_event(APPROVAL_EVENT)
+        deadline = ctx.current_utc_datetime + timedelta(seconds=request.approval_timeout_seconds)
+        winner = yield when_any([approval, ctx.create_timer(deadline)])
+        if winner is not approval:
+            ctx.set_custom_status({"state": "escalated", "attempt": attempt})
+            note: str = yield ctx.call_activity(escalate_review, input=content.model_dump())
+            return {"status": "escalated", "detail": note}
+        decision = HumanApproval.model_validate(approval.get_result())
+        if decision.approved:
+            ctx.set_custom_status({"state": "published", "attempt": attempt})
+            done: str = yield ctx.call_activity(publish_content, input=content.model_dump())
+            return {"status": "published", "detail": done}
+        rewrite = yield writer.run(
+            f"A reviewer rejected the article. Rewrite it using this feedback: {decision.feedback}",
+            session=session,
+            response_format=GeneratedContent,
         )
-        ctx.send_message(prompt, target_id="WriterAgent")
-    else:
-        ctx.yield_output(f"'{draft.title}' was not approved after {reviews} reviews.")
+        content = rewrite.value
+    ctx.set_custom_status({"state": "rejected"})
+    return {
+        "status": "rejected",
+        "detail": f"not approved after {request.max_review_attempts} reviews",
+    }
 
 
-@executor(id="Publish")
-def publish(article: Article) -> str:
-    return f"Published '{article.title}': {article.content}"
+async def wait_for_review(client: WorkflowClient, instance_id: str, attempt: int) -> None:
+    """Wait until the orchestration asks for review number `attempt`."""
+    while True:
+        status = await client.get_custom_status(instance_id)
+        if status == {"state": "awaiting_approval", "attempt": attempt}:
+            return
+        await asyncio.sleep(0.05)
 
 
-@executor(id="Escalate")
-def escalate(timed_out: RequestTimedOut[Article], ctx: WorkflowContext) -> str:
-    """Nobody reviewed the draft in time (`timed_out.waited`): hand it to the editor-in-chief."""
-    ctx.add_event(f"{timed_out.request_id} unanswered after {timed_out.waited}")
-    return f"Escalated '{timed_out.request.title}' to the editor-in-chief: no review in time."
-
-
-def build_workflow(review_window: timedelta = REVIEW_WINDOW) -> Workflow:
-    """The workflow, with the reviewer's window as the port's timeout."""
-    approval = RequestPort(
-        "HumanApproval", request_type=Article, response_type=HumanApproval, timeout=review_window
-    )
-    return (
-        WorkflowBuilder(brief, name="ContentApproval")
-        .add_chain([brief, writer, prepare_review, approval, review])
-        .add_edge(review, publish)
-        .add_edge(review, writer)
-        .add_timeout_edge(approval, escalate)
-        .build()
-    )
-
-
-workflow = build_workflow()
-
-TOPICS = [ContentRequest(topic="tidal energy"), ContentRequest(topic="unattended topic")]
-"""The demo's runs: the first is reviewed twice, the second by nobody."""
-
-
-def reviewer(request: WaitingForInputEvent) -> Any:
-    """The demo's reviewer, as a plain-JSON answer: rejects a first draft, approves a rewrite,
-    and never looks at the unattended topic."""
-    article: Article = request.request
-    if "unattended" in article.title.lower():
-        return NO_RESPONSE
-    if "Revised" not in article.content:
-        return {"approved": False, "feedback": "Mention the costs."}
-    return {"approved": True, "feedback": "Looks good."}
-
-
-async def run_topic(host: DurableWorkflowHost, wf: Workflow, topic: ContentRequest) -> str:
-    run = await host.client.stream(wf, topic)
-    async for event in run.watch_stream():
-        if isinstance(event, WaitingForInputEvent):
-            answer = reviewer(event)
-            print(f"  review requested for {event.request.title!r}: {answer}")
-            if answer is not NO_RESPONSE:
-                await run.raise_event("HumanApproval", answer)
-    return str(await run.wait_for_completion())
-
-
-async def demo(review_window: timedelta) -> list[str]:
-    wf = build_workflow(review_window)
-    async with DurableWorkflowHost(workflows=[wf]) as host:
-        return list(await asyncio.gather(*(run_topic(host, wf, t) for t in TOPICS)))
+async def run(
+    request: ContentRequest, decisions: list[HumanApproval], client: ChatClient | None = None
+) -> dict[str, str]:
+    """Run one approval, answering the reviews with `decisions` in order (then staying silent)."""
+    async with DurableWorkflowHost(
+        agents=agents(client),
+        orchestrations=[content_approval],
+        activities=[notify_reviewer, publish_content, escalate_review],
+    ) as host:
+        instance = await host.client.start_orchestration(content_approval, request)
+        for attempt, decision in enumerate(decisions, start=1):
+            await wait_for_review(host.client, instance, attempt)
+            await host.client.raise_event(instance, APPROVAL_EVENT, decision)
+        result: dict[str, str] = await host.client.wait_for_orchestration(instance, timeout=120)
+        return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="The content-approval sample.")
-    parser.add_argument("--window", type=float, default=3.0, help="review window in seconds")
-    args = parser.parse_args()
-    if MODEL is None:
+    if chat_client_from_env() is None:
         print(f"Using a deterministic stand-in writer. {NO_MODEL_CONFIGURED}\n")
-    for result in asyncio.run(demo(timedelta(seconds=args.window))):
-        print(f"Result: {result}")
+    topic = " ".join(sys.argv[1:]) or "durable agents"
+    reviews = [
+        HumanApproval(approved=False, feedback="make it shorter"),
+        HumanApproval(approved=True),
+    ]
+    print(asyncio.run(run(ContentRequest(topic=topic), reviews)))
+    silent = ContentRequest(topic=topic, approval_timeout_seconds=1)
+    print(asyncio.run(run(silent, [])))
 
 
 if __name__ == "__main__":

@@ -299,14 +299,16 @@ def sidecar(tmp_path: Path) -> Iterator[str]:
 @pytest.mark.e2e
 def test_worker_status_and_respond_against_a_sidecar(project: Path, sidecar: str) -> None:
     worker = subprocess.Popen(
-        command("worker", "good_flows:build_workflow", "--connection-string", sidecar),
+        command(
+            "worker", "good_flows:build_workflow", "good_flows:failing", "--connection-string", sidecar
+        ),
         cwd=project,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert worker.stdout is not None
-        assert "worker serving Approve" in worker.stdout.readline()
+        assert "worker serving Approve, Failing" in worker.stdout.readline()
         args = ["--connection-string", sidecar]
         started = cli(
             "run", "good_flows:build_workflow", "--run-id", "order-1", *args, "--input",
@@ -319,24 +321,47 @@ def test_worker_status_and_respond_against_a_sidecar(project: Path, sidecar: str
 
         status = cli("status", "order-1", *args, "-w", "good_flows:build_workflow", cwd=project)
         assert status.returncode == 0, status.stderr
-        assert "run order-1 of Approve: RUNNING" in status.stdout
-        assert f"waiting: request {request_id.group(1)} on port Approval: 5.0" in status.stdout
+        lines = status.stdout.splitlines()
+        assert lines[0].startswith("run order-1 of Approve: waiting for input (1 request; ")
+        assert lines[1] == f"  request {request_id.group(1)} on port Approval: 5.0"
+        assert lines[2] == "    expects true | false"
+        assert lines[3] == (
+            f"    answer: durable-workflows respond order-1 {request_id.group(1)} JSON "
+            "-w good_flows:build_workflow"
+        )
         raw = cli("status", "order-1", *args, cwd=project)
-        assert "run order-1: RUNNING (dw.Approve)" in raw.stdout
+        assert raw.stdout.startswith("run order-1 of Approve: waiting for input")
+        assert "-w TARGET also shows the response each request expects" in raw.stdout
+        assert "dw." not in raw.stdout + status.stdout  # no internal names
 
         wrong = cli("respond", "order-1", "nope", "true", *args, "-w", "good_flows:build_workflow",
                     cwd=project)  # fmt: skip
         assert wrong.returncode == 1 and "no pending request 'nope'" in wrong.stderr
+        bare = cli("respond", "order-1", request_id.group(1), "yes", *args,
+                   "-w", "good_flows:build_workflow", cwd=project)  # fmt: skip
+        assert bare.returncode == 2
+        assert "the response is not valid JSON" in bare.stderr
+        assert "nor a valid bool: 'yes'; give it as JSON: true | false" in bare.stderr
         answered = cli("respond", "order-1", request_id.group(1), "false", *args,
                        "-w", "good_flows:build_workflow", cwd=project)  # fmt: skip
         assert answered.returncode == 0, answered.stderr
 
         deadline = time.monotonic() + 60
-        status_args = ("status", "order-1", *args, "-w", "good_flows:build_workflow")
-        while "COMPLETED" not in (final := cli(*status_args, cwd=project)).stdout:
+        while "completed" not in (final := cli("status", "order-1", *args, cwd=project)).stdout:
             assert time.monotonic() < deadline, final.stdout
             time.sleep(0.2)
         assert final.stderr == ""
+        assert final.stdout.startswith("run order-1 of Approve: completed (updated ")
+        assert final.stdout.splitlines()[1] == '  result: "rejected"'
+
+        failed = cli("run", "good_flows:failing", "--run-id", "fail-1", *args, "--input",
+                     '{"item": "tea", "quantity": 2}', cwd=project)  # fmt: skip
+        assert failed.returncode == 1
+        status = cli("status", "fail-1", *args, cwd=project)
+        assert status.stdout.startswith("run fail-1 of Failing: failed in executor 'explode' (")
+        assert status.stdout.splitlines()[1] == "  error: ValueError: no stock for tea"
+        missing = cli("status", "no-such-run", *args, cwd=project)
+        assert missing.returncode == 1 and "no run with id 'no-such-run'" in missing.stderr
     finally:
         worker.send_signal(signal.SIGINT)
         worker.wait(timeout=60)

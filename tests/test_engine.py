@@ -418,7 +418,7 @@ def test_none_returning_node_may_not_send() -> None:
     error = failed(
         run_in_process(WorkflowBuilder(sneaky, name="m3").build(), 1), WorkflowRuntimeError
     )
-    assert "'sneaky' sent a int, but it declares that it sends nothing" in str(error)
+    assert "'sneaky' sent an int, but it declares that it sends nothing" in str(error)
 
 
 def test_target_id_must_name_a_successor() -> None:

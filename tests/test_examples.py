@@ -73,7 +73,7 @@ EXAMPLES = [
         responses=lambda m: m.auto_response,
     ),
     Example(
-        "content_approval",
+        "content_approval_workflow",
         lambda m: m.TOPICS,
         [
             "Published 'Tidal Energy': A short article about tidal energy. Revised 1x: "

@@ -14,6 +14,8 @@ import durable_workflows.testing
 EXPECTED = [
     "AgentNode",
     "AgentResponse",
+    "AgentStream",
+    "AgentStreamUpdate",
     "Case",
     "ChatMessage",
     "CustomEvent",

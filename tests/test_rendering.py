@@ -357,14 +357,14 @@ def test_missing_renderer_says_how_to_install_one(
         render(expense_workflow(), tmp_path / "e.svg")
     message = str(caught.value)
     assert "graphviz `dot` was not found on PATH, nor graphviz-pure" in message
-    assert "pip install 'durable_workflows[render]'" in message
+    assert "pip install -e '.[render]'" in message
     assert "apt-get install graphviz" in message and "brew install graphviz" in message
     assert "conda" in message
     html = expense_workflow()._repr_html_()
     assert html is not None and html.startswith('<div role="note">')
-    assert "pip install &#x27;durable_workflows[render]&#x27;" in html
+    assert "pip install -e &#x27;.[render]&#x27;" in html
     svg = expense_workflow()._repr_svg_()
-    assert svg is not None and svg.startswith("<svg") and "durable_workflows[render]" in svg
+    assert svg is not None and svg.startswith("<svg") and ".[render]" in svg
 
 
 def test_unknown_format_is_refused(tmp_path: Path) -> None:

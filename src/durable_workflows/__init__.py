@@ -1,5 +1,7 @@
 """durable_workflows: workflow graphs in Python, compiled onto durable Durable Task orchestrations."""
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .errors import (
     DurableWorkflowsError,
     ExecutorFailedError,
@@ -19,6 +21,7 @@ from .errors import (
 )
 from .graph.builder import WorkflowBuilder
 from .graph.workflow import Workflow
+from .hosting.agent_stream import AgentStream, AgentStreamUpdate
 from .hosting.auth import SidecarAuthenticationError
 from .hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from .hosting.host import DurableWorkflowHost
@@ -50,11 +53,17 @@ from .runtime.events import (
     WorkflowStartedEvent,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("durable_workflows")
+    """The installed version (written once, in pyproject.toml)."""
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AgentNode",
     "AgentResponse",
+    "AgentStream",
+    "AgentStreamUpdate",
     "Case",
     "ChatMessage",
     "CustomEvent",

@@ -194,20 +194,37 @@ def test_azure_sign_in_failure_is_a_configuration_error(server: LocalOpenAIServe
     assert server.requests == []
 
 
+def test_azure_client_missing_endpoint_names_the_env_var() -> None:
+    client = AzureOpenAIChatClient(deployment="dep", api_key="k")
+
+    with pytest.raises(ChatClientConfigurationError, match="AZURE_OPENAI_ENDPOINT"):
+        client.complete(HELLO, response_format=None)
+
+
 @pytest.mark.parametrize(
-    ("kwargs", "env_var"),
+    ("env", "deployment"),
     [
-        ({"deployment": "dep", "api_key": "k"}, "AZURE_OPENAI_ENDPOINT"),
-        ({"endpoint": "http://127.0.0.1:9", "api_key": "k"}, "AZURE_OPENAI_DEPLOYMENT_NAME"),
+        ({}, "gpt-4o-mini"),
+        ({"AZURE_OPENAI_DEPLOYMENT": "dotnet-name"}, "dotnet-name"),
+        ({"AZURE_OPENAI_CHAT_DEPLOYMENT_NAME": "chat-name"}, "chat-name"),
+        (
+            {"AZURE_OPENAI_DEPLOYMENT_NAME": "python-name", "AZURE_OPENAI_DEPLOYMENT": "dotnet"},
+            "python-name",
+        ),
     ],
 )
-def test_azure_client_missing_settings_name_the_env_vars(
-    kwargs: dict[str, Any], env_var: str
+def test_azure_deployment_env_names_and_default(
+    server: LocalOpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    deployment: str,
 ) -> None:
-    client = AzureOpenAIChatClient(**kwargs)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
-    with pytest.raises(ChatClientConfigurationError, match=env_var):
-        client.complete(HELLO, response_format=None)
+    AzureOpenAIChatClient(server.url, api_key="k").complete(HELLO, response_format=None)
+
+    assert server.requests[0].path == f"/openai/deployments/{deployment}/chat/completions"
 
 
 def test_negative_max_retries_is_refused() -> None:

@@ -58,7 +58,8 @@ def test_invalid_agent_names_are_refused(name: Any) -> None:
         ({"instructions": None}, "instructions must be a string"),
         ({"response_format": dict}, "must be a pydantic model class"),
         ({"response_format": RootModel[list[int]]}, "must be an object model"),
-        ({"session_ttl": timedelta(0)}, "session_ttl must be positive"),
+        ({"session_ttl": timedelta(0)}, "session_ttl must be a positive timedelta"),
+        ({"session_ttl": 3600}, "session_ttl must be a positive timedelta, None .* or 'default'"),
         ({"max_history_bytes": 0}, "max_history_bytes must be positive"),
     ],
 )
@@ -104,6 +105,12 @@ def test_session_ttl_default_override_and_never() -> None:
     assert echo_agent().expires_at(thread) == 1000.0 + 14 * 86400
     assert echo_agent(session_ttl=timedelta(hours=1)).expires_at(thread) == 4600.0
     assert echo_agent(session_ttl=None).expires_at(thread) is None
+    # the host's default applies only to agents that do not set their own
+    assert echo_agent().session_ttl == "default"
+    assert echo_agent().expires_at(thread, default_ttl=timedelta(seconds=5)) == 1005.0
+    assert echo_agent().expires_at(thread, default_ttl=None) is None
+    own = echo_agent(session_ttl=timedelta(hours=1))
+    assert own.expires_at(thread, default_ttl=timedelta(seconds=5)) == 4600.0
     assert echo_agent().expires_at(AgentThreadState()) is None
 
 

@@ -117,7 +117,6 @@ def test_scripted_replies_come_before_the_responder(server: LocalOpenAIServer) -
     [
         ("/v2/chat/completions", {}, 404, "not_found"),
         ("/v1/chat/completions", b"{not json", 400, "invalid_request_error"),
-        ("/v1/chat/completions", {"stream": True}, 400, "invalid_request"),
         ("/v1/chat/completions", [1, 2], 400, "invalid_request"),
     ],
 )
@@ -148,3 +147,30 @@ def test_stop_closes_the_port() -> None:
         pass
     with pytest.raises(RuntimeError, match="not started"):
         _ = server.url
+
+
+def test_streamed_replies_are_server_sent_chunks(server: LocalOpenAIServer) -> None:
+    server.enqueue(ServerReply(content="one two three"))
+    server.enqueue(ServerReply(tool_calls=(("lookup", {"city": "Oslo"}),)))
+    body = {"messages": [{"role": "user", "content": "x"}], "stream": True}
+    streamed = {**body, "stream_options": {"include_usage": True}}
+
+    def events(payload: dict[str, Any]) -> list[Any]:
+        request = urllib.request.Request(
+            server.base_url + "/chat/completions", data=json.dumps(payload).encode()
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.headers["Content-Type"] == "text/event-stream"
+            lines = [line for line in response.read().decode().split("\n\n") if line]
+        assert lines[-1] == "data: [DONE]"
+        return [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+
+    text = events(streamed)
+    calls = events(body)
+
+    deltas = [c["choices"][0]["delta"] for c in text if c["choices"]]
+    assert [d.get("content") for d in deltas] == ["", "one ", "two ", "three", None]
+    assert text[-2]["choices"][0]["finish_reason"] == "stop"
+    assert text[-1]["choices"] == [] and text[-1]["usage"]["completion_tokens"] == 3
+    assert calls[1]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"] == "lookup"
+    assert calls[-1]["choices"][0]["finish_reason"] == "tool_calls"

@@ -184,10 +184,10 @@ def test_input_may_be_messages_or_a_previous_response(server: LocalOpenAIServer)
 @pytest.mark.parametrize(
     ("message", "match"),
     [
-        (42, "cannot take a int"),
+        (42, "cannot take an int"),
         ([], "cannot take a list"),
         ([{"role": "robot", "content": "x"}], "invalid chat message"),
-        ([ChatMessage(role="tool", content="x")], "tool messages are not supported"),
+        ([ChatMessage(role="tool", content="x")], "cannot hold tool calls or tool messages"),
     ],
 )
 def test_bad_input_is_refused_before_calling_the_model(

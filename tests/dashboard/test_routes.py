@@ -139,7 +139,7 @@ def test_without_graphviz_the_graph_says_what_to_install(
 
     graph = call(app, body)
     assert graph["svg"] is None
-    assert "pip install 'durable_workflows[render]'" in graph["renderError"]
+    assert "pip install -e '.[render]'" in graph["renderError"]
     assert [n["id"] for n in graph["nodes"]] == ["start:", "shout"]
     monkeypatch.undo()
     assert call(app, body)["svg"].startswith("<svg")  # the failure was not cached

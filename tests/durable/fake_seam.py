@@ -88,6 +88,9 @@ class FakeSeam:
     def call_entity(self, name: str, key: str, operation: str, payload: Any) -> FakeTask:
         raise AssertionError("no agents in the fake-seam tests")
 
+    def call_sub_orchestrator(self, name: str, payload: Any) -> FakeTask:
+        raise AssertionError("no agents in the fake-seam tests")
+
     def signal_entity(self, name: str, key: str, operation: str, payload: Any) -> None:
         self.signals.append((name, key, operation, payload))
 

@@ -162,6 +162,28 @@ class TestResolveConnection:
         monkeypatch.setenv(ENV_VAR, GOOD[0][0])
         assert resolve_connection("localhost:4001") == ConnectionSettings("localhost:4001")
 
+    @pytest.mark.parametrize("name", ["TASKHUB", "TASKHUB_NAME"])
+    def test_taskhub_env_fills_a_missing_task_hub(
+        self, monkeypatch: pytest.MonkeyPatch, name: str
+    ) -> None:
+        for other in ("TASKHUB", "TASKHUB_NAME"):
+            monkeypatch.delenv(other, raising=False)
+        monkeypatch.setenv(name, "agents-hub")
+        monkeypatch.setenv(ENV_VAR, "Endpoint=http://localhost:8080;Authentication=None")
+
+        assert resolve_connection() == ConnectionSettings(
+            "localhost:8080", taskhub="agents-hub", authentication="None"
+        )
+        with_hub = "Endpoint=http://localhost:8080;TaskHub=own;Authentication=None"
+        assert resolve_connection(with_hub).taskhub == "own"  # the string's own TaskHub wins
+        assert resolve_connection("localhost:4001") == ConnectionSettings("localhost:4001")
+
+    def test_missing_task_hub_names_the_env_vars(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("TASKHUB", raising=False)
+        monkeypatch.delenv("TASKHUB_NAME", raising=False)
+        with pytest.raises(ConnectionStringError, match="neither TASKHUB nor TASKHUB_NAME"):
+            resolve_connection("Endpoint=http://localhost:8080;Authentication=None")
+
     def test_bad_env_names_the_variable(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(ENV_VAR, "Endpoint=http://l:1")
         with pytest.raises(ConnectionStringError, match=ENV_VAR):

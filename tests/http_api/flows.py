@@ -5,7 +5,15 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from durable_workflows import RequestPort, WorkflowBuilder, executor
-from durable_workflows.agents import Agent, DeterministicChatClient
+from durable_workflows.agents import (
+    Agent,
+    ChatClientError,
+    ChatCompletion,
+    ChatMessage,
+    DeterministicChatClient,
+    ToolCall,
+)
+from durable_workflows.agents._testing import Reply
 from durable_workflows.graph.workflow import Workflow
 
 
@@ -94,4 +102,35 @@ RATER = Agent(
     DeterministicChatClient(default=Rating(score=7, reason="solid pun")),
     response_format=Rating,
 )
-AGENTS = [JOKER, RATER]
+
+
+def get_weather(city: str) -> str:
+    """The current weather in a city."""
+    return f"18 degrees and sunny in {city}"
+
+
+def forecast(messages: list[ChatMessage], response_format: type[BaseModel] | None) -> Reply:
+    """Asks for the weather of the city named last, then answers with the tool's result."""
+    last = messages[-1]
+    if last.role == "tool":
+        return f"It is {last.content}."
+    city = last.content.split()[-1].strip("?")
+    arguments = f'{{"city": "{city}"}}'
+    call = ToolCall(id=f"call_{len(messages)}", name="get_weather", arguments=arguments)
+    return ChatCompletion(text="", tool_calls=(call,))
+
+
+FORECASTER = Agent(
+    "Forecaster",
+    "You tell the weather; ask get_weather.",
+    DeterministicChatClient(forecast),
+    tools=[get_weather],
+)
+
+
+def down(messages: list[ChatMessage], response_format: type[BaseModel] | None) -> Reply:
+    raise ChatClientError("the model is down (HTTP 503)", status_code=503, retryable=False)
+
+
+BROKEN = Agent("Broken", "You fail.", DeterministicChatClient(down))
+AGENTS = [JOKER, RATER, FORECASTER, BROKEN]

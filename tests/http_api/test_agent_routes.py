@@ -17,7 +17,7 @@ PIRATE = "Why did the pirate go to school? To improve his arrr-ticulation."
 
 def test_list_agents_with_their_response_schemas(api: Api) -> None:
     agents = {a["name"]: a for a in api(lambda c: c.get("/api/agents")).json()["agents"]}
-    assert set(agents) == {"Joker", "Rater"}
+    assert set(agents) == {"Joker", "Rater", "Forecaster", "Broken"}
     assert agents["Joker"]["responseSchema"] is None
     assert agents["Rater"]["responseSchema"]["required"] == ["score", "reason"]
 

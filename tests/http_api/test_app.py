@@ -104,7 +104,7 @@ def test_unknown_routes_and_methods_are_json_errors(api: Any) -> None:
 def test_health_reports_a_reachable_backend(api: Any) -> None:
     response = api(lambda c: c.get("/health"))
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "workflows": 4, "agents": 2}
+    assert response.json() == {"status": "ok", "workflows": 4, "agents": 4}
 
 
 def test_health_is_503_when_the_backend_is_gone() -> None:

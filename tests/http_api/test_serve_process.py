@@ -36,10 +36,10 @@ class Served:
         self.url = url
 
 
-def start_serve(*args: str) -> Served:
+def start_serve(*args: str, command: tuple[str, ...] = (*CLI, "serve")) -> Served:
     """Start `serve` with `--port 0` and wait for the URL it prints."""
     process = subprocess.Popen(
-        [*CLI, "serve", *args, "--port", "0"],
+        [*command, *args, "--port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -155,3 +155,17 @@ def test_serve_refuses_a_public_address_without_a_key() -> None:
     )
     assert result.returncode == 1
     assert "refusing to serve on '0.0.0.0' without an API key" in result.stderr
+
+
+def test_the_readme_main_job_serves_the_demo_with_its_dashboard(tmp_path: Path) -> None:
+    """`sh scripts/demo.sh` serves the expense workflow and prints where its dashboard is."""
+    demo = start_serve("--db", str(tmp_path / "demo.db"), command=("sh", "scripts/demo.sh"))
+    try:
+        with httpx.Client(timeout=30) as http:
+            assert http.get(f"{demo.url}/health").status_code == 200
+            page = http.get(f"{demo.url}/")
+            workflows = http.get(f"{demo.url}/api/workflows").json()["workflows"]
+    finally:
+        assert stop(demo.process) == 0
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    assert [w["name"] for w in workflows] == ["ExpenseReimbursement"]

@@ -104,7 +104,7 @@ def test_ctrl_c_at_the_cli_prompt_exits_at_once(tmp_path: Path) -> None:
     )  # fmt: skip
     os.close(slave)
     try:
-        _read_until(master, "as JSON>", timeout=60)
+        _read_until(master, "\"comment\"?: string})>", timeout=60)  # the prompt
         time.sleep(0.2)
         interrupted_at = time.monotonic()
         proc.send_signal(signal.SIGINT)

@@ -58,5 +58,13 @@ class AgentHistoryLimitError(AgentError, ValueError):
         super().__init__(agent_name, message)
 
 
+class AgentToolError(AgentError, RuntimeError):
+    """A tool call failed and the agent has ``tool_errors="raise"`` (else the model sees it)."""
+
+
+class AgentToolRoundsError(AgentError, RuntimeError):
+    """The model still asked for tools after `max_tool_rounds` rounds of tool calls."""
+
+
 class InvalidThreadIdError(DurableWorkflowsError, ValueError):
     """A thread id is malformed or belongs to another agent."""

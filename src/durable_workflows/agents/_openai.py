@@ -9,36 +9,49 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ..model.agent_protocol import ChatMessage, Usage
-from ._chat_client import ChatClient, ChatCompletion
+from ..model.agent_protocol import ChatMessage, ToolCall, Usage
+from ._chat_client import ChatClient, ChatCompletion, DeltaCallback
 from ._errors import ChatClientConfigurationError, ChatClientError
+from ._openai_stream import completion_from_chunks
 from ._schema import schema_name, strict_json_schema
 
 if TYPE_CHECKING:
     import openai
     from azure.core.credentials import TokenCredential
-    from openai.types.chat import ChatCompletionMessageParam
+    from openai.types.chat import (
+        ChatCompletionMessageParam,
+        ChatCompletionMessageToolCallParam,
+    )
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 """The model `OpenAIChatClient` uses when neither `model` nor `OPENAI_MODEL` is given."""
+DEFAULT_AZURE_DEPLOYMENT = "gpt-4o-mini"
+"""The deployment `AzureOpenAIChatClient` uses when neither `deployment` nor an env var is set."""
+AZURE_DEPLOYMENT_ENV_VARS = (
+    "AZURE_OPENAI_DEPLOYMENT_NAME",
+    "AZURE_OPENAI_DEPLOYMENT",
+    "AZURE_OPENAI_CHAT_DEPLOYMENT_NAME",
+)
+"""Read in this order: the Agent Framework's Python name, its .NET name, the older chat name."""
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 """The Azure OpenAI API version used unless `api_version` or `AZURE_OPENAI_API_VERSION` is set."""
 AZURE_COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 NO_MODEL_CONFIGURED = (
     "No chat model is configured. For OpenAI set OPENAI_API_KEY (optionally OPENAI_MODEL and "
-    "OPENAI_BASE_URL); for Azure OpenAI set AZURE_OPENAI_ENDPOINT and "
-    "AZURE_OPENAI_DEPLOYMENT_NAME, plus AZURE_OPENAI_API_KEY or an Azure sign-in (`az login`)."
+    "OPENAI_BASE_URL); for Azure OpenAI set AZURE_OPENAI_ENDPOINT (optionally "
+    "AZURE_OPENAI_DEPLOYMENT_NAME, default gpt-4o-mini), plus AZURE_OPENAI_API_KEY or an Azure "
+    "sign-in (`az login`)."
 )
 """What `chat_client_from_env()` needs; examples print it when they fall back to a stand-in."""
 
-_INSTALL_HINT = "install the agents extra: pip install 'durable_workflows[agents]'"
+_INSTALL_HINT = "install the agents extra: pip install -e '.[agents]' in a clone of durable_workflows"
 
 
 def chat_client_from_env() -> ChatClient | None:
@@ -71,10 +84,19 @@ def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
         return {"role": "system", "content": message.content}
     if message.role == "user":
         return {"role": "user", "content": message.content}
-    if message.role == "assistant":
+    if message.role == "tool":
+        return {
+            "role": "tool",
+            "content": message.content,
+            "tool_call_id": message.tool_call_id or "",
+        }
+    if not message.tool_calls:
         return {"role": "assistant", "content": message.content}
-    msg = "Tool messages are not supported: this client does not implement tool calling"
-    raise ChatClientError(msg, retryable=False)
+    calls: list[ChatCompletionMessageToolCallParam] = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in message.tool_calls
+    ]
+    return {"role": "assistant", "content": message.content or None, "tool_calls": calls}
 
 
 def _retryable(status_code: int) -> bool:
@@ -123,12 +145,21 @@ class _OpenAICompatibleClient(ABC):
         """Which model at which address, for error messages."""
 
     def complete(
-        self, messages: list[ChatMessage], *, response_format: type[BaseModel] | None
+        self,
+        messages: list[ChatMessage],
+        *,
+        response_format: type[BaseModel] | None,
+        tools: Sequence[dict[str, Any]] | None = None,
+        on_delta: DeltaCallback | None = None,
     ) -> ChatCompletion:
-        """Call the chat completions API (with JSON-schema structured output if requested)."""
+        """Call the chat completions API (with JSON-schema structured output if requested,
+        and the `tools` the model may call). With `on_delta` the reply is streamed
+        (``stream=True``) and each piece of text is passed to it as it arrives."""
         sdk = _import_openai()
         client = self.sdk_client
         options = dict(self.completion_options)
+        if tools:
+            options["tools"] = list(tools)
         if response_format is not None:
             options["response_format"] = {
                 "type": "json_schema",
@@ -140,6 +171,15 @@ class _OpenAICompatibleClient(ABC):
             }
         params = [_message_param(m) for m in messages]
         try:
+            if on_delta is not None:
+                chunks = client.chat.completions.create(
+                    model=self.model,
+                    messages=params,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    **options,
+                )
+                return completion_from_chunks(chunks, on_delta)
             reply = client.chat.completions.create(model=self.model, messages=params, **options)
         except sdk.APIStatusError as exc:
             retryable = _retryable(exc.status_code)
@@ -151,6 +191,12 @@ class _OpenAICompatibleClient(ABC):
         except sdk.APIConnectionError as exc:
             msg = f"Could not reach {self._describe()} (after {client.max_retries} retries): {exc}"
             raise ChatClientError(msg, retryable=True) from exc
+        except sdk.APIError as exc:  # e.g. an error event in the middle of a stream
+            msg = f"{self._describe()} failed: {exc}"
+            raise ChatClientError(msg, retryable=True) from exc
+        return self._completion(reply)
+
+    def _completion(self, reply: Any) -> ChatCompletion:
         if not reply.choices:
             msg = f"{self._describe()} returned no choices"
             raise ChatClientError(msg, retryable=True)
@@ -162,11 +208,17 @@ class _OpenAICompatibleClient(ABC):
                 output_tokens=reply.usage.completion_tokens,
                 total_tokens=reply.usage.total_tokens,
             )
+        calls = tuple(
+            ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "{}")
+            for c in choice.message.tool_calls or ()
+            if c.type == "function"
+        )
         return ChatCompletion(
             text=choice.message.content or "",
             usage=usage,
             finish_reason=choice.finish_reason,
             refusal=choice.message.refusal,
+            tool_calls=calls,
         )
 
 
@@ -229,7 +281,8 @@ class AzureOpenAIChatClient(_OpenAICompatibleClient):
     """A deployment on Azure OpenAI.
 
     Settings come from the arguments, else ``AZURE_OPENAI_ENDPOINT``,
-    ``AZURE_OPENAI_DEPLOYMENT_NAME`` (or ``AZURE_OPENAI_CHAT_DEPLOYMENT_NAME``),
+    ``AZURE_OPENAI_DEPLOYMENT_NAME`` (or ``AZURE_OPENAI_DEPLOYMENT``, then
+    ``AZURE_OPENAI_CHAT_DEPLOYMENT_NAME``; default `DEFAULT_AZURE_DEPLOYMENT`),
     ``AZURE_OPENAI_API_KEY`` and ``AZURE_OPENAI_API_VERSION``, read on first use. Without an
     API key it authenticates with `credential`, else azure-identity's `DefaultAzureCredential`
     (which covers `az login`, managed identity and environment credentials).
@@ -258,16 +311,7 @@ class AzureOpenAIChatClient(_OpenAICompatibleClient):
 
     @property
     def model(self) -> str:
-        deployment = _setting(
-            self._deployment, "AZURE_OPENAI_DEPLOYMENT_NAME", "AZURE_OPENAI_CHAT_DEPLOYMENT_NAME"
-        )
-        if deployment is None:
-            msg = (
-                "AzureOpenAIChatClient has no deployment: pass deployment= or set "
-                "AZURE_OPENAI_DEPLOYMENT_NAME"
-            )
-            raise ChatClientConfigurationError(msg)
-        return deployment
+        return _setting(self._deployment, *AZURE_DEPLOYMENT_ENV_VARS) or DEFAULT_AZURE_DEPLOYMENT
 
     def _endpoint_or_raise(self) -> str:
         endpoint = _setting(self._endpoint, "AZURE_OPENAI_ENDPOINT")

@@ -10,11 +10,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..model.agent_protocol import ChatMessage, Usage
-from ._chat_client import ChatCompletion
+from ._chat_client import ChatCompletion, DeltaCallback
 from ._schema import example_from_schema
 
-Reply = str | BaseModel | Mapping[str, Any]
-"""A stand-in answer: text, or a model / mapping sent as JSON (for structured output)."""
+Reply = str | BaseModel | Mapping[str, Any] | ChatCompletion
+"""A stand-in answer: text, a model / mapping sent as JSON (for structured output), or a whole
+`ChatCompletion` (to ask for tool calls)."""
 Responder = Callable[[list[ChatMessage], type[BaseModel] | None], Reply]
 """Computes the answer from the messages (system prompt first) and the requested format."""
 
@@ -41,11 +42,28 @@ class DeterministicChatClient:
         self.calls: list[list[ChatMessage]] = []
 
     def complete(
-        self, messages: list[ChatMessage], *, response_format: type[BaseModel] | None
+        self,
+        messages: list[ChatMessage],
+        *,
+        response_format: type[BaseModel] | None,
+        tools: Sequence[dict[str, Any]] | None = None,
+        on_delta: DeltaCallback | None = None,
     ) -> ChatCompletion:
-        """Answer deterministically; the same messages always give the same reply."""
+        """Answer deterministically; the same messages always give the same reply. With
+        `on_delta` the text is streamed word by word."""
         self.calls.append(list(messages))
+        completion = self._completion(messages, response_format)
+        if on_delta is not None:
+            for word in re.findall(r"\s*\S+\s*|\s+", completion.text):
+                on_delta(word)
+        return completion
+
+    def _completion(
+        self, messages: list[ChatMessage], response_format: type[BaseModel] | None
+    ) -> ChatCompletion:
         reply = self._reply(messages, response_format)
+        if isinstance(reply, ChatCompletion):
+            return reply
         if isinstance(reply, BaseModel):
             text = reply.model_dump_json()
         elif isinstance(reply, str):

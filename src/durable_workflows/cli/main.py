@@ -15,34 +15,38 @@ from ..errors import DurableWorkflowsError, WorkflowValidationError
 from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
 from ..model.edges import FanInEdge, FanOutEdge, SingleEdge, TimeoutEdge
-from ..rendering import FORMATS, Format, render, workflow_to_dot, workflow_to_mermaid
+from ..rendering import (
+    FORMATS,
+    Format,
+    RenderingError,
+    render,
+    workflow_to_dot,
+    workflow_to_mermaid,
+)
+from ..rendering.output import output_format
 from .listing import add_list_command
 from .replay import add_replay_commands
-from .runs import add_run_commands
+from .runs import CS_HELP, TOKEN_HELP, add_run_commands
 from .serve import add_serve_command
+from .status import add_status_command
 from .targets import UsageError, load_graph
-
-SUFFIX_FORMATS: dict[str, Format] = {
-    ".svg": "svg",
-    ".png": "png",
-    ".pdf": "pdf",
-    ".dot": "dot",
-    ".gv": "dot",
-    ".mmd": "mermaid",
-    ".mermaid": "mermaid",
-}
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Write a diagram (or print DOT / Mermaid text when no output file is given)."""
     output: Path | None = args.output
-    fmt = args.format or (SUFFIX_FORMATS.get(output.suffix.lower()) if output else None) or "svg"
+    fmt: Format | None = args.format
     graph = load_graph(args.target)
     if output is None:
+        fmt = fmt or "svg"
         if fmt not in ("dot", "mermaid"):
             raise UsageError(f"--format {fmt} writes a binary file; give one with -o PATH")
         sys.stdout.write(workflow_to_dot(graph) if fmt == "dot" else workflow_to_mermaid(graph))
         return 0
+    try:
+        output_format(output, fmt)
+    except RenderingError as exc:
+        raise UsageError(str(exc)) from None
     print(render(graph, output, fmt))
     return 0
 
@@ -68,7 +72,7 @@ def summary(workflow: Workflow) -> str:
     """One line describing a valid workflow: its nodes, edge groups, start and graph hash."""
     kinds: Counter[str] = Counter(node.kind for node in workflow.nodes.values())
     nodes = ", ".join(
-        f"{kinds[k]} {label}{'s' * (kinds[k] != 1)}"
+        plural(kinds[k], label)
         for k, label in (
             ("executor", "executor"),
             ("agent", "agent"),
@@ -80,10 +84,15 @@ def summary(workflow: Workflow) -> str:
     groups = Counter(_group_kind(group) for group in workflow.groups)
     edges = ", ".join(f"{count} {kind}" for kind, count in groups.items())
     return (
-        f"Workflow {workflow.name!r} is valid: {len(workflow.nodes)} nodes ({nodes}), "
-        f"{len(workflow.groups)} edge groups ({edges or 'none'}), start {workflow.start_id!r}, "
-        f"graph hash {workflow.graph_hash}"
+        f"Workflow {workflow.name!r} is valid: {plural(len(workflow.nodes), 'node')} ({nodes}), "
+        f"{plural(len(workflow.groups), 'edge group')} ({edges or 'none'}), "
+        f"start {workflow.start_id!r}, graph hash {workflow.graph_hash}"
     )
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 node``, ``2 nodes``."""
+    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def _group_kind(group: object) -> str:
@@ -118,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="draw a workflow (svg, png, pdf, dot, mermaid)")
     p.add_argument("target", metavar="TARGET")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: print the text)")
-    p.add_argument("-f", "--format", choices=FORMATS, help="default: from the file suffix, or svg")
+    p.add_argument(
+        "-f", "--format", choices=FORMATS, help="for suffixes that name no format (default: the suffix's)"
+    )
     p.set_defaults(handler=cmd_render)
 
     p = sub.add_parser("validate", help="check a workflow; print every problem (exit 1)")
@@ -126,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_validate)
 
     add_run_commands(sub)
+    add_status_command(sub, CS_HELP, TOKEN_HELP)
     add_list_command(sub)
     add_serve_command(sub)
     add_replay_commands(sub)

@@ -1,4 +1,4 @@
-"""The ``run``, ``worker``, ``status`` and ``respond`` commands of ``durable-workflows``."""
+"""The ``run``, ``worker`` and ``respond`` commands of ``durable-workflows``."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidResponseError, WorkflowNotFoundError
+from ..errors import InvalidResponseError
 from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
 from ..hosting.auth import with_token
 from ..hosting.client import StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from ..hosting.connection import ENV_VAR, parse_connection_string, resolve_connection
 from ..hosting.factories import create_client
-from ..rendering import RunOverlay, render
+from ..rendering import RenderingError, RunOverlay, render
+from ..rendering.output import output_format
 from ..runtime.events import (
     CustomEvent,
     ExecutorCompletedEvent,
@@ -38,21 +39,28 @@ from ..runtime.events import (
 )
 from ..sidecar.auth import TOKEN_ENV_VAR
 from ..values.serialization import to_json
+from ..values.typing_utils import a_type
 from .prompt import read_line
 from .targets import UsageError, load_target, load_workflow, parse_json
+from .values import json_shape, parse_value
 
 MISSING: Any = object()
 """No prepared answer for a request."""
 
 
+CS_HELP = f"Durable Task Scheduler connection string or sidecar address (default: ${ENV_VAR})"
+TOKEN_HELP = f"the token of a sidecar started with --token (default: ${TOKEN_ENV_VAR})"
+
+
 def add_run_commands(sub: Any) -> None:
-    """Add ``run``, ``worker``, ``status`` and ``respond`` to the subcommand parsers."""
-    cs_help = f"Durable Task Scheduler connection string or sidecar address (default: ${ENV_VAR})"
-    token_help = f"the token of a sidecar started with --token (default: ${TOKEN_ENV_VAR})"
+    """Add ``run``, ``worker`` and ``respond`` to the subcommand parsers."""
+    cs_help, token_help = CS_HELP, TOKEN_HELP
 
     p = sub.add_parser("run", help="run a workflow and print its events")
     p.add_argument("target", metavar="TARGET")
-    p.add_argument("--input", default="null", help="the workflow input as JSON (default: null)")
+    p.add_argument(
+        "--input", help="the workflow input as JSON, or bare text where it takes a string"
+    )
     p.add_argument("--connection-string", help=cs_help + "; without one, an embedded backend")
     p.add_argument("--token", help=token_help)
     p.add_argument(
@@ -72,18 +80,12 @@ def add_run_commands(sub: Any) -> None:
     p.add_argument("--max-concurrency", type=int, help="work items processed at once")
     p.set_defaults(handler=worker_command)
 
-    p = sub.add_parser("status", help="show a run's status and pending requests")
-    p.add_argument("run_id", metavar="RUN_ID")
-    p.add_argument("--connection-string", help=cs_help)
-    p.add_argument("--token", help=token_help)
-    p.add_argument("-w", "--workflow", metavar="TARGET", help="the run's workflow (for details)")
-    p.add_argument("--render", type=Path, metavar="PATH", help="draw the run (needs --workflow)")
-    p.set_defaults(handler=lambda args: asyncio.run(status_command(args)))
-
     p = sub.add_parser("respond", help="answer a pending request of a run")
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("request_id", metavar="REQUEST_ID")
-    p.add_argument("response", metavar="JSON", help="the response as JSON")
+    p.add_argument(
+        "response", metavar="JSON", help="the response as JSON (bare text where it takes a string)"
+    )
     p.add_argument("--connection-string", help=cs_help)
     p.add_argument("--token", help=token_help)
     p.add_argument("-w", "--workflow", metavar="TARGET", required=True, help="the run's workflow")
@@ -97,8 +99,9 @@ async def run_command(args: argparse.Namespace) -> int:
     """Start a run, print its events, answer its requests; 0 when it completes."""
     from ..hosting.host import DurableWorkflowHost
 
+    check_render_path(args.render)
     workflow = load_workflow(args.target)
-    value = parse_json(args.input, "--input")
+    value = None if args.input is None else parse_value(args.input, workflow.input_types, "--input")
     prepared = parse_json(args.responses, "--responses") if args.responses else None
     shared = resolve_connection(args.connection_string) is not None
     answers = Answers(prepared, shared_backend=shared)
@@ -112,6 +115,15 @@ async def run_command(args: argparse.Namespace) -> int:
     if args.render:
         print(render(workflow, args.render, overlay=RunOverlay.from_events(printer.events)))
     return code
+
+
+def check_render_path(path: Path | None) -> None:
+    """A usage error, before anything runs, when `--render PATH` names no diagram format."""
+    if path is not None:
+        try:
+            output_format(path, None)
+        except RenderingError as exc:
+            raise UsageError(f"--render: {exc}") from None
 
 
 async def follow(run: StreamingWorkflowRun, printer: EventPrinter, answers: Answers) -> int:
@@ -177,26 +189,20 @@ async def answer(run: WorkflowRun, event: WaitingForInputEvent, answers: Answers
             )
         print(message, file=sys.stderr)
         return False
-    prompt = f"response to {event.port_id} ({event.response_type}), as JSON> "
+    response_type = run.workflow.ports[event.port_id].response_type
+    prompt = f"response to {event.port_id} ({event.response_type}: {json_shape(response_type)})> "
     while True:
         try:
             text = await read_line(prompt)
         except EOFError:
             return False
         try:
-            await run.send_response(event, loose_json(text))
-        except InvalidResponseError as exc:
+            value = parse_value(text, (response_type,), "the response")
+            await run.send_response(event, value)
+        except (InvalidResponseError, UsageError) as exc:
             print(f"refused: {exc}", file=sys.stderr)
             continue
         return True
-
-
-def loose_json(text: str) -> Any:
-    """JSON if `text` parses as JSON, else the text itself (so plain words need no quotes)."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 class EventPrinter:
@@ -289,7 +295,7 @@ def hosted_workflows(targets: list[str]) -> list[Workflow]:
             if isinstance(item, WorkflowBuilder):
                 item = item.build()
             if not isinstance(item, Workflow):
-                msg = f"{target!r} holds a {type(item).__name__}, not a Workflow or a host"
+                msg = f"{target!r} holds {a_type(item)}, not a Workflow or a host"
                 raise UsageError(msg)
             found[item.name] = item
     return list(found.values())
@@ -319,77 +325,16 @@ def worker_command(args: argparse.Namespace) -> int:
     return 0
 
 
-async def status_command(args: argparse.Namespace) -> int:
-    """Print a run's status; with --workflow also its pending requests (and --render)."""
-    if args.render and not args.workflow:
-        raise UsageError("--render needs --workflow TARGET")
-    workflows = [load_workflow(args.workflow)] if args.workflow else []
-    client = open_client(args, workflows)
-    try:
-        if not workflows:
-            state = await client.durable_client.get_orchestration_state(
-                args.run_id, fetch_payloads=False
-            )
-            if state is None:
-                raise WorkflowNotFoundError(f"no run with id {args.run_id!r}")
-            print(f"run {args.run_id}: {state.runtime_status.name} ({state.name})")
-            print(f"updated {state.last_updated_at:%Y-%m-%d %H:%M:%S}; --workflow shows requests")
-            return 0
-        run = await client.get_run(args.run_id)
-        status = await run.get_status()
-        print(
-            f"run {run.run_id} of {run.workflow.name}: {status.status}, superstep "
-            f"{status.superstep}, {status.last_sequence} events"
-        )
-        if status.error:
-            print(f"error: {status.error}")
-        for request in status.pending_requests:
-            print(
-                f"waiting: request {request.request_id} on port {request.port_id}: "
-                f"{show_value(request.request)}"
-            )
-        if args.render and isinstance(run, StreamingWorkflowRun):
-            events = await read_events(run, status.last_sequence)
-            print(render(run.workflow, args.render, overlay=RunOverlay.from_events(events)))
-        elif args.render:
-            print(
-                f"not rendered: run {run.run_id} was started without streaming, so it recorded "
-                "no events (start runs with `durable-workflows run` or client.stream())",
-                file=sys.stderr,
-            )
-        return 0
-    finally:
-        await client.close()
-
-
-async def read_events(
-    run: StreamingWorkflowRun, last: int, timeout: float = 10.0
-) -> list[WorkflowEvent]:
-    """The run's recorded events up to sequence `last` (what arrives within `timeout`)."""
-    events: list[WorkflowEvent] = []
-
-    async def collect() -> None:
-        async with events_of(run) as stream:
-            async for event in stream:
-                events.append(event)
-                if event.sequence >= last:
-                    return
-
-    if last:
-        try:
-            await asyncio.wait_for(collect(), timeout)
-        except asyncio.TimeoutError:
-            print("warning: not every event could be read", file=sys.stderr)
-    return events
-
-
 async def respond_command(args: argparse.Namespace) -> int:
     """Answer one pending request of a run."""
     workflow = load_workflow(args.workflow)
-    value = parse_json(args.response, "the response")
     client = open_client(args, [workflow])
     try:
         run = await client.get_run(args.run_id)
+        pending = {r.request_id: r for r in await run.pending_requests()}
+        request = pending.get(args.request_id)
+        types = (workflow.ports[request.port_id].response_type,) if request else (Any,)
+        value = parse_value(args.response, types, "the response")
         await run.send_response(args.request_id, value)
     finally:
         await client.close()

@@ -12,6 +12,7 @@ from ..graph.workflow import Workflow
 from ..hosting.connection import ENV_VAR
 from ..model.agent_protocol import WorkflowAgent
 from ..sidecar.auth import TOKEN_ENV_VAR
+from ..values.typing_utils import a_type
 from .targets import UsageError, load_target
 
 API_KEY_ENV_VAR = "DURABLE_WORKFLOWS_API_KEY"
@@ -70,7 +71,7 @@ def serve_command(args: argparse.Namespace) -> int:
         if agents:
             names += f" and agent{'s' * (len(agents) > 1)} {', '.join(agents)}"
         print(f"serving {names} on {url}", flush=True)
-        print(f"API docs: {url}/docs; Ctrl-C stops it", flush=True)
+        print(f"dashboard: {url}/  API docs: {url}/docs  (Ctrl-C stops it)", flush=True)
 
     serve(
         host,
@@ -104,7 +105,7 @@ def _host(args: argparse.Namespace, host_class: Any) -> Any:
             elif isinstance(item, WorkflowAgent):
                 agents[item.name] = item
             else:
-                msg = f"{target!r} holds a {type(item).__name__}, not a workflow or an agent"
+                msg = f"{target!r} holds {a_type(item)}, not a workflow or an agent"
                 if isinstance(item, host_class):
                     msg = f"{target!r} is a host: serve it alone (`serve {target}`)"
                 raise UsageError(msg)

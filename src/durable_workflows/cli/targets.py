@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from ..errors import DurableWorkflowsError
 from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
+from ..values.typing_utils import a_type
 
 DEFAULT_ATTRIBUTES = ("workflow", "build_workflow")
 """Attributes tried, in order, when a target names only a module."""
@@ -36,7 +38,12 @@ def load_module(spec: str) -> ModuleType:
             raise UsageError(f"cannot import {spec} as a Python module")
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[path.stem] = module
-        module_spec.loader.exec_module(module)
+        try:
+            module_spec.loader.exec_module(module)
+        except DurableWorkflowsError:
+            raise
+        except Exception as exc:
+            raise TargetImportError(spec, exc) from exc
         return module
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -45,7 +52,30 @@ def load_module(spec: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         if exc.name and spec.startswith(exc.name):
             raise UsageError(f"no module named {spec!r} (from the current directory)") from exc
+        raise TargetImportError(spec, exc) from exc
+    except DurableWorkflowsError:
         raise
+    except Exception as exc:
+        raise TargetImportError(spec, exc) from exc
+
+
+class TargetImportError(DurableWorkflowsError):
+    """Importing a target's module raised: the message is the module's own traceback."""
+
+    def __init__(self, spec: str, error: BaseException) -> None:
+        report = traceback.TracebackException.from_exception(error)
+        report.stack = traceback.StackSummary.from_list(
+            [frame for frame in report.stack if not frame.filename.startswith(_MACHINERY)]
+        )
+        super().__init__(f"importing {spec} failed:\n" + "".join(report.format()).rstrip())
+
+
+_MACHINERY = (
+    str(Path(__file__).resolve().parent),
+    str(Path(importlib.__file__ or "importlib").parent),
+    "<frozen importlib",
+)
+"""Where the frames of this command and of the import system are: left out of reports."""
 
 
 def load_target(target: str) -> Any:
@@ -81,7 +111,7 @@ def load_graph(target: str) -> Workflow | WorkflowBuilder:
     """A `Workflow` or `WorkflowBuilder` from `target`."""
     obj = load_target(target)
     if not isinstance(obj, (Workflow, WorkflowBuilder)):
-        msg = f"{target!r} is a {type(obj).__name__}, not a Workflow or WorkflowBuilder"
+        msg = f"{target!r} is {a_type(obj)}, not a Workflow or WorkflowBuilder"
         raise UsageError(msg + " (or a function returning one)")
     return obj
 

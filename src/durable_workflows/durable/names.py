@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..graph.validation import RESERVED_PREFIX
 
 EVENT_LOG_ENTITY = "dw_events"
@@ -23,9 +25,18 @@ def activity_name(workflow_name: str, node_id: str) -> str:
 AGENT_ENTITY_PREFIX = "dafx-"
 """Agent entities are ``dafx-<agent>``; a thread id is the entity id ``@dafx-<agent>@<key>``."""
 
+AGENT_STREAM_ENTITY = "dw_agent_stream"
+"""Entity holding one streamed agent turn's text deltas, keyed by the stream id."""
+
 AGENT_TURN_ORCHESTRATOR = orchestrator_name(RESERVED_PREFIX + "agent_turn")
-"""The orchestrator that runs one agent turn for a client (entities cannot answer clients).
-Its name is reserved: no workflow's orchestrator can take it."""
+"""The orchestrator that runs one agent turn for a client, an orchestration or a workflow node
+(entities cannot answer clients; tool calls are activities, which entities cannot call). Its
+name is reserved: no workflow's orchestrator can take it."""
+
+
+def agent_tool_activity(agent_name: str) -> str:
+    """The activity running one tool call of an agent (a reserved name, like the turn's)."""
+    return activity_name(RESERVED_PREFIX + "agent_tool", agent_name)
 
 
 def agent_entity_name(agent_name: str) -> str:
@@ -41,3 +52,23 @@ def thread_id(agent_name: str, key: str) -> str:
 def event_chunk_key(run_id: str, sequence: int) -> str:
     """The event-log entity key holding event number `sequence` (from 1) of a run."""
     return f"{run_id}~{(sequence - 1) // EVENT_CHUNK}"
+
+
+@dataclass(frozen=True)
+class AgentSession:
+    """One conversation with one agent (a thread): calls with the same session share history.
+
+    ``str(session)`` and `thread_id` give the printable thread id ``@dafx-<agent>@<key>``;
+    wherever a session is accepted, that string is accepted too.
+    """
+
+    agent_name: str
+    key: str
+
+    @property
+    def thread_id(self) -> str:
+        """The printable thread id, ``@dafx-<agent>@<key>``."""
+        return thread_id(self.agent_name, self.key)
+
+    def __str__(self) -> str:
+        return self.thread_id

@@ -22,6 +22,7 @@ from ..errors import (
 )
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
+from ..model.agent_protocol import uses_tools
 from ..model.context import InvocationResult, SentMessage
 from ..model.executors import Executor
 from ..runtime.engine import Engine, RunState, Superstep
@@ -34,12 +35,14 @@ from ..runtime.events import (
 from ..runtime.wire import decode_result, decode_state, encode_message, encode_state
 from ..values.typing_utils import type_key
 from .names import (
+    AGENT_TURN_ORCHESTRATOR,
     EVENT_LOG_ENTITY,
     activity_name,
     agent_entity_name,
     event_chunk_key,
     thread_id,
 )
+from .response_formats import format_ref
 from .responses import ResponseIntake
 from .seam import OrchestrationSeam
 
@@ -191,9 +194,15 @@ class OrchestratorDriver:
                     "thread_id": thread_id(node.agent.name, key),
                     "workflow": self.workflow.name,  # the entity decodes with its types
                 }
-                task = self.seam.call_entity(
-                    agent_entity_name(node.agent.name), key, "run_turn", payload
-                )
+                if node.response_format is not None:
+                    payload["response_format"] = format_ref(node.response_format)
+                if uses_tools(node.agent):  # a turn of several steps: tool calls are activities
+                    payload.update(agent=node.agent.name, key=key)
+                    task = self.seam.call_sub_orchestrator(AGENT_TURN_ORCHESTRATOR, payload)
+                else:
+                    task = self.seam.call_entity(
+                        agent_entity_name(node.agent.name), key, "run_turn", payload
+                    )
                 calls.append((node.id, task, None))
                 continue
             assert isinstance(node, Executor)

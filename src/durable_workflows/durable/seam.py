@@ -29,6 +29,8 @@ class OrchestrationSeam(Protocol):
 
     def signal_entity(self, name: str, key: str, operation: str, payload: Any) -> None: ...
 
+    def call_sub_orchestrator(self, name: str, payload: Any) -> Any: ...
+
     def wait_for_event(self, name: str) -> Any:
         """A task whose result is the event's payload: raw JSON text (or None, or, from a
         worker without `EventDataConverter`, the decoded JSON)."""
@@ -80,6 +82,9 @@ class DurableTaskSeam:
         from durabletask.entities import EntityInstanceId
 
         self._ctx.signal_entity(EntityInstanceId(name, key), operation, payload)
+
+    def call_sub_orchestrator(self, name: str, payload: Any) -> Any:
+        return self._ctx.call_sub_orchestrator(name, input=payload)
 
     def wait_for_event(self, name: str) -> Any:
         return self._ctx.wait_for_external_event(name, data_type=RawEventData)

@@ -22,6 +22,7 @@ from ..model.edges import (
     condition_name,
 )
 from ..model.nodes import Node
+from ..values.typing_utils import a_type
 from .spec import GraphSpec
 from .validation import validate
 from .workflow import Workflow
@@ -110,7 +111,7 @@ class WorkflowBuilder:
                 label = case.label or condition_name(case.condition)
                 branches.append((case.condition, target, label))
             else:
-                problems.append(f"item {index} is a {type(case).__name__}, not a Case or Default")
+                problems.append(f"item {index} is {a_type(case)}, not a Case or Default")
         if len(defaults) != 1:
             problems.append(f"it has {len(defaults)} Default branches; it needs exactly one")
         elif defaults[0][0] != len(cases) - 1:
@@ -175,6 +176,24 @@ class WorkflowBuilder:
     def groups(self) -> tuple[EdgeGroup, ...]:
         """The edge groups in declaration order."""
         return tuple(self._groups)
+
+    def _repr_svg_(self) -> str | None:
+        """Inline SVG in Jupyter, drawn without building (see `rendering.output.inline_svg`)."""
+        from ..rendering.output import inline_svg
+
+        return inline_svg(self)
+
+    def _repr_html_(self) -> str | None:
+        """None (the SVG shows), or an HTML note on what to install when graphviz is missing."""
+        from ..rendering.output import inline_html
+
+        return inline_html()
+
+    def __repr__(self) -> str:
+        return (
+            f"WorkflowBuilder(name={self.name!r}, start={self._start!r}, "
+            f"nodes={len(self._nodes)}, edge_groups={len(self._groups)}; not built)"
+        )
 
     def _group_id(self) -> str:
         return f"g{len(self._groups)}"

@@ -22,7 +22,7 @@ from ..model.edges import group_sources as sources_of
 from ..model.nodes import Node
 from ..model.ports import RequestPort, timed_out_type
 from ..values.serialization import json_problem
-from ..values.typing_utils import is_assignable, short_name, union_members
+from ..values.typing_utils import a_type, is_assignable, short_name, union_members
 from .spec import GraphSpec
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
@@ -122,7 +122,7 @@ def _check_ids(spec: GraphSpec) -> list[ValidationIssue]:
 
 
 def _describe(node: Node) -> str:
-    return f"a {type(node).__name__}"
+    return a_type(node)
 
 
 def _check_groups(spec: GraphSpec) -> list[ValidationIssue]:

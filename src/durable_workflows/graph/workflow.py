@@ -141,32 +141,26 @@ class Workflow:
         return workflow_to_mermaid(self)
 
     def render(
-        self, path: str | Path, format: Format = "svg", *, overlay: RunOverlay | None = None
+        self, path: str | Path, format: Format | None = None, *, overlay: RunOverlay | None = None
     ) -> Path:
-        """Write the diagram to `path` (svg, png and pdf need graphviz: see docs/rendering.md)."""
+        """Write the diagram to `path` in the format its suffix names (.svg, .png, .pdf, .dot,
+        .mmd; the images need graphviz: see docs/rendering.md); `format` is for other suffixes."""
         from ..rendering import render
 
         return render(self, path, format, overlay=overlay)
 
     def _repr_svg_(self) -> str | None:
-        """Inline SVG in Jupyter; with no graphviz program, an SVG note saying what to install
-        (None when the program fails, so the text repr shows)."""
-        from ..rendering import RenderingError, workflow_to_svg
-        from ..rendering.programs import find_renderer, missing_renderer_svg
+        """Inline SVG in Jupyter (see `rendering.output.inline_svg`)."""
+        from ..rendering.output import inline_svg
 
-        if find_renderer() is None:
-            return missing_renderer_svg()
-        try:
-            return workflow_to_svg(self)
-        except RenderingError:
-            return None
+        return inline_svg(self)
 
     def _repr_html_(self) -> str | None:
         """None (the SVG shows) while a graphviz program exists, else an HTML note on what to
         install, which notebooks show in preference to the SVG."""
-        from ..rendering.programs import find_renderer, missing_renderer_html
+        from ..rendering.output import inline_html
 
-        return missing_renderer_html() if find_renderer() is None else None
+        return inline_html()
 
     def __repr__(self) -> str:
         return f"Workflow(name={self.name!r}, nodes={len(self.nodes)}, hash={self.graph_hash})"

@@ -7,7 +7,10 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..durable.names import AGENT_TURN_ORCHESTRATOR, agent_entity_name, thread_id
+from pydantic import BaseModel
+
+from ..durable.names import AGENT_TURN_ORCHESTRATOR, AgentSession, agent_entity_name
+from ..durable.response_formats import format_ref
 from ..errors import DurableWorkflowsError, InvalidResponseError, WorkflowNotFoundError
 from ..model.agent_protocol import (
     AgentInput,
@@ -15,8 +18,10 @@ from ..model.agent_protocol import (
     AgentThreadState,
     ChatMessage,
     WorkflowAgent,
+    response_type_for,
 )
 from ..values.serialization import TypeRegistry
+from .agent_stream import AgentStream
 
 
 class DurableAgent:
@@ -32,22 +37,36 @@ class DurableAgent:
         """The agent's name."""
         return self.agent.name
 
+    def new_thread(self) -> AgentSession:
+        """A new conversation; pass it as ``thread=`` to every call that continues it."""
+        return AgentSession(self.name, uuid.uuid4().hex)
+
     def new_thread_id(self) -> str:
         """A fresh thread id (``@dafx-<agent>@<uuid>``)."""
-        return thread_id(self.name, uuid.uuid4().hex)
+        return self.new_thread().thread_id
 
     async def run(
-        self, message: AgentInput, *, thread_id: str | None = None, timeout: float = 300
+        self,
+        message: AgentInput,
+        *,
+        thread: AgentSession | str | None = None,
+        thread_id: str | None = None,
+        response_format: type[BaseModel] | None = None,
+        timeout: float = 300,
     ) -> AgentResponse[Any]:
-        """Run one turn on `thread_id` (a new thread when None); the response carries the id."""
-        thread = thread_id or self.new_thread_id()
-        key = self._key(thread)
-        payload = {
-            "agent": self.name,
-            "key": key,
-            "thread_id": thread,
-            "message": self._registry.encode(message, (AgentInput,)),
-        }
+        """Run one turn on `thread` (an `AgentSession` from `new_thread()` or a thread id; a
+        new thread when None); the response carries the thread id.
+
+        `response_format` overrides the agent's structured output for this turn (a
+        module-level pydantic class: the worker imports it). `thread_id=` is the same as
+        ``thread=`` with a string.
+        """
+        if thread is not None and thread_id is not None:
+            raise InvalidResponseError("give thread= or thread_id=, not both")
+        chosen = thread if thread is not None else thread_id
+        thread = str(chosen) if chosen is not None else self.new_thread_id()
+        payload = self._payload(message, thread, response_format)
+        registry = TypeRegistry([self._response_type(response_format)])
         instance = await self._client.schedule_new_orchestration(
             AGENT_TURN_ORCHESTRATOR, input=payload, instance_id=f"agent-turn-{uuid.uuid4().hex}"
         )
@@ -58,14 +77,68 @@ class DurableAgent:
             error = state.failure_details.message if state and state.failure_details else "unknown"
             msg = f"agent {self.name!r} turn on thread {thread!r} failed: {error}"
             raise DurableWorkflowsError(msg)
-        response: AgentResponse[Any] = self._registry.decode(json.loads(state.serialized_output))
+        response: AgentResponse[Any] = registry.decode(json.loads(state.serialized_output))
         return response
 
-    async def get_history(self, thread_id: str) -> list[ChatMessage]:
+    def run_stream(
+        self,
+        message: AgentInput,
+        *,
+        thread: AgentSession | str | None = None,
+        response_format: type[BaseModel] | None = None,
+        stream_id: str | None = None,
+    ) -> AgentStream:
+        """Run one turn whose reply text is streamed: ``async for update in
+        agent.run_stream(...)`` yields `AgentStreamUpdate`s as the model produces them, then
+        ``await stream.response()`` gives the `AgentResponse`.
+
+        The turn starts on the first iteration. The deltas are stored durably: with
+        `stream.stream_id` (`stream_id`, or a new ``agent-stream-<uuid>``; it is the turn's
+        instance id, so it must be unused) and the last `update.cursor`, `resume_stream`
+        continues from any process.
+        """
+        thread = str(thread) if thread is not None else self.new_thread_id()
+        stream_id = stream_id or f"agent-stream-{uuid.uuid4().hex}"
+        payload = self._payload(message, thread, response_format)
+        payload["stream"] = stream_id
+
+        async def start() -> None:
+            await self._client.schedule_new_orchestration(
+                AGENT_TURN_ORCHESTRATOR, input=payload, instance_id=stream_id
+            )
+
+        return AgentStream(
+            self._client, stream_id, self._response_type(response_format), start=start
+        )
+
+    def resume_stream(
+        self,
+        stream_id: str,
+        *,
+        cursor: int = 0,
+        response_format: type[BaseModel] | None = None,
+    ) -> AgentStream:
+        """The updates of a started stream after `cursor` (0: from the start)."""
+        return AgentStream(
+            self._client, stream_id, self._response_type(response_format), cursor=cursor
+        )
+
+    async def stream_thread(self, stream_id: str) -> str | None:
+        """The thread of this agent's streamed turn `stream_id`, or None if it has no such
+        stream."""
+        state = await self._client.get_orchestration_state(stream_id, fetch_payloads=True)
+        if state is None or state.name != AGENT_TURN_ORCHESTRATOR:
+            return None
+        payload = json.loads(state.serialized_input or "{}")
+        if payload.get("agent") != self.name or payload.get("stream") != stream_id:
+            return None
+        return str(payload["thread_id"])
+
+    async def get_history(self, thread_id: AgentSession | str) -> list[ChatMessage]:
         """The thread's messages, oldest first (empty for an unknown or expired thread)."""
         from durabletask.entities import EntityInstanceId
 
-        entity = EntityInstanceId(agent_entity_name(self.name), self._key(thread_id))
+        entity = EntityInstanceId(agent_entity_name(self.name), self._key(str(thread_id)))
         metadata = await self._client.get_entity(entity, include_state=True)
         raw = None if metadata is None else metadata.get_state()
         if not raw:
@@ -73,12 +146,31 @@ class DurableAgent:
         data = json.loads(raw) if isinstance(raw, str) else raw
         return list(AgentThreadState.model_validate(data).messages)
 
-    async def delete_thread(self, thread_id: str) -> None:
+    async def delete_thread(self, thread_id: AgentSession | str) -> None:
         """Forget a thread."""
         from durabletask.entities import EntityInstanceId
 
-        entity = EntityInstanceId(agent_entity_name(self.name), self._key(thread_id))
+        entity = EntityInstanceId(agent_entity_name(self.name), self._key(str(thread_id)))
         await self._client.signal_entity(entity, "delete")
+
+    def _payload(
+        self, message: AgentInput, thread: str, response_format: type[BaseModel] | None
+    ) -> dict[str, Any]:
+        """The input of the turn orchestration."""
+        payload: dict[str, Any] = {
+            "agent": self.name,
+            "key": self._key(thread),
+            "thread_id": thread,
+            "message": self._registry.encode(message, (AgentInput,)),
+        }
+        if response_format is not None:
+            payload["response_format"] = format_ref(response_format)
+        return payload
+
+    def _response_type(self, response_format: type[BaseModel] | None) -> type[AgentResponse[Any]]:
+        if response_format is None:
+            return self.agent.response_type
+        return response_type_for(response_format)
 
     def _key(self, thread: str) -> str:
         prefix = f"@{agent_entity_name(self.name)}@"

@@ -40,7 +40,16 @@ from ..runtime.events import (
 )
 from ..values.serialization import to_json
 from ..values.typing_utils import short_name
-from .run_info import RunState, RunSummary, list_runs, run_state, split_failure, utc
+from .orchestration_client import OrchestrationClientMixin
+from .run_info import (
+    RunState,
+    RunSummary,
+    list_runs,
+    run_state,
+    split_failure,
+    summarize,
+    utc,
+)
 from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
 
 _UNKNOWN = object()
@@ -82,12 +91,20 @@ class RunStatus:
         return run_state(self.status, bool(self.pending_requests))
 
 
-class WorkflowClient:
-    """Starts and follows runs of the given workflows through a durabletask async client."""
+class WorkflowClient(OrchestrationClientMixin):
+    """Starts and follows runs of the given workflows through a durabletask async client;
+    also starts hand-written orchestrations (`run_orchestration`).
 
-    def __init__(self, durable_client: Any, workflows: Iterable[Workflow] = ()) -> None:
+    With ``served_only=True`` (a host's client) it starts runs only of those workflows, since
+    no worker serves any other; otherwise `run` and `stream` make a workflow known.
+    """
+
+    def __init__(
+        self, durable_client: Any, workflows: Iterable[Workflow] = (), *, served_only: bool = False
+    ) -> None:
         self._client = durable_client
         self._workflows = {w.name: w for w in workflows}
+        self._served_only = served_only
 
     @classmethod
     def from_connection_string(
@@ -169,8 +186,10 @@ class WorkflowClient:
             if orchestrator_name(workflow.name) == state.name:
                 run_class = StreamingWorkflowRun if _streamed(state, custom) else WorkflowRun
                 return run_class(self, workflow, run_id)
-        known = sorted(self._workflows)
-        msg = f"run {run_id!r} is of {state.name!r}, which is not one of this client's workflows {known}"
+        known = ", ".join(repr(name) for name in sorted(self._workflows)) or "none"
+        summary = summarize(state)
+        what = f"of workflow {summary.workflow!r}" if summary else "not a workflow run"
+        msg = f"run {run_id!r} is {what}, which is not one of this client's workflows ({known})"
         raise WorkflowNotFoundError(msg)
 
     async def export_history(
@@ -202,6 +221,8 @@ class WorkflowClient:
     ) -> WorkflowRun:
         if if_exists not in ("error", "return"):
             raise DurableWorkflowsError(f"if_exists must be 'error' or 'return', not {if_exists!r}")
+        if self._served_only:
+            self._check_served(workflow)
         self.add_workflow(workflow)
         message = Engine(workflow).coerce_input(input)
         envelope = workflow.registry.encode(message, workflow.input_types)
@@ -222,6 +243,21 @@ class WorkflowClient:
                 raise
             return self._existing(workflow, run_id, existing, payload, if_exists)
         return WorkflowRun(self, workflow, run_id)
+
+    def _check_served(self, workflow: Workflow) -> None:
+        served = self._workflows.get(workflow.name)
+        if served is not None and served.graph_hash == workflow.graph_hash:
+            return
+        known = ", ".join(repr(name) for name in sorted(self._workflows)) or "none"
+        if served is None:
+            problem = f"workflow {workflow.name!r} is not one of the host's workflows ({known})"
+        else:
+            problem = (
+                f"workflow {workflow.name!r} differs from the one the host was given "
+                f"(graph hash {workflow.graph_hash}, the host's is {served.graph_hash})"
+            )
+        msg = f"{problem}: no worker would run it. Give it to the host: DurableWorkflowHost(workflows=[...])"
+        raise WorkflowNotFoundError(msg)
 
     def _existing(
         self,
@@ -256,6 +292,10 @@ class WorkflowRun:
         self.run_id = run_id
         self.outputs: list[Any] = []
         """All outputs, once `wait_for_completion` returned."""
+
+    def __repr__(self) -> str:
+        done = f", outputs={len(self.outputs)}" if self.outputs else ""
+        return f"{type(self).__name__}(run_id={self.run_id!r}, workflow={self.workflow.name!r}{done})"
 
     @property
     def _durable(self) -> Any:

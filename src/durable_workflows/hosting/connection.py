@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 ENV_VAR = "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"
 """The environment variable read by `resolve_connection` when no connection string is given."""
 
+TASKHUB_ENV_VARS = ("TASKHUB", "TASKHUB_NAME")
+"""Read by `resolve_connection` for a scheduler connection string without ``TaskHub=``
+(the names the Agent Framework samples use)."""
+
 Authentication = Literal[
     "None",
     "DefaultAzure",
@@ -122,10 +126,11 @@ class ConnectionSettings:
         return ";".join(parts)
 
 
-def parse_connection_string(value: str) -> ConnectionSettings:
+def parse_connection_string(value: str, *, taskhub: str | None = None) -> ConnectionSettings:
     """Parse a Durable Task Scheduler connection string or a plain sidecar address.
 
     Keys are case-insensitive and whitespace around keys, values and ``;`` is ignored.
+    `taskhub` is used when a scheduler string has no ``TaskHub=``.
     Raises `ConnectionStringError` naming the bad part and showing a valid example.
     """
     text = value.strip()
@@ -135,22 +140,25 @@ def parse_connection_string(value: str) -> ConnectionSettings:
             "Give one like",
         )
     if "=" in text or ";" in text:
-        return _parse_scheduler(text)
+        return _parse_scheduler(text, taskhub)
     return _parse_sidecar(text)
 
 
 def resolve_connection(explicit: str | None = None) -> ConnectionSettings | None:
     """The settings to use: `explicit`, else `ENV_VAR`; None means the embedded backend.
 
-    A blank value (explicit or in the environment) counts as not given.
+    A blank value (explicit or in the environment) counts as not given. A scheduler string
+    without ``TaskHub=`` takes the task hub from ``TASKHUB`` or ``TASKHUB_NAME``.
     """
+    hubs = (os.environ.get(name, "").strip() for name in TASKHUB_ENV_VARS)
+    taskhub = next((hub for hub in hubs if hub), None)
     if explicit is not None and explicit.strip():
-        return parse_connection_string(explicit)
+        return parse_connection_string(explicit, taskhub=taskhub)
     from_env = os.environ.get(ENV_VAR, "")
     if not from_env.strip():
         return None
     try:
-        return parse_connection_string(from_env)
+        return parse_connection_string(from_env, taskhub=taskhub)
     except ConnectionStringError as error:
         msg = f"The environment variable {ENV_VAR} is invalid. {error}"
         raise ConnectionStringError(msg) from None
@@ -240,7 +248,7 @@ def _credential_kwargs(settings: ConnectionSettings) -> dict[str, Any]:
     return kwargs
 
 
-def _parse_scheduler(text: str) -> ConnectionSettings:
+def _parse_scheduler(text: str, taskhub: str | None) -> ConnectionSettings:
     fields: dict[str, str] = {}
     unknown: list[str] = []
     for index, raw_part in enumerate(text.split(";"), start=1):
@@ -264,9 +272,12 @@ def _parse_scheduler(text: str) -> ConnectionSettings:
             f"Unknown key{'s' * (len(unknown) > 1)} {names} in the connection string; "
             f"the known keys are {', '.join(_KEYS.values())}."
         )
+    if not fields.get("TaskHub") and taskhub:
+        fields["TaskHub"] = taskhub
     for required in ("Endpoint", "TaskHub", "Authentication"):
         if not fields.get(required):
-            _fail(f"The connection string has no {required}=... value.")
+            also = " (and neither TASKHUB nor TASKHUB_NAME is set)" if required == "TaskHub" else ""
+            _fail(f"The connection string has no {required}=... value{also}.")
 
     authentication = _AUTHENTICATIONS.get(fields["Authentication"].replace(" ", "").lower())
     if authentication is None:

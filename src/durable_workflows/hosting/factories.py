@@ -1,20 +1,19 @@
 """Durable Task workers and clients for a connection: plain gRPC, or Durable Task Scheduler.
 
 `create_worker` and `create_client` take `ConnectionSettings` or a string that
-`parse_connection_string` understands (an embedded backend's ``address`` is one).
+`parse_connection_string` understands (an embedded backend's ``address`` is one). The Durable
+Task Scheduler client comes from the ``azure`` extra (durabletask-azuremanaged), imported only
+when a scheduler connection string is used.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+from types import ModuleType
 from typing import Literal, overload
 
-from durabletask.azuremanaged.client import (
-    AsyncDurableTaskSchedulerClient,
-    DurableTaskSchedulerClient,
-)
-from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
 from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
 from durabletask.grpc_options import GrpcWorkerResiliencyOptions
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
@@ -54,7 +53,8 @@ def create_worker(
         raise DurableWorkflowsError(msg)
     concurrency = ConcurrencyOptions(maximum_thread_pool_workers=threads)
     if settings.taskhub is not None:
-        return DurableTaskSchedulerWorker(
+        worker_class = _scheduler_module("worker").DurableTaskSchedulerWorker
+        scheduler_worker: TaskHubGrpcWorker = worker_class(
             host_address=settings.host_address,
             taskhub=settings.taskhub,
             token_credential=create_credential(settings),
@@ -64,6 +64,7 @@ def create_worker(
             data_converter=EventDataConverter(),
             logger=logger or durabletask_logger(),
         )
+        return scheduler_worker
     return TaskHubGrpcWorker(
         **channel_arguments(settings, asynchronous=False),
         concurrency_options=concurrency,
@@ -104,8 +105,10 @@ def create_client(
             **channel_arguments(settings, asynchronous=asynchronous),
             logger=logger or durabletask_logger(),
         )
+    scheduler = _scheduler_module("client")
+    scheduler_client: TaskHubGrpcClient | AsyncTaskHubGrpcClient
     if asynchronous:
-        return AsyncDurableTaskSchedulerClient(
+        scheduler_client = scheduler.AsyncDurableTaskSchedulerClient(
             host_address=settings.host_address,
             taskhub=settings.taskhub,
             token_credential=create_credential(settings, asynchronous=True),
@@ -113,14 +116,32 @@ def create_client(
             secure_channel=settings.secure,
             logger=logger or durabletask_logger(),
         )
-    return DurableTaskSchedulerClient(
-        host_address=settings.host_address,
-        taskhub=settings.taskhub,
-        token_credential=create_credential(settings),
-        resource_id=settings.resource_id,
-        secure_channel=settings.secure,
-        logger=logger or durabletask_logger(),
-    )
+    else:
+        scheduler_client = scheduler.DurableTaskSchedulerClient(
+            host_address=settings.host_address,
+            taskhub=settings.taskhub,
+            token_credential=create_credential(settings),
+            resource_id=settings.resource_id,
+            secure_channel=settings.secure,
+            logger=logger or durabletask_logger(),
+        )
+    return scheduler_client
+
+
+AZURE_EXTRA_HINT = (
+    "A Durable Task Scheduler connection string needs the `azure` extra "
+    "(durabletask-azuremanaged), which is not installed. Install it with "
+    "`pip install -e '.[azure]'` in a clone of durable_workflows, or use a plain sidecar "
+    "address (host:port) or the embedded backend (no connection string)."
+)
+
+
+def _scheduler_module(name: str) -> ModuleType:
+    """``durabletask.azuremanaged.<name>``, or an error naming the ``azure`` extra."""
+    try:
+        return importlib.import_module(f"durabletask.azuremanaged.{name}")
+    except ImportError as exc:
+        raise DurableWorkflowsError(AZURE_EXTRA_HINT) from exc
 
 
 def _settings(target: ConnectionSettings | str) -> ConnectionSettings:

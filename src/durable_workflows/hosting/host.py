@@ -7,18 +7,21 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
 
+from ..durable.agent_stream import StreamSignaller
 from ..durable.registration import register
 from ..errors import DurableWorkflowsError
+from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
-from ..model.agent_protocol import WorkflowAgent
+from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent
 from ..sidecar import SqliteSidecar
 from ..sidecar.clock import VirtualClock
+from ..values.typing_utils import a_type
 from .agent_client import AgentClient
 from .auth import check_token, with_token
 from .client import WorkflowClient
@@ -26,6 +29,9 @@ from .connection import ConnectionSettings, resolve_connection
 from .factories import create_client, create_worker, durabletask_logger
 
 HostMode = Literal["all", "worker", "client"]
+
+DRAIN_SECONDS = 2.0
+"""How long stopping an embedded host waits for work items already handed to its worker."""
 
 
 class DurableWorkflowHost:
@@ -43,14 +49,22 @@ class DurableWorkflowHost:
     one. A sidecar started with ``--token`` needs that token: ``token=``, in the address
     (``grpc://TOKEN@host:port``), or ``$DURABLE_WORKFLOWS_SIDECAR_TOKEN``.
     ``clock="virtual"`` (embedded backend, for tests) stops time until `advance` moves it.
+
+    `orchestrations` and `activities` are hand-written durabletask functions registered by
+    name; inside an orchestration, `durable_workflows.agents.get_agent(ctx, name)` calls the
+    hosted agents. `default_session_ttl` is how long an idle agent thread lives when its agent
+    does not set `session_ttl` (``None``: forever).
     """
 
     def __init__(
         self,
-        workflows: Iterable[Workflow] = (),
+        workflows: Workflow | Iterable[Workflow] = (),
         agents: Iterable[WorkflowAgent] = (),
         connection_string: str | None = None,
         *,
+        orchestrations: Iterable[Callable[..., Any]] = (),
+        activities: Iterable[Callable[..., Any]] = (),
+        default_session_ttl: timedelta | None = DEFAULT_SESSION_TTL,
         mode: HostMode = "all",
         database: str | os.PathLike[str] | None = None,
         max_concurrency: int | None = None,
@@ -60,7 +74,7 @@ class DurableWorkflowHost:
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
-        self.workflows = list(workflows)
+        self.workflows = _workflow_list(workflows)
         self.mode = mode
         self._settings = with_token(resolve_connection(connection_string), token)
         if self._settings is None and mode != "all":
@@ -75,11 +89,20 @@ class DurableWorkflowHost:
         self._logger = logger or durabletask_logger()
         self._backend: SqliteSidecar | None = None
         self._worker: Any = None
+        self._signaller: StreamSignaller | None = None
         self._target: ConnectionSettings | str | None = None
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WorkflowClient] = (
             weakref.WeakKeyDictionary()
         )
         self._agents = _all_agents(list(agents), self.workflows)
+        self.orchestrations = list(orchestrations)
+        self.activities = list(activities)
+        if default_session_ttl is not None and not (
+            isinstance(default_session_ttl, timedelta) and default_session_ttl > timedelta(0)
+        ):
+            msg = f"default_session_ttl must be a positive timedelta or None, not {default_session_ttl!r}"
+            raise DurableWorkflowsError(msg)
+        self.default_session_ttl = default_session_ttl
 
     @property
     def address(self) -> str:
@@ -101,7 +124,9 @@ class DurableWorkflowHost:
         client = self._clients.get(loop)
         if client is None:
             durable = create_client(self._target, asynchronous=True, logger=self._logger)
-            client = self._clients[loop] = WorkflowClient(durable, self.workflows)
+            client = self._clients[loop] = WorkflowClient(
+                durable, self.workflows, served_only=True
+            )
         return client
 
     @property
@@ -150,18 +175,37 @@ class DurableWorkflowHost:
         if self.mode != "client":
             if isinstance(self._target, ConnectionSettings) and not self._target.is_scheduler:
                 check_token(self._target)
+            target = self._target
+            self._signaller = StreamSignaller(lambda: create_client(target, logger=self._logger))
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )
-            register(worker, self.workflows, self._agents)
+            try:
+                register(
+                    worker,
+                    self.workflows,
+                    self._agents,
+                    orchestrations=self.orchestrations,
+                    activities=self.activities,
+                    default_session_ttl=self.default_session_ttl,
+                    stream_signaller=self._signaller,
+                )
+            except BaseException:
+                self.stop()  # a definition error: leave no embedded backend running
+                raise
             worker.start()
             self._worker = worker
 
     def stop(self) -> None:
-        """Stop the worker and the embedded backend."""
+        """Stop the worker and the embedded backend (after the work it already handed out)."""
+        if self._backend is not None and self._worker is not None:
+            self._backend.wait_idle(DRAIN_SECONDS)
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        if self._signaller is not None:
+            self._signaller.close()
+            self._signaller = None
         if self._backend is not None:
             self._backend.stop()
             self._backend = None
@@ -200,6 +244,26 @@ class DurableWorkflowHost:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _workflow_list(workflows: Workflow | Iterable[Workflow]) -> list[Workflow]:
+    """The host's workflows: one `Workflow`, or any iterable of them (not builders)."""
+    if isinstance(workflows, (Workflow, WorkflowBuilder)):
+        items: list[Any] = [workflows]
+    else:
+        try:
+            items = list(workflows)
+        except TypeError:
+            msg = f"workflows= takes a Workflow or a list of them, not {a_type(workflows)}"
+            raise DurableWorkflowsError(msg) from None
+    for item in items:
+        if isinstance(item, WorkflowBuilder):
+            msg = f"the host was given a WorkflowBuilder ({item.name!r}); build it first: builder.build()"
+            raise DurableWorkflowsError(msg)
+        if not isinstance(item, Workflow):
+            msg = f"workflows= takes Workflow objects, not {a_type(item)}"
+            raise DurableWorkflowsError(msg)
+    return items
 
 
 def _virtual_clock(

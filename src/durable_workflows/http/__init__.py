@@ -1,4 +1,4 @@
-"""The HTTP API: workflows and agents served over HTTP (``pip install 'durable_workflows[http]'``).
+"""The HTTP API: workflows and agents served over HTTP (the ``http`` extra).
 
 ```python
 from durable_workflows.http import create_app
@@ -22,7 +22,8 @@ class MissingDependencyError(DurableWorkflowsError, ImportError):
 _missing = [name for name in ("fastapi", "uvicorn") if importlib.util.find_spec(name) is None]
 if _missing:
     raise MissingDependencyError(
-        f"the HTTP API needs {' and '.join(_missing)}: pip install 'durable_workflows[http]'"
+        f"the HTTP API needs {' and '.join(_missing)}: pip install -e '.[http]' "
+        "in a clone of durable_workflows"
     )
 
 from .app import DEFAULT_MAX_BODY_BYTES, create_app  # noqa: E402

@@ -1,4 +1,5 @@
-"""The agent routes, in the Agent Framework's shapes: run a turn, read and delete a thread.
+"""The agent routes, in the Agent Framework's shapes: run a turn (or stream it, see
+`agent_stream`), read and delete a thread.
 
 The thread comes from ``?thread_id=``, the ``x-ms-thread-id`` header or the body's
 ``threadId``; a bare key (``abc``) stands for the agent's thread ``@dafx-<agent>@abc``.
@@ -10,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
@@ -21,7 +22,7 @@ from ..durable.names import thread_id as make_thread_id
 from ..errors import DurableWorkflowsError, InvalidResponseError
 from ..hosting.agent_client import DurableAgent
 from ..model.agent_protocol import AgentInput, ChatMessage
-from ..values.serialization import to_json
+from .agent_stream import stream_turn
 from .context import api_context
 from .errors import AgentTurnFailedError, BadRequestError, HttpApiError, NotFoundError
 from .models import (
@@ -29,13 +30,12 @@ from .models import (
     AgentInfo,
     AgentList,
     AgentReply,
-    Message,
     ThreadHistory,
     ThreadInfo,
     ThreadList,
-    UsageBody,
 )
-from .views import types_schema
+from .sse import MEDIA_TYPE
+from .views import agent_reply, thread_messages, types_schema
 
 THREAD_HEADER = "x-ms-thread-id"
 WAIT_HEADER = "x-ms-wait-for-response"
@@ -64,7 +64,10 @@ async def list_agents(request: Request) -> AgentList:
 @router.post(
     "/{name}/run",
     response_model=AgentReply,
-    responses={202: {"model": AgentAccepted}},
+    responses={
+        200: {"content": {MEDIA_TYPE: {"schema": {"type": "string"}}}},
+        202: {"model": AgentAccepted},
+    },
     openapi_extra={
         "requestBody": {
             "content": {
@@ -84,8 +87,25 @@ async def list_agents(request: Request) -> AgentList:
         }
     },
     summary="Run one turn (body: the message as text/plain, or JSON)",
+    description="With `?stream=true` (or `Accept: text/event-stream`) the reply's text comes "
+    "as Server-Sent Events: `start` (`AgentStreamStart`), `delta` (`AgentStreamDelta`, `id:` its "
+    "cursor), `restart` (`AgentStreamRestart`), then `done` (`AgentStreamDone`) or `error`; "
+    "resume with `GET /api/agents/{name}/streams/{streamId}`.",
 )
-async def run_agent(name: str, request: Request) -> Response:
+async def run_agent(
+    name: str,
+    request: Request,
+    stream: Annotated[
+        bool | None, Query(description="Stream the reply as Server-Sent Events.")
+    ] = None,
+    stream_id: Annotated[
+        str | None,
+        Query(
+            alias="streamId",
+            description="The stream's id (default: a new one); a taken id is 409.",
+        ),
+    ] = None,
+) -> Response:
     agent = api_context(request).agent(name)
     body = await _turn_body(request)
     thread = _thread(agent, request, body.get("threadId", body.get("thread_id")))
@@ -93,10 +113,20 @@ async def run_agent(name: str, request: Request) -> Response:
     if body.get("responseFormat", body.get("response_format")) is not None:
         msg = (
             f"agent {name!r} answers in its own response format; a request cannot set one "
-            "(remove responseFormat, or give the agent a response_format)"
+            "(a format is a Python class the worker imports, not a JSON schema): remove "
+            "responseFormat, or serve an agent with that response_format"
         )
         raise BadRequestError(msg)
     headers = {THREAD_HEADER: thread}
+    if stream or (stream is None and _wants_events(request)):
+        if not _wait(request, body):
+            raise BadRequestError(
+                "a streamed turn cannot also be fire-and-forget: "
+                "drop waitForResponse=false (or stream=true)"
+            )
+        return await stream_turn(agent, message, thread, request, stream_id)
+    if stream_id is not None:
+        raise BadRequestError("streamId names a streamed turn: add ?stream=true")
     if not _wait(request, body):
         task = asyncio.create_task(_turn(agent, message, thread))
         _background.add(task)
@@ -106,11 +136,7 @@ async def run_agent(name: str, request: Request) -> Response:
     response = await _turn(agent, message, thread)
     if _wants_text(request):
         return PlainTextResponse(response.text, headers=headers)
-    reply = AgentReply(
-        thread_id=thread,
-        response=response.text if response.value is None else to_json(response.value),
-        usage=UsageBody(**response.usage.model_dump()),
-    )
+    reply = agent_reply(thread, response)
     return JSONResponse(reply.model_dump(mode="json", by_alias=True), headers=headers)
 
 
@@ -131,7 +157,10 @@ async def list_threads(name: str, request: Request) -> ThreadList:
 
 
 @router.get(
-    "/{name}/threads/{thread_id}", response_model=ThreadHistory, summary="A thread's messages"
+    "/{name}/threads/{thread_id}",
+    response_model=ThreadHistory,
+    response_model_exclude_none=True,
+    summary="A thread's messages, tool calls and tool results included",
 )
 async def thread_history(name: str, thread_id: str, request: Request) -> ThreadHistory:
     agent = api_context(request).agent(name)
@@ -139,9 +168,7 @@ async def thread_history(name: str, thread_id: str, request: Request) -> ThreadH
     messages = await agent.get_history(thread)
     if not messages:
         raise NotFoundError(f"agent {name!r} has no thread {thread!r}")
-    return ThreadHistory(
-        thread_id=thread, messages=[Message(role=m.role, content=m.content) for m in messages]
-    )
+    return ThreadHistory(thread_id=thread, messages=thread_messages(messages))
 
 
 @router.delete("/{name}/threads/{thread_id}", status_code=204, summary="Delete a thread")
@@ -225,6 +252,11 @@ def _wait(request: Request, body: dict[str, Any]) -> bool:
         return header.strip().lower() not in ("false", "0", "no")
     flag = body.get("waitForResponse", body.get("wait_for_response", True))
     return flag is not False
+
+
+def _wants_events(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return accept.split(";")[0].strip().lower() == MEDIA_TYPE
 
 
 def _wants_text(request: Request) -> bool:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..errors import DurableWorkflowsError
-from . import agents, workflows
+from . import agent_stream, agents, workflows
 from .context import ApiContext, api_context
 from .dashboard import mount_dashboard
 from .errors import BackendUnavailableError, error_body, error_response
@@ -70,7 +70,7 @@ def create_app(
         },
     )
     app.state.api = ApiContext(host=host, workflows={w.name: w for w in host.workflows})
-    for router in (health_router, workflows.router, agents.router):
+    for router in (health_router, workflows.router, agents.router, agent_stream.router):
         app.include_router(router)
     mount_dashboard(app)
     app.add_exception_handler(DurableWorkflowsError, _library_error)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ..hosting.run_info import RunState
+from ..model.agent_protocol import Role
 
 
 class ApiModel(BaseModel):
@@ -174,14 +175,50 @@ class AgentAccepted(ApiModel):
     status: str = "accepted"
 
 
+class ToolCallBody(ApiModel):
+    id: str = Field(
+        description="The call's id; the tool message answering it has it as toolCallId."
+    )
+    name: str = Field(description="The tool's name.")
+    arguments: str = Field(description="The arguments, as the JSON text the model wrote.")
+
+
 class Message(ApiModel):
-    role: str
+    role: Role = Field(description="system, user, assistant, or tool (a tool's result).")
     content: str
+    tool_calls: list[ToolCallBody] | None = Field(
+        default=None, description="Assistant messages that ask for tools: the calls, in order."
+    )
+    tool_call_id: str | None = Field(
+        default=None, description="Tool messages: the id of the call this result answers."
+    )
+    name: str | None = Field(default=None, description="Tool messages: the tool's name.")
 
 
 class ThreadHistory(ApiModel):
     thread_id: str
-    messages: list[Message]
+    messages: list[Message] = Field(
+        description="Oldest first; the fields a message does not use are left out."
+    )
+
+
+class AgentStreamStart(ApiModel):
+    stream_id: str
+    thread_id: str
+    stream_url: str = Field(description="GET it (with ?cursor= or Last-Event-ID) to resume.")
+
+
+class AgentStreamDelta(ApiModel):
+    cursor: int = Field(description="The item's position (1, 2, ...), also its SSE id.")
+    text: str = Field(description="The next piece of the reply's text.")
+
+
+class AgentStreamRestart(ApiModel):
+    cursor: int = Field(description="The item's position, also its SSE id.")
+
+
+class AgentStreamDone(AgentReply):
+    stream_id: str
 
 
 class ThreadInfo(ApiModel):

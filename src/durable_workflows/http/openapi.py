@@ -12,11 +12,14 @@ from typing import Any, Union
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from ..graph.workflow import Workflow
 from ..values.serialization import adapter
 from ..values.typing_utils import is_any
+from .agent_stream import EVENTS, STREAM_PATH
+from .models import ErrorBody
+from .sse import MEDIA_TYPE
 
 SECURITY_SCHEMES = {
     "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
@@ -55,12 +58,36 @@ def build_openapi(app: FastAPI, workflows: list[Workflow], *, secured: bool) -> 
             body = variants[0] if len(variants) == 1 else {"oneOf": variants}
             respond["requestBody"] = _body(body, "The answer to a waiting request.")
             paths[f"/api/workflows/{workflow.name}/respond/{{run_id}}"] = {"post": respond}
+    _describe_agent_streams(document)
     if secured:
         components_root = document["components"]
         components_root["securitySchemes"] = SECURITY_SCHEMES
         document["security"] = [{"apiKey": []}, {"bearer": []}]
         document["paths"]["/health"]["get"]["security"] = []
     return document
+
+
+def _describe_agent_streams(document: dict[str, Any]) -> None:
+    """The data of the agent stream events, as components, under both stream routes."""
+    components = document["components"]["schemas"]
+    refs = []
+    models: tuple[type[BaseModel], ...] = (*EVENTS.values(), ErrorBody)
+    for model in models:
+        schema = model.model_json_schema(
+            by_alias=True, mode="serialization", ref_template="#/components/schemas/{model}"
+        )
+        for name, definition in schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components[model.__name__] = schema
+        refs.append({"$ref": f"#/components/schemas/{model.__name__}"})
+    names = ", ".join(f"`{event}` {model.__name__}" for event, model in EVENTS.items())
+    events = {
+        "description": f"Server-Sent Events; the data of each: {names}, `error` ErrorBody.",
+        "oneOf": refs,
+    }
+    for path, verb in (("/api/agents/{name}/run", "post"), (STREAM_PATH, "get")):
+        content = document["paths"][path][verb]["responses"]["200"]["content"]
+        content[MEDIA_TYPE] = {"schema": events}
 
 
 def _schemas(workflow: Workflow, components: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Server-Sent Events of a run: one SSE event per workflow event, ``id:`` = its sequence.
+"""Server-Sent Events: a run's events (one SSE event per workflow event, ``id:`` = its
+sequence), and the framing shared with the agent reply streams.
 
 A client resumes exactly where it stopped with ``Last-Event-ID`` (or ``?from=``); the stream
 ends after the run's terminal event. While nothing happens a comment line is sent every
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 
 from ..errors import DurableWorkflowsError
@@ -24,27 +25,46 @@ MEDIA_TYPE = "text/event-stream"
 HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-def sse_frame(event: WorkflowEvent, data: dict[str, object]) -> bytes:
-    """One SSE event: ``id``, ``event`` (the event type) and ``data`` (one line of JSON)."""
+def frame(event: str, data: object, event_id: int | None = None) -> bytes:
+    """One SSE event: ``id`` (if given), ``event`` and ``data`` (one line of JSON)."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return f"id: {event.sequence}\nevent: {event.type}\ndata: {text}\n\n".encode()
+    head = "" if event_id is None else f"id: {event_id}\n"
+    return f"{head}event: {event}\ndata: {text}\n\n".encode()
 
 
-async def run_events(
+def sse_frame(event: WorkflowEvent, data: dict[str, object]) -> bytes:
+    """A workflow event: ``id`` its sequence, ``event`` its type."""
+    return frame(event.type, data, event.sequence)
+
+
+def run_events(
     run: StreamingWorkflowRun, from_sequence: int, heartbeat: float = HEARTBEAT
 ) -> AsyncIterator[bytes]:
     """The run's events after `from_sequence` as SSE frames, until its terminal event."""
-    queue: asyncio.Queue[WorkflowEvent | BaseException | None] = asyncio.Queue(maxsize=256)
+
+    async def frames() -> AsyncGenerator[bytes, None]:
+        async with aclosing(run.watch_stream(from_sequence)) as stream:
+            async for event in stream:
+                yield sse_frame(event, event_json(event, run.workflow))
+
+    return with_heartbeat(frames(), heartbeat)
+
+
+async def with_heartbeat(
+    frames: AsyncGenerator[bytes, None], heartbeat: float = HEARTBEAT
+) -> AsyncIterator[bytes]:
+    """``retry: 1000``, then `frames`, with a keep-alive comment whenever none came for
+    `heartbeat` seconds; an error raised by `frames` ends the stream with an ``error`` event."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=256)
 
     async def pump() -> None:
         try:
-            async with aclosing(run.watch_stream(from_sequence)) as stream:
-                async for event in stream:
-                    await queue.put(event)
+            async with aclosing(frames):
+                async for item in frames:
+                    await queue.put(item)
         except Exception as exc:  # reported to the reader, which ends the stream
-            await queue.put(exc)
-        else:
-            await queue.put(None)
+            await queue.put(error_frame(exc))
+        await queue.put(None)
 
     task = asyncio.create_task(pump())
     try:
@@ -57,17 +77,14 @@ async def run_events(
                 continue
             if item is None:
                 return
-            if isinstance(item, BaseException):
-                yield _error_frame(item)
-                return
-            yield sse_frame(item, event_json(item, run.workflow))
+            yield item
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
 
 
-def _error_frame(exc: BaseException) -> bytes:
+def error_frame(exc: BaseException) -> bytes:
     """An ``error`` event ending a stream that failed (a generic one for unexpected errors)."""
     if isinstance(exc, DurableWorkflowsError):
         body = error_body(type(exc).__name__, str(exc))

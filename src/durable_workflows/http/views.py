@@ -1,4 +1,5 @@
-"""Library objects as API bodies: JSON schemas of types, workflows, run statuses and events."""
+"""Library objects as API bodies: JSON schemas of types, workflows, run statuses and events,
+agent replies and thread messages."""
 
 from __future__ import annotations
 
@@ -10,17 +11,22 @@ from pydantic.alias_generators import to_camel
 
 from ..graph.workflow import Workflow
 from ..hosting.run_info import RunSummary, parse_failure
+from ..model.agent_protocol import AgentResponse, ChatMessage
 from ..rendering.model import build_model
 from ..runtime.events import WaitingForInputEvent, WorkflowEvent
 from ..values.serialization import adapter, to_json
 from ..values.typing_utils import is_any, short_name
 from .models import (
+    AgentReply,
     GraphEdge,
     GraphNode,
+    Message,
     PendingRequest,
     PortInfo,
     RunError,
     RunSummaryBody,
+    ToolCallBody,
+    UsageBody,
     WorkflowDetail,
     WorkflowInfo,
 )
@@ -139,3 +145,27 @@ def event_json(event: WorkflowEvent, workflow: Workflow) -> dict[str, Any]:
     if isinstance(event, WaitingForInputEvent) and event.port_id in workflow.request_names:
         data["responseSchema"] = types_schema((workflow.response_type(event.port_id),))
     return data
+
+
+def agent_reply(thread_id: str, response: AgentResponse[Any]) -> AgentReply:
+    """A turn's reply: its text, or its structured value as JSON."""
+    return AgentReply(
+        thread_id=thread_id,
+        response=response.text if response.value is None else to_json(response.value),
+        usage=UsageBody(**response.usage.model_dump()),
+    )
+
+
+def thread_messages(messages: list[ChatMessage]) -> list[Message]:
+    """A thread's messages with their tool calls, and tool results named after their tool."""
+    tools = {call.id: call.name for m in messages for call in m.tool_calls}
+    return [
+        Message(
+            role=m.role,
+            content=m.content,
+            tool_calls=[ToolCallBody(**c.model_dump()) for c in m.tool_calls] or None,
+            tool_call_id=m.tool_call_id,
+            name=tools.get(m.tool_call_id) if m.tool_call_id else None,
+        )
+        for m in messages
+    ]

@@ -3,6 +3,7 @@
 from .model import GraphLike
 from .output import (
     FORMATS,
+    SUFFIX_FORMATS,
     Format,
     RenderingError,
     render,
@@ -21,6 +22,7 @@ __all__ = [
     "NodeStatus",
     "RenderingError",
     "RunOverlay",
+    "SUFFIX_FORMATS",
     "render",
     "run_dot",
     "workflow_to_dot",

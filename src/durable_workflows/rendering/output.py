@@ -11,12 +11,29 @@ from .dot import model_to_dot
 from .mermaid import model_to_mermaid
 from .model import GraphLike, build_model
 from .overlay import RunOverlay
-from .programs import INSTALL_HINT, PURE_FORMATS, find_renderer
+from .programs import (
+    INSTALL_HINT,
+    PURE_FORMATS,
+    find_renderer,
+    missing_renderer_html,
+    missing_renderer_svg,
+)
 
 Format = Literal["svg", "png", "pdf", "dot", "mermaid"]
 
 FORMATS: tuple[Format, ...] = ("svg", "png", "pdf", "dot", "mermaid")
 """What `render` writes: images drawn by graphviz, or the DOT and Mermaid text."""
+
+SUFFIX_FORMATS: dict[str, Format] = {
+    ".svg": "svg",
+    ".png": "png",
+    ".pdf": "pdf",
+    ".dot": "dot",
+    ".gv": "dot",
+    ".mmd": "mermaid",
+    ".mermaid": "mermaid",
+}
+"""The format each file suffix names."""
 
 
 class RenderingError(DurableWorkflowsError):
@@ -38,18 +55,37 @@ def workflow_to_svg(workflow: GraphLike, *, overlay: RunOverlay | None = None) -
     return run_dot(workflow_to_dot(workflow, overlay=overlay), "svg").decode("utf-8")
 
 
+def inline_svg(workflow: GraphLike) -> str | None:
+    """The SVG a notebook shows inline (`_repr_svg_`): the drawing; with no graphviz program,
+    an SVG note saying what to install; None when the program fails (the text repr shows)."""
+    if find_renderer() is None:
+        return missing_renderer_svg()
+    try:
+        return workflow_to_svg(workflow)
+    except RenderingError:
+        return None
+
+
+def inline_html() -> str | None:
+    """A notebook's `_repr_html_`: None (the SVG shows) while a graphviz program exists, else
+    an HTML note on what to install, which notebooks show in preference to the SVG."""
+    return missing_renderer_html() if find_renderer() is None else None
+
+
 def render(
     workflow: GraphLike,
     path: str | Path,
-    format: Format = "svg",
+    format: Format | None = None,
     *,
     overlay: RunOverlay | None = None,
 ) -> Path:
-    """Write `workflow` to `path` as svg, png or pdf (need graphviz), dot or mermaid text."""
-    if format not in FORMATS:
-        msg = f"unknown diagram format {format!r}; use one of {', '.join(FORMATS)}"
-        raise RenderingError(msg)
+    """Write `workflow` to `path` as svg, png or pdf (need graphviz), dot or mermaid text.
+
+    The format is the one `path`'s suffix names (`SUFFIX_FORMATS`); `format` is needed only
+    for other suffixes, and a `format` the suffix contradicts is refused.
+    """
     target = Path(path)
+    format = output_format(target, format)
     if format == "mermaid":
         target.write_text(workflow_to_mermaid(workflow), encoding="utf-8")
     elif format == "dot":
@@ -57,6 +93,27 @@ def render(
     else:
         target.write_bytes(run_dot(workflow_to_dot(workflow, overlay=overlay), format))
     return target
+
+
+def output_format(path: Path, format: str | None) -> Format:
+    """The format to write `path` in: the one its suffix names, else `format` (checked)."""
+    if format is not None and format not in FORMATS:
+        msg = f"unknown diagram format {format!r}; use one of {', '.join(FORMATS)}"
+        raise RenderingError(msg)
+    named = SUFFIX_FORMATS.get(path.suffix.lower())
+    if named is not None and format is not None and named != format:
+        msg = f"{path.name!r} names the {named} format, not {format}; change the suffix or the format"
+        raise RenderingError(msg)
+    chosen = named or format
+    if chosen is None:
+        suffixes = ", ".join(SUFFIX_FORMATS)
+        msg = (
+            f"cannot tell which format to write {path.name!r} in: {path.suffix or 'no suffix'} "
+            f"is not a diagram format. Use one of {suffixes}, or name the format "
+            f"({', '.join(FORMATS)})"
+        )
+        raise RenderingError(msg)
+    return chosen
 
 
 def run_dot(source: str, format: str) -> bytes:

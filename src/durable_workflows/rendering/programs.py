@@ -1,6 +1,6 @@
 """Which program lays diagrams out: graphviz `dot`, else graphviz-pure from the `render` extra.
 
-graphviz-pure (``pip install 'durable_workflows[render]'``) is a Rust port of Graphviz 16 that
+graphviz-pure (the ``render`` extra: ``pip install -e '.[render]'``) is a Rust port of Graphviz 16 that
 installs a ``graphviz-pure`` command with `dot`'s flags, so SVG needs no system package. It is
 looked up on PATH and next to the running interpreter (a virtualenv's ``bin`` that is not on
 PATH). docs/rendering.md says why it was chosen.
@@ -20,8 +20,8 @@ PURE_FORMATS = frozenset({"svg", "png"})
 """What graphviz-pure draws (no pdf yet)."""
 
 INSTALL_HINT = (
-    "Install graphviz-pure, which needs no system package: pip install "
-    "'durable_workflows[render]'; or graphviz itself: `apt-get install graphviz` (Debian/Ubuntu), "
+    "Install graphviz-pure, which needs no system package: pip install -e '.[render]' "
+    "in a clone of durable_workflows; or graphviz itself: `apt-get install graphviz` (Debian/Ubuntu), "
     "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`. "
     "Text output needs no program: use format='dot' or format='mermaid' "
     "(or workflow_to_dot / workflow_to_mermaid)."
@@ -67,7 +67,7 @@ def _script_dirs() -> list[str]:
 
 MISSING = (
     "This workflow cannot be drawn: no graphviz program was found.",
-    "pip install 'durable_workflows[render]' adds one (graphviz-pure, no system package);",
+    "pip install -e '.[render]' in a clone of durable_workflows adds one (graphviz-pure);",
     "or install graphviz: apt-get install graphviz, brew install graphviz.",
     "workflow.to_mermaid() and workflow.to_dot() need nothing.",
 )

@@ -28,7 +28,7 @@ from ..model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, con
 from ..model.ports import RequestPort, timed_out_type
 from ..model.requests import InfoResponse
 from ..values.serialization import from_json
-from ..values.typing_utils import is_any, matches, short_name
+from ..values.typing_utils import a_type, is_any, matches, short_name
 from .events import (
     CustomEvent,
     DelayElapsedEvent,
@@ -147,16 +147,19 @@ class Engine:
         accepted = self.workflow.input_types
         if any(matches(message, t) for t in accepted):
             return message
+        reasons: list[str] = []
         last: SerializationError | None = None
         for tp in accepted:
             try:
                 return from_json(message, tp)
             except SerializationError as exc:
+                reasons.append(str(exc))
                 last = exc
         names = " | ".join(short_name(t) for t in accepted)
         msg = (
             f"workflow {self.workflow.name!r}: its start node {self.workflow.start_id!r} "
-            f"accepts {names}, but the input is a {type(message).__qualname__}: {message!r:.200}"
+            f"accepts {names}, but the input is {a_type(message)}: {message!r:.200}"
+            f" ({'; '.join(reasons)})"
         )
         raise SerializationError(msg) from last
 
@@ -240,7 +243,7 @@ class Engine:
         except SerializationError as exc:
             what = "request port" if isinstance(node, RequestPort) else "delay"
             msg = (
-                f"{delivery.source!r} sent a {type(delivery.message).__qualname__} to {what} "
+                f"{delivery.source!r} sent {a_type(delivery.message)} to {what} "
                 f"{node.id!r}, which asks for {short_name(expected)}: {exc}"
             )
             raise WorkflowRuntimeError(msg) from exc
@@ -510,7 +513,7 @@ class Engine:
             return  # (a value whose exact class is declared matches it: the cheap check first)
         names = " | ".join(short_name(t) for t in declared) or "nothing (it returns None)"
         msg = (
-            f"{source!r} sent a {type(value).__qualname__}, but it declares that it sends "
+            f"{source!r} sent {a_type(value)}, but it declares that it sends "
             f"{names}; fix the return annotation / WorkflowContext[...] or the value"
         )
         raise WorkflowRuntimeError(msg)

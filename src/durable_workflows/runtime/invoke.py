@@ -36,5 +36,6 @@ def invoke_agent(
     node: AgentNode, thread: AgentThreadState, message: Any, thread_id: str
 ) -> tuple[AgentThreadState, InvocationResult]:
     """Run one agent turn; its response is the node's message to its successors."""
-    new_thread, response = node.agent.run_turn(thread, message, thread_id=thread_id)
+    options = {} if node.response_format is None else {"response_format": node.response_format}
+    new_thread, response = node.agent.run_turn(thread, message, thread_id=thread_id, **options)
     return new_thread, InvocationResult(sent=[SentMessage(response, None, returned=True)])

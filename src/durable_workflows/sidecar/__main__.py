@@ -19,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="durable-workflows sidecar",
         description="Run a persistent Durable Task sidecar (gRPC) backed by SQLite.")
     p.add_argument("--db", required=True, help="SQLite file (created if missing) or :memory:")
-    p.add_argument("--port", type=int, default=4001, help="port to listen on (0: any free port)")
+    p.add_argument("--port", type=int, default=4001, help="port to listen on (default: %(default)s; 0: any free port)")
     p.add_argument("--host", default="localhost", help="interface to bind (default localhost); "
                    "any other needs --token or --insecure")
     p.add_argument("--token", help=f"shared secret every RPC must carry (default: ${TOKEN_ENV_VAR}; "
@@ -29,15 +29,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", help="PEM certificate (chain) to serve TLS with")
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--max-history", type=int, default=10_000,
-                   help="history events per instance before it is failed")
+                   help="history events per instance before it is failed (default: %(default)s)")
     p.add_argument("--lease-seconds", type=float, default=600.0,
-                   help="how long a worker may hold a work item before it is redelivered")
+                   help="seconds a worker may hold a work item before it is redelivered "
+                   "(default: %(default)s)")
     p.add_argument("--ping-interval", type=float, default=30.0,
-                   help="seconds between health pings to idle workers")
-    p.add_argument("--threads", type=int, default=128, help="gRPC server threads")
+                   help="seconds between health pings to idle workers (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=128, help="gRPC server threads (default: %(default)s)")
     p.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL", "EXTRA"],
-                   help="SQLite synchronous mode; FULL also survives power loss")
-    p.add_argument("--log-level", default="INFO", help="logging level")
+                   help="SQLite synchronous mode (default: %(default)s); FULL also survives power loss")
+    p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
     return p
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent import futures
 from types import TracebackType
 from typing import Any
@@ -117,6 +118,19 @@ class SqliteSidecar:
         if self._engine is None:
             raise SidecarError("the sidecar is not running")
         return self._engine.is_idle()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until `is_idle`; True if it became so.
+
+        A host calls it before stopping its worker, so ready and running work (such as a
+        finished run's last event-log write) is done rather than redelivered at the next start.
+        """
+        deadline = time.monotonic() + timeout
+        while self._engine is not None and not self._engine.is_idle():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def _bind(self, server: Any, credentials: grpc.ServerCredentials | None) -> int:
         where = f"{self.host}:{self._requested_port}"

@@ -3,7 +3,7 @@
 The in-process runner (the reference semantics), hypothesis strategies for inputs, responses
 and whole workflows, `check_workflow`, the durable oracle, time skipping, and replaying a
 recorded history against new code. The hypothesis-based helpers need the ``testing`` extra
-(``pip install 'durable_workflows[testing]'``) and are imported on first use.
+(``pip install -e '.[testing]'``) and are imported on first use.
 """
 
 from __future__ import annotations

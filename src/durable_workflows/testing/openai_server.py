@@ -2,7 +2,8 @@
 
 Point the real `openai` client at it (``base_url=server.base_url``, or ``azure_endpoint=
 server.url`` for Azure clients); script its answers with a responder and its failures with
-`fail_next` and `reply_invalid_json_next`::
+`fail_next` and `reply_invalid_json_next`, tool calls with ``ServerReply(tool_calls=...)``;
+streamed requests (``stream=True``) are answered with server-sent chunks::
 
     with LocalOpenAIServer() as server:
         server.fail_next(1, status=429)
@@ -38,6 +39,13 @@ class ServerReply:
     refusal: str | None = None
     retry_after: float | None = None
     """Seconds the client should wait before retrying (sent as ``retry-after-ms``)."""
+    tool_calls: tuple[tuple[str, Mapping[str, Any] | str], ...] = ()
+    """Tool calls to ask for, as ``(tool name, arguments)``; ids are ``call_<request>_<i>``."""
+    chunks: tuple[str, ...] = ()
+    """For a streamed request (``stream=True``): the content deltas (default: word by word)."""
+    hold_after: int | None = None
+    """For a streamed request: after this many deltas, wait until `release` is set."""
+    release: threading.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,11 @@ class RecordedRequest:
     def messages(self) -> list[dict[str, Any]]:
         """The chat messages sent."""
         return list(self.body.get("messages", []))
+
+    @property
+    def tool_names(self) -> list[str]:
+        """The names of the tools offered to the model."""
+        return [t["function"]["name"] for t in self.body.get("tools", [])]
 
     @property
     def json_schema(self) -> dict[str, Any] | None:
@@ -75,6 +88,10 @@ def default_responder(request: dict[str, Any]) -> str | Mapping[str, Any]:
         return value
     users = [m for m in request.get("messages", []) if m.get("role") == "user"]
     return f"echo: {users[-1].get('content', '') if users else ''}"
+
+
+def _include_usage(body: dict[str, Any]) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
 
 
 def _words(value: Any) -> int:
@@ -205,7 +222,28 @@ class LocalOpenAIServer:
         with self._lock:
             number = len(self._requests)
         prompt_tokens = sum(_words(m.get("content")) for m in body.get("messages", []))
-        completion_tokens = _words(reply.content)
+        content = reply.content or "".join(reply.chunks)
+        completion_tokens = _words(content)
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if reply.refusal else content,
+            "refusal": reply.refusal,
+        }
+        if reply.tool_calls:
+            message["content"] = content or None
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{number}_{index}",
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "arguments": arguments
+                        if isinstance(arguments, str)
+                        else json.dumps(arguments),
+                    },
+                }
+                for index, (name, arguments) in enumerate(reply.tool_calls)
+            ]
         return {
             "id": f"chatcmpl-local-{number}",
             "object": "chat.completion",
@@ -214,12 +252,8 @@ class LocalOpenAIServer:
             "choices": [
                 {
                     "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": None if reply.refusal else reply.content,
-                        "refusal": reply.refusal,
-                    },
-                    "finish_reason": reply.finish_reason,
+                    "message": message,
+                    "finish_reason": "tool_calls" if reply.tool_calls else reply.finish_reason,
                     "logprobs": None,
                 }
             ],
@@ -258,8 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._error(400, "The request body is not valid JSON", "invalid_request_error")
             return
-        if not isinstance(body, dict) or body.get("stream"):
-            self._error(400, "Send a JSON object; streaming is not supported", "invalid_request")
+        if not isinstance(body, dict):
+            self._error(400, "Send a JSON object", "invalid_request")
             return
         reply = owner._answer(url.path, url.query, headers, body)
         if reply.status != 200:
@@ -269,7 +303,54 @@ class _Handler(BaseHTTPRequestHandler):
             kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
             self._error(reply.status, reply.error, kind, extra)
             return
-        self._send(200, owner._completion(body, route.group("deployment"), reply))
+        completion = owner._completion(body, route.group("deployment"), reply)
+        if body.get("stream"):
+            self._stream(completion, reply, include_usage=_include_usage(body))
+        else:
+            self._send(200, completion)
+
+    def _stream(
+        self, completion: dict[str, Any], reply: ServerReply, *, include_usage: bool
+    ) -> None:
+        """Send `completion` as server-sent ``chat.completion.chunk`` events."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        choice = completion["choices"][0]
+        message = choice["message"]
+        base = {k: completion[k] for k in ("id", "created", "model")}
+
+        def event(delta: dict[str, Any], finish: str | None = None) -> None:
+            chunk = {**base, "object": "chat.completion.chunk"}
+            chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish}]
+            self._event(chunk)
+
+        event({"role": "assistant", "content": ""})
+        content = message.get("content") or ""
+        pieces = reply.chunks or tuple(re.findall(r"\s*\S+\s*|\s+", content))
+        for number, piece in enumerate(pieces, start=1):
+            event({"content": piece})
+            if number == reply.hold_after and reply.release is not None:
+                reply.release.wait(30)
+        if message.get("refusal"):
+            event({"refusal": message["refusal"]})
+        for index, call in enumerate(message.get("tool_calls") or ()):
+            event({"tool_calls": [{"index": index, **call}]})
+        event({}, choice["finish_reason"])
+        if include_usage:
+            self._event(
+                {
+                    **base,
+                    "object": "chat.completion.chunk",
+                    "choices": [],
+                    "usage": completion["usage"],
+                }
+            )
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def _event(self, payload: dict[str, Any]) -> None:
+        self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+        self.wfile.flush()
 
     def _error(
         self, status: int, message: str, code: str, headers: Mapping[str, str] | None = None

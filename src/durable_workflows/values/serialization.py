@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from ..errors import SerializationError
-from .typing_utils import is_any, is_json_like, matches, short_name, type_key, union_members
+from .typing_utils import a_type, is_any, is_json_like, matches, short_name, type_key, union_members
 
 JSON_KEY = "json"
 """The key of values that are plain JSON (no declared type needed to rebuild them)."""
@@ -79,7 +79,7 @@ def to_json(value: Any, tp: Any = Any) -> Any:
     try:
         return adapter(tp).dump_python(value, mode="json")
     except Exception as exc:  # pydantic raises several kinds here
-        msg = f"cannot convert a {type(value).__qualname__} to JSON as {short_name(tp)}: {exc}"
+        msg = f"cannot convert {a_type(value)} to JSON as {short_name(tp)}: {exc}"
         raise SerializationError(msg) from exc
 
 
@@ -100,7 +100,7 @@ def from_json(data: Any, tp: Any, *, strict: bool = False) -> Any:
             return adapter(tp).validate_json(json.dumps(data), strict=True)
         return adapter(tp).validate_python(data)
     except ValidationError as exc:
-        msg = f"value does not match {short_name(tp)}: {_first_line(exc)}"
+        msg = f"value does not match {short_name(tp)}: {field_errors(exc)}"
         raise SerializationError(msg) from exc
     except (TypeError, ValueError) as exc:
         msg = f"value is not JSON: {exc}"
@@ -110,13 +110,19 @@ def from_json(data: Any, tp: Any, *, strict: bool = False) -> Any:
         raise SerializationError(msg) from exc
 
 
-def _first_line(exc: ValidationError) -> str:
+def field_errors(exc: ValidationError, limit: int = 5) -> str:
+    """Pydantic's errors as ``field: problem (got value)``, ``; ``-joined (at most `limit`)."""
     errors = exc.errors()
     if not errors:
         return str(exc)
-    first = errors[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "value"
-    return f"{where}: {first.get('msg', '')} (got {first.get('input')!r})"
+    parts = []
+    for error in errors[:limit]:
+        where = ".".join(str(part) for part in error.get("loc", ())) or "value"
+        got = "" if error.get("type") == "missing" else f" (got {error.get('input')!r:.100})"
+        parts.append(f"{where}: {error.get('msg', '')}{got}")
+    if len(errors) > limit:
+        parts.append(f"and {len(errors) - limit} more")
+    return "; ".join(parts)
 
 
 def _contained_types(tp: Any) -> tuple[Any, ...]:
@@ -207,7 +213,7 @@ class TypeRegistry:
             pairs = [[self.encode(k), self.encode(v)] for k, v in value.items()]
             return {"type": "mapping", "data": pairs}
         msg = (
-            f"cannot send a {type(value).__qualname__}: it is not JSON and its type is not "
+            f"cannot send {a_type(value)}: it is not JSON and its type is not "
             "declared by any node of the workflow. Annotate the executor's return type or input "
             "type with it (pydantic models, dataclasses, primitives, and lists, tuples, sets and "
             "dicts of those)."

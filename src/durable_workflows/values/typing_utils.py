@@ -162,3 +162,9 @@ def is_json_like(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and is_json_like(v) for k, v in value.items())
     return False
+
+
+def a_type(value: Any) -> str:
+    """`value`'s class name with its article, for messages: ``an int``, ``a dict``."""
+    name = type(value).__qualname__
+    return f"{'an' if name[:1] in 'aeiouAEIO' else 'a'} {name}"
