@@ -46,6 +46,7 @@ EXPECTED = [
     "SerializationError",
     "SidecarAuthenticationError",
     "StreamingWorkflowRun",
+    "SubWorkflow",
     "Usage",
     "ValidationIssue",
     "WaitingForInputEvent",

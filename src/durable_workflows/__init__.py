@@ -20,6 +20,7 @@ from .errors import (
     WorkflowValidationError,
 )
 from .graph.builder import WorkflowBuilder
+from .graph.subworkflow import SubWorkflow
 from .graph.workflow import Workflow
 from .hosting.agent_stream import AgentStream, AgentStreamUpdate
 from .hosting.auth import SidecarAuthenticationError
@@ -94,6 +95,7 @@ __all__ = [
     "SerializationError",
     "SidecarAuthenticationError",
     "StreamingWorkflowRun",
+    "SubWorkflow",
     "Usage",
     "ValidationIssue",
     "WaitingForInputEvent",

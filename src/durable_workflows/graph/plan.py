@@ -132,6 +132,9 @@ def _node_plan(node: Node) -> NodePlan:
         extra = (f"session={node.session}", f"session_key={node.session_key}")
     if isinstance(node, Delay):
         extra = (f"delay={node.duration / timedelta(seconds=1):g}s",)
+    child = getattr(node, "workflow", None)  # a SubWorkflow: its graph is part of this one's
+    if child is not None:
+        extra = (f"workflow={child.name}@{child.graph_hash}",)
     if isinstance(node, Executor):
         extra = tuple(
             f"asks={type_key(s.request_type)}->{type_key(s.response_type)}"

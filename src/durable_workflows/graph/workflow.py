@@ -61,21 +61,42 @@ class Workflow:
             for node_id in nodes
         }
         self.node_index = {node_id: index for index, node_id in enumerate(nodes)}
-        self.registry = TypeRegistry(
-            [
-                *(
-                    t
-                    for node in nodes.values()
-                    for t in (
-                        *node.input_types,
-                        *node.output_types,
-                        *node.yield_types,
-                        *node.asked_types,
-                    )
-                ),
-                *(timed_out_type(self.ports[port]) for port in self.timeout_targets),
-            ]
-        )
+        self.registry = TypeRegistry(self.declared_types)
+
+    @cached_property
+    def declared_types(self) -> tuple[Any, ...]:
+        """Every annotation the workflow's values can have, its sub-workflows' included (J3)."""
+        found: list[Any] = []
+        for node in self.nodes.values():
+            found += [*node.input_types, *node.output_types, *node.yield_types, *node.asked_types]
+            child = getattr(node, "workflow", None)
+            if isinstance(child, Workflow):
+                found += child.declared_types
+        found += [timed_out_type(self.ports[port]) for port in self.timeout_targets]
+        return tuple(found)
+
+    @cached_property
+    def output_types(self) -> tuple[Any, ...]:
+        """What the workflow can output: what its nodes yield, and what nodes without
+        edges return (O1; what a sub-workflow node sends, D8)."""
+        found: list[Any] = []
+        for node_id, node in self.nodes.items():
+            found += node.yield_types
+            if not self.outgoing[node_id]:
+                found += node.output_types
+        return tuple(dict.fromkeys(found))
+
+    def child(self, path: str) -> tuple[Workflow, str]:
+        """For a path-qualified id (``"sub/port"``), the workflow that owns it and the id in
+        it; `KeyError` if a prefix names no sub-workflow node."""
+        workflow, rest = self, path
+        while "/" in rest:
+            head, rest = rest.split("/", 1)
+            child = getattr(workflow.nodes[head], "workflow", None)
+            if not isinstance(child, Workflow):
+                raise KeyError(path)
+            workflow = child
+        return workflow, rest
 
     @property
     def start(self) -> Node:
@@ -108,6 +129,9 @@ class Workflow:
         """The response type of a request waiting at `port_id`: the port's, or for an executor
         that asks, the response type with type key `key` (without a key: a union of those it
         can take). `KeyError` when `port_id` takes no requests (or not of that type)."""
+        owner, port_id = self.child(port_id)
+        if owner is not self:
+            return owner.response_type(port_id, key)
         port = self.ports.get(port_id)
         if port is not None:
             return port.response_type
@@ -119,6 +143,9 @@ class Workflow:
 
     def request_hints(self, port_id: str) -> tuple[Any, ...]:
         """The types a request waiting at `port_id` may have (for encoding it)."""
+        owner, port_id = self.child(port_id)
+        if owner is not self:
+            return owner.request_hints(port_id)
         if port_id in self.ports:
             return self.ports[port_id].input_types
         return tuple(s.request_type for s in self.askers[port_id].response_handlers)

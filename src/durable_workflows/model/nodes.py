@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from ..errors import WorkflowDefinitionError
 
-NodeKind = Literal["executor", "agent", "port", "delay"]
+NodeKind = Literal["executor", "agent", "port", "delay", "workflow"]
 
 ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
 """Node ids: printable, stable identifiers (they appear in durable names and request ids)."""

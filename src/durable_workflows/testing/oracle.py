@@ -1,24 +1,25 @@
 """The durable oracle: a durable run on the embedded backend must equal the in-process run.
 
-Both sides answer requests the same way: each time the run waits, the oldest open request is
-answered with ``responses(event)``, and the run goes on until it waits again. The durable side
-knows the run waits when the embedded backend is idle (`DurableWorkflowHost.settle`). When
-``responses`` declines (`NO_RESPONSE`), time passes: the in-process clock jumps to the next
-deadline (C1) and the durable side moves its virtual clock by the same amount.
+The in-process run goes first: each time it waits, the oldest open request is answered with
+``responses(event)``; when that declines (`NO_RESPONSE`), or the run waits on a timer, its
+clock jumps to the next due time (C1). Its trail of answers and jumps is then played to the
+durable run, one step each time it waits (the embedded backend is idle,
+`DurableWorkflowHost.settle`): the same answer sent, or its virtual clock moved by the same
+amount.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..errors import DurableWorkflowsError, WorkflowFailedError
 from ..graph.workflow import Workflow
 from ..hosting.host import DurableWorkflowHost
 from ..runtime.events import WaitingForInputEvent, WorkflowEvent
-from .runner import NO_RESPONSE, InProcessResult
+from .runner import InProcessResult
 from .scripted import ScriptedRunner, one_at_a_time
 
 _STATUS = {"COMPLETED": "completed", "FAILED": "failed", "RUNNING": "waiting"}
@@ -50,10 +51,12 @@ async def assert_durable_matches_in_process(
     choose = one_at_a_time(responses) if responses is not None else (lambda _open: ())
     runner = ScriptedRunner(workflow, choose)
     expected = runner.run(input)
-    skips = [jump - runner.start for jump in runner.jumps]
+    trail = [
+        (kind, what - runner.start if kind == "jump" else what) for kind, what in runner.trail
+    ]
     async with _hosting(workflow, host) as running:
         status, outputs, events = await _durable_run(
-            running, workflow, input, responses, timeout, skips, named_events
+            running, workflow, input, trail, timeout, named_events
         )
     registry = workflow.registry
     _same("status", expected.status, status)
@@ -81,30 +84,32 @@ async def _durable_run(
     host: DurableWorkflowHost,
     workflow: Workflow,
     input: Any,
-    responses: Callable[[WaitingForInputEvent], Any] | None,
+    trail: list[tuple[str, Any]],
     timeout: float,
-    skips: list[timedelta],
     named_events: bool,
 ) -> tuple[str, list[Any], list[WorkflowEvent]]:
     run = await host.client.stream(workflow, input)
-    start = _virtual_now(host) if skips else None
-    while True:
+    start = _virtual_now(host) if any(kind == "jump" for kind, _ in trail) else None
+    for kind, what in trail:
         await host.settle(timeout)
-        status = await run.get_status()
-        if not status.is_active:
-            break
-        pending = status.pending_requests
-        answer = NO_RESPONSE if not pending or responses is None else responses(pending[0])
-        if answer is not NO_RESPONSE:
-            alone = [r for r in pending if r.port_id == pending[0].port_id] == [pending[0]]
-            if named_events and alone:
-                await run.raise_event(pending[0].port_id, answer)
-            else:
-                await run.send_response(pending[0], answer)
-        elif skips and start is not None:
-            await host.advance(start + skips.pop(0) - _virtual_now(host))
+        if kind == "jump":
+            assert start is not None
+            await host.advance(start + what - _virtual_now(host))
+            continue
+        request_id, answer = what
+        pending = await run.pending_requests()
+        found = [r for r in pending if r.request_id == request_id]
+        if not found:
+            msg = f"the durable run does not wait for {request_id!r} where the in-process run did"
+            raise DurableMismatchError(msg)
+        request = found[0]
+        alone = [r for r in pending if r.port_id == request.port_id] == [request]
+        if named_events and alone:
+            await run.raise_event(request.port_id, answer)
         else:
-            break
+            await run.send_response(request, answer)
+    await host.settle(timeout)
+    status = await run.get_status()
     outputs: list[Any] = []
     if status.status == "COMPLETED":
         await run.wait_for_completion(timeout)

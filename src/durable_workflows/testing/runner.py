@@ -23,7 +23,8 @@ from ..errors import (
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import AgentThreadState
-from ..model.context import InvocationResult
+from ..graph.subworkflow import SubWorkflow
+from ..model.context import InvocationResult, SentMessage
 from ..model.executors import Executor
 from ..runtime.engine import Engine, Invocation, RunState, Superstep
 from ..runtime.events import (
@@ -35,6 +36,7 @@ from ..runtime.events import (
     WorkflowStartedEvent,
 )
 from ..runtime.invoke import invoke_agent, invoke_executor
+from ..runtime.subruns import child_failure, child_run_id, invocation_key, qualified
 from ..runtime.wire import decode_message, decode_result, encode_message, encode_result
 
 ResponseProvider = Callable[[WaitingForInputEvent], Any]
@@ -91,14 +93,21 @@ class InProcessRunner:
         self.start = start
         self.clock = start
         """The virtual clock (C1)."""
-        self.jumps: list[datetime] = []
-        """Where the clock jumped to, in order (what a durable twin must skip to)."""
+        self.trail: list[tuple[str, Any]] = []
+        """What the run was given each time it waited, in order: ``("answer", (request id,
+        response))`` or ``("jump", time)`` (what a durable twin must do to run the same way)."""
         self.declined = False
         """Whether the responder declined (`NO_RESPONSE`) at the current wait."""
         self.threads: dict[tuple[str, str], AgentThreadState] = {}
         self.events: list[WorkflowEvent] = []
         self.run_id = ""
         self.state: RunState | None = None
+        self.children: dict[str, InProcessRunner] = {}
+        """The child runs waiting inside the current superstep, by invocation key (W4)."""
+        self.forward: Callable[[list[WorkflowEvent]], None] | None = None
+        """Where a child run's events go (its parent, which qualifies them, W3)."""
+        self.qualify: Callable[[str], str] = lambda request_id: request_id
+        """A request id as the root run names it."""
         self._driver: Generator[None, None, None] | None = None
         self._result: InProcessResult | None = None
 
@@ -114,30 +123,63 @@ class InProcessRunner:
         return self._advance()
 
     def submit_response(self, request_id: str, response: Any) -> InProcessResult:
-        """Answer a request of a waiting run and run on (`InvalidResponseError` if refused)."""
-        state = self._waiting_state()
-        self._emit(self.engine.submit_response(state, request_id, response))
+        """Answer a request of a waiting run and run on (`InvalidResponseError` if refused);
+        a child run's request by its prefixed id (W4)."""
+        self._waiting_state()
+        self._submit(request_id, response)
         return self._advance()
+
+    def _submit(self, request_id: str, response: Any) -> None:
+        key, _, inner = request_id.partition("/")
+        if inner and key in self.children:
+            self.children[key]._submit(inner, response)
+            return
+        assert self.state is not None
+        self._emit(self.engine.submit_response(self.state, request_id, response))
 
     def raise_event(self, name: str, payload: Any) -> InProcessResult:
         """A named event for a waiting run (P10): `payload` answers the one request open at
-        port `name`. A refusal is recorded as a `ResponseRefusedEvent` and raised."""
+        port `name` (a child run's port by its path, W4). A refusal is recorded as a
+        `ResponseRefusedEvent` and raised."""
         state = self._waiting_state()
-        request = None
+        request_id = ""
         try:
-            request = self.engine.event_request(state, name)
-            events = self.engine.submit_response(state, request.request_id, payload)
+            if "/" in name:
+                request_id = self._child_request(name).request_id
+            else:
+                request_id = self.engine.event_request(state, name).request_id
+            self._submit(request_id, payload)
         except InvalidResponseError as exc:
             refused = ResponseRefusedEvent(
-                request_id="" if request is None else request.request_id,
-                port_id=name,
-                error=str(exc),
-                event_name=name,
+                request_id=request_id, port_id=name, error=str(exc), event_name=name
             )
             self._emit([refused])
             raise
-        self._emit(events)
         return self._advance()
+
+    def _child_request(self, name: str) -> WaitingForInputEvent:
+        """The one request open at a child run's port `name` (``"sub/port"``)."""
+        open_here = [r for r in self._pending() if r.port_id == name]
+        if len(open_here) == 1:
+            return open_here[0]
+        ids = ", ".join(r.request_id for r in open_here)
+        detail = f"{len(open_here)} requests are open there ({ids})" if open_here else "none"
+        msg = f"event {name!r}: not exactly one request is open at port {name!r}: {detail}"
+        raise InvalidResponseError(msg)
+
+    def _pending(self) -> list[WaitingForInputEvent]:
+        """The open requests, this run's then its waiting child runs' (prefixed, W4)."""
+        if self.state is None:
+            return []
+        announced = {e.request_id: e for e in self.events if isinstance(e, WaitingForInputEvent)}
+        pending = [announced[r] for r in self.state.requests]
+        for key, child in self.children.items():
+            node_id = key.split(":", 1)[0]
+            for request in child._pending():
+                copy = qualified(request, node_id, key)
+                assert isinstance(copy, WaitingForInputEvent)
+                pending.append(copy)
+        return pending
 
     def _waiting_state(self) -> RunState:
         if self.state is None or self._result is None or self._result.status != "waiting":
@@ -158,18 +200,18 @@ class InProcessRunner:
         except DurableWorkflowsError as exc:
             self._result = self._failed(exc)
             return self._result
-        announced = {e.request_id: e for e in self.events if isinstance(e, WaitingForInputEvent)}
-        pending = [announced[r] for r in state.requests]
+        pending = self._pending()
         self._result = InProcessResult("waiting", list(state.outputs), self.events, None, pending)
         return self._result
 
     def _drive(self, state: RunState) -> Generator[None, None, None]:
         """The run's loop; it yields when the run waits for input nobody gives it now."""
         while True:
+            self._emit(self.engine.fire_due(state, self.clock))
             step = self.engine.begin_superstep(state, self.clock)
             if step is not None:
                 self._emit(step.events)
-                results = self.execute(state, step)
+                results = yield from self._execute_step(state, step)
                 self._emit(self.engine.finish_superstep(state, step, results))
                 continue
             if self.engine.status(state) == "completed":
@@ -180,10 +222,74 @@ class InProcessRunner:
             due = self.engine.next_deadline(state, requests=self.declined)
             if due is not None:
                 self.clock = max(self.clock, due)
-                self.jumps.append(self.clock)
-                self._emit(self.engine.fire_due(state, self.clock))
+                self.trail.append(("jump", self.clock))
                 continue
             yield
+
+    def _execute_step(
+        self, state: RunState, step: Superstep
+    ) -> Generator[None, None, list[InvocationResult]]:
+        """`execute`, except that a superstep with sub-workflow invocations runs their child
+        runs, which may wait for input (the run then waits with them, W1, W4)."""
+        nodes = self.workflow.nodes
+        if not any(isinstance(nodes[i.node_id], SubWorkflow) for i in step.invocations):
+            return self.execute(state, step)
+        shared = dict(state.shared)
+        results = []
+        for invocation in step.invocations:
+            if isinstance(nodes[invocation.node_id], SubWorkflow):
+                results.append((yield from self._run_child(state, invocation)))
+            else:
+                results.append(self._invoke(state, invocation, shared))
+        return results
+
+    def _run_child(
+        self, state: RunState, invocation: Invocation
+    ) -> Generator[None, None, InvocationResult]:
+        """One sub-workflow invocation: a child run to its end; its outputs are the node's
+        returned messages (W1)."""
+        node = self.workflow.nodes[invocation.node_id]
+        assert isinstance(node, SubWorkflow)
+        key = invocation_key(node.id, state.superstep, invocation.branch)
+        child = self._child_runner(node.workflow, key)
+        child.clock, child.trail = self.clock, self.trail
+        child.run_id = child_run_id(state.run_id, key)
+        child.forward = lambda events: self._emit(
+            [e for e in (qualified(event, node.id, key) for event in events) if e is not None]
+        )
+        child.qualify = lambda request_id: self.qualify(f"{key}/{request_id}")
+        child._emit([WorkflowStartedEvent(workflow_name=node.workflow.name)])
+        registry = self.workflow.registry
+        message = registry.decode(encode_message(self.workflow, node.id, invocation.message))
+        self.children[key] = child
+        try:
+            child.state = child.engine.start(message, child.run_id)
+            for _ in child._drive(child.state):
+                self.clock = max(self.clock, child.clock)
+                yield  # the child run waits for input, and this run with it
+        except ExecutorFailedError as exc:
+            raise child_failure(node.id, state.superstep, exc) from exc
+        except DurableWorkflowsError as exc:
+            error = ExecutorFailedError(node.id, str(exc), error_type_name(type(exc)), state.superstep)
+            raise error from exc
+        finally:
+            del self.children[key]
+        self.clock = max(self.clock, child.clock)
+        outputs = [registry.decode(registry.encode(value)) for value in child.state.outputs]
+        return InvocationResult(sent=[SentMessage(value, None, returned=True) for value in outputs])
+
+    def _child_runner(self, workflow: Workflow, key: str) -> InProcessRunner:
+        """The runner of a child run (asking this run's responder, with prefixed ids)."""
+        responses = self.responses
+        node_id = key.split(":", 1)[0]
+
+        def ask(event: WaitingForInputEvent) -> Any:
+            assert responses is not None
+            copy = qualified(event, node_id, key)
+            assert isinstance(copy, WaitingForInputEvent)
+            return responses(copy)
+
+        return InProcessRunner(workflow, ask if responses is not None else None)
 
     def execute(self, state: RunState, step: Superstep) -> list[InvocationResult]:
         """Run a superstep's invocations; results come back in invocation order."""
@@ -259,6 +365,7 @@ class InProcessRunner:
                 self.declined = True
                 continue
             self._emit(self.engine.submit_response(state, request_id, response))
+            self.trail.append(("answer", (self.qualify(request_id), response)))
             answered = True
         return answered
 
@@ -286,6 +393,8 @@ class InProcessRunner:
             event.run_id = self.run_id
             event.sequence = len(self.events) + 1
             self.events.append(event)
+        if self.forward is not None and events:
+            self.forward(events)
 
 
 def run_in_process(

@@ -16,6 +16,7 @@ from typing import Any
 from ..graph.workflow import Workflow
 from ..runtime.engine import RunState
 from ..runtime.events import WaitingForInputEvent
+from ..runtime.subruns import qualified
 from .runner import NO_RESPONSE, InProcessResult, InProcessRunner
 
 Batch = Sequence[tuple[str, Any]]
@@ -44,7 +45,21 @@ class ScriptedRunner(InProcessRunner):
         self.answered.append(batch)
         for request_id, response in batch:
             self._emit(self.engine.submit_response(state, request_id, response))
+            self.trail.append(("answer", (self.qualify(request_id), response)))
         return True
+
+    def _child_runner(self, workflow: Workflow, key: str) -> InProcessRunner:
+        """A child run asks the same `choose`, about its requests with prefixed ids (W4)."""
+        node_id, prefix = key.split(":", 1)[0], f"{key}/"
+
+        def choose(open_requests: list[WaitingForInputEvent]) -> Batch:
+            shown = [qualified(r, node_id, key) for r in open_requests]
+            batch = self.choose([r for r in shown if isinstance(r, WaitingForInputEvent)])
+            return [(request_id.removeprefix(prefix), value) for request_id, value in batch]
+
+        child = ScriptedRunner(workflow, choose)
+        child.answered = self.answered
+        return child
 
 
 def run_scripted(
