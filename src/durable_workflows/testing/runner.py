@@ -20,10 +20,10 @@ from ..errors import (
     InvalidResponseError,
     error_type_name,
 )
+from ..graph.subworkflow import SubWorkflow
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import AgentThreadState
-from ..graph.subworkflow import SubWorkflow
 from ..model.context import InvocationResult, SentMessage
 from ..model.executors import Executor
 from ..runtime.engine import Engine, Invocation, RunState, Superstep
