@@ -89,6 +89,15 @@ EXAMPLES = [
         responses=lambda m: m.reviewer,
     ),
     Example(
+        "order_fulfilment",
+        lambda m: m.ORDERS,
+        [
+            "Order A-1: paid and shipped with label L-A-1.",
+            "Order B-2: paid and shipped with label L-B-2.",
+        ],
+        responses=lambda m: m.fraud_desk,
+    ),
+    Example(
         "invoice_reminders",
         lambda m: m.INVOICES,
         [

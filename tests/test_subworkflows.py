@@ -231,3 +231,23 @@ def test_the_childs_graph_is_part_of_the_parents_hash() -> None:
     [node] = [n for n in one.plan.to_dict()["nodes"] if n["id"] == "Doubler"]
     assert node["kind"] == "workflow"
     assert one.graph_hash != two.graph_hash
+
+
+def test_a_sub_workflow_is_drawn_as_a_cluster() -> None:
+    """Rendering: the child's nodes (path ids) in a cluster, entered at its start node and left
+    through the sub-workflow's node, which its outputs reach; nested clusters nest."""
+    inner = asking("Inner")
+    top = parent(WorkflowBuilder(begin, name="Outer").add_chain([begin, inner]).build(), "Top")
+    dot = top.to_dot()
+    assert '"begin" -> "Outer/begin";' in dot
+    assert '"Outer/begin" -> "Outer/Inner/prep";' in dot
+    assert '"Outer/Inner/says" -> "Outer/Inner" [style="dotted"' in dot
+    assert '"Outer" -> "collect";' in dot
+    assert 'subgraph "cluster_Outer" {' in dot
+    assert '    subgraph "cluster_Outer/Inner" {' in dot
+    assert '"Outer/Inner"; "Outer/Inner/prep"; "Outer/Inner/ask"; "Outer/Inner/says";' in dot
+    mermaid = top.to_mermaid()
+    assert 'subgraph s0["Outer"]' in mermaid
+    assert '        subgraph s1["Inner"]' in mermaid
+    renamed = parent(asking(), node_id="review")
+    assert 'label="review · workflow Asking"' in renamed.to_dot()

@@ -1,5 +1,6 @@
 """Issue 15's graph features end to end on the embedded backend, against the in-process runner:
-timeout routes (P8, P9), named events (P10), request_info (P11), delays (C2)."""
+timeout routes (P8, P9), named events (P10), request_info (P11), delays (C2), sub-workflows
+(W1-W5)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 from durable_workflows import (
     Delay,
     DurableWorkflowHost,
+    SubWorkflow,
+    WorkflowFailedError,
     InvalidResponseError,
     RequestPort,
     RequestTimedOut,
@@ -34,7 +37,17 @@ from durable_workflows.testing import (
     run_in_process,
 )
 
-from .workflows import Approval, approval_flow, asking_flow, delayed, two_open
+from .workflows import (
+    Approval,
+    approval_flow,
+    asking_flow,
+    delayed,
+    sub_child_asking,
+    sub_child_failing,
+    sub_parent,
+    three_deep,
+    two_open,
+)
 
 
 def _escalation() -> Workflow:
@@ -91,8 +104,11 @@ NAMED = approval_flow()
 TWO_OPEN = two_open()
 
 ASKING = asking_flow("GFAsking")
+SUB_ASKING = sub_parent(sub_child_asking("GFChild"), "GFSubAsking")
+SUB_FAILING = sub_parent(SubWorkflow(sub_child_failing("GFFailingChild"), id="f"), "GFSubFailing")
+DEEP = three_deep("GFDeep")
 
-ALL = [ESCALATION, LATE, NAMED, TWO_OPEN, ASKING]
+ALL = [ESCALATION, LATE, NAMED, TWO_OPEN, ASKING, SUB_ASKING, SUB_FAILING, DEEP]
 
 
 @pytest.fixture(scope="module")
@@ -372,3 +388,109 @@ def test_a_long_delay_loop_across_continue_as_new() -> None:
     )
     expected = asyncio.run(assert_durable_matches_in_process(workflow, 0, timeout=120))
     assert expected.outputs == list(range(31))
+
+
+# -- sub-workflows ---------------------------------------------------------------------------
+
+
+def test_a_sub_workflow_runs_as_a_child_orchestration_like_in_process() -> None:
+    """W1-W4 durably, against the in-process run: the child's events in the parent's stream
+    with path-qualified ids, its request answered through the parent."""
+    expected = asyncio.run(
+        assert_durable_matches_in_process(SUB_ASKING, 3, responses=lambda e: "hello")
+    )
+    assert expected.outputs == ["got prep 3", "got said hello"]
+    waiting = [e for e in expected.events if e.type == "waiting_for_input"]
+    assert [(e.request_id, e.port_id) for e in waiting] == [("GFChild:2:0/ask:2:0", "GFChild/ask")]
+
+
+def test_child_requests_are_listed_and_answered_through_the_parent(
+    host: DurableWorkflowHost,
+) -> None:
+    """W2, W4: the child is a sub-orchestration with a deterministic id; its request is the
+    parent's (status, pending_requests) and is answered through the parent, by id and by a
+    named event after the prefixed port."""
+
+    async def body(client: WorkflowClient) -> tuple[Any, Any, str, Any]:
+        run = await client.run(SUB_ASKING, 3)
+        await wait_until(lambda: _is(run, ["GFChild/ask"]), "the child's request")
+        [request] = await run.pending_requests()
+        child = await client.durable_client.get_orchestration_state(f"{run.run_id}~GFChild:2:0")
+        with pytest.raises(InvalidResponseError, match="refused"):
+            await run.send_response(request, 42)
+        await run.send_response(request, "by id")
+        first = await run.wait_for_completion()
+        again = await client.run(SUB_ASKING, 4)
+        await wait_until(lambda: _is(again, ["GFChild/ask"]), "the second child's request")
+        await again.raise_event("GFChild/ask", "by name")
+        return request, first, child.name, await again.wait_for_completion()
+
+    request, first, child_name, second = drive(host, body)
+    assert (request.request_id, request.port_id, request.request) == (
+        "GFChild:2:0/ask:2:0",
+        "GFChild/ask",
+        3,
+    )
+    assert request.response_type == "str"
+    assert child_name == "dw.GFChild"
+    assert first == "got said by id"
+    assert second == "got said by name"
+
+
+def test_a_failing_child_fails_the_parent_naming_the_path(host: DurableWorkflowHost) -> None:
+    """W5: the parent fails, naming the path of the node that failed, with its error."""
+
+    async def body(client: WorkflowClient) -> tuple[WorkflowFailedError, list[WorkflowEvent]]:
+        run = await client.stream(SUB_FAILING, 5)
+        events = await collect(run)
+        with pytest.raises(WorkflowFailedError) as info:
+            await run.wait_for_completion()
+        return info.value, events
+
+    error, events = drive(host, body)
+    assert error.executor_id == "f/boom"
+    assert "kaput 5" in str(error)
+    failed = [e for e in events if e.type in ("executor_failed", "workflow_failed")]
+    assert [(e.type, e.executor_id, e.error_type) for e in failed] == [
+        ("executor_failed", "f/boom", "ValueError"),
+        ("workflow_failed", "f/boom", "ValueError"),
+    ]
+    expected = run_in_process(SUB_FAILING, 5)
+    assert [e.type for e in events] == [e.type for e in expected.events]
+
+
+def test_three_levels_deep_answered_at_the_top(host: DurableWorkflowHost) -> None:
+    """W2, W4 nested three deep: the request of the innermost run is listed by the top run
+    with the whole path and answered through it."""
+
+    async def body(client: WorkflowClient) -> tuple[Any, Any]:
+        run = await client.run(DEEP, 1)
+        await wait_until(lambda: _has_requests(run), "the innermost request")
+        [request] = await run.pending_requests()
+        await run.send_response(request.request_id, "deep")
+        return request, await run.wait_for_completion()
+
+    request, result = drive(host, body)
+    assert request.request_id == "GFDeepOuter:2:0/GFDeepMid:2:0/GFDeepInner:2:0/ask:2:0"
+    assert request.port_id == "GFDeepOuter/GFDeepMid/GFDeepInner/ask"
+    assert request.request == 2
+    assert result == "got got said deep"
+
+
+def test_cancelling_the_parent_cancels_its_children(host: DurableWorkflowHost) -> None:
+    """W5: cancel terminates the child runs too."""
+
+    async def body(client: WorkflowClient) -> tuple[str, str]:
+        run = await client.run(DEEP, 1)
+        await wait_until(lambda: _has_requests(run), "the innermost request")
+        await run.cancel()
+        inner_id = f"{run.run_id}~GFDeepOuter:2:0~GFDeepMid:2:0~GFDeepInner:2:0"
+        for _ in range(500):
+            inner = await client.durable_client.get_orchestration_state(inner_id)
+            if inner.runtime_status.name == "TERMINATED":
+                break
+            await asyncio.sleep(0.02)
+        top = await client.durable_client.get_orchestration_state(run.run_id)
+        return top.runtime_status.name, inner.runtime_status.name
+
+    assert drive(host, body) == ("TERMINATED", "TERMINATED")

@@ -20,6 +20,7 @@ from durable_workflows import (
     response_handler,
 )
 from durable_workflows.graph.workflow import Workflow
+from durable_workflows.model.nodes import Node
 
 
 def chain(name: str) -> Workflow:
@@ -214,3 +215,58 @@ def delayed(name: str, duration: timedelta) -> Workflow:
 
     hold = Delay("hold", duration, message_type=int)
     return WorkflowBuilder(start, name=name).add_chain([start, hold, finish]).build()
+
+
+def sub_child_asking(name: str) -> Workflow:
+    """int -> port 'ask' (int -> str) -> 'says'."""
+
+    @executor(id="prep")
+    def prep(x: int, ctx: WorkflowContext[int, str]) -> int:
+        ctx.yield_output(f"prep {x}")
+        return x
+
+    ask = RequestPort("ask", request_type=int, response_type=str)
+
+    @executor(id="says")
+    def says(answer: str) -> str:
+        return f"said {answer}"
+
+    return WorkflowBuilder(prep, name=name).add_chain([prep, ask, says]).build()
+
+
+def sub_child_failing(name: str) -> Workflow:
+    @executor(id="boom")
+    def boom(x: int) -> int:
+        raise ValueError(f"kaput {x}")
+
+    return WorkflowBuilder(boom, name=name).build()
+
+
+def sub_parent(child: Workflow | Node, name: str) -> Workflow:
+    """begin -> child -> collect."""
+
+    @executor(id="begin")
+    def begin(x: int) -> int:
+        return x
+
+    @executor(id="collect")
+    def collect(x: int | str) -> str:
+        return f"got {x}"
+
+    return WorkflowBuilder(begin, name=name).add_chain([begin, child, collect]).build()
+
+
+def three_deep(name: str) -> Workflow:
+    """name -> Mid -> Inner (asks): a request three levels down."""
+
+    @executor(id="mid_in")
+    def mid_in(x: int) -> int:
+        return x + 1
+
+    middle = (
+        WorkflowBuilder(mid_in, name=f"{name}Mid")
+        .add_chain([mid_in, sub_child_asking(f"{name}Inner")])
+        .build()
+    )
+    outer = sub_parent(middle, f"{name}Outer")
+    return sub_parent(outer, name)

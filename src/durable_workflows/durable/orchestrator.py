@@ -20,6 +20,7 @@ from ..errors import (
     WorkflowGraphMismatchError,
     error_type_name,
 )
+from ..graph.subworkflow import SubWorkflow
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import uses_tools
@@ -43,6 +44,7 @@ from .names import (
     thread_id,
 )
 from .response_formats import format_ref
+from .children import ChildRuns, report
 from .responses import ResponseIntake
 from .seam import OrchestrationSeam
 
@@ -95,6 +97,14 @@ class OrchestratorDriver:
         self.stream: bool = payload["stream"]
         self.unpublished: list[WorkflowEvent] = []
         self.intake = ResponseIntake(workflow, self.engine, seam, payload.get("verdicts"))
+        self.children = ChildRuns(
+            seam,
+            self.stream,
+            lambda child, envelope, stream: start_payload(child, envelope, stream=stream),
+        )
+        self.parent: dict[str, Any] | None = payload.get("parent")
+        """For a sub-workflow's child run: where to report (W3, W4)."""
+        self.reported: list[dict[str, Any]] | None = None
         self.timers: dict[datetime, Any] = {}
         """The timer created for each deadline waited for in this episode."""
         self.fired: datetime | None = None
@@ -205,6 +215,9 @@ class OrchestratorDriver:
                     )
                 calls.append((node.id, task, None))
                 continue
+            if isinstance(node, SubWorkflow):
+                calls.append((node.id, self.children.start(node, invocation, step.number), None))
+                continue
             assert isinstance(node, Executor)
             payload = {"message": message, "run_id": state.run_id, "superstep": state.superstep}
             if shared:  # left out when empty: durabletask serializes every payload on every replay
@@ -220,10 +233,15 @@ class OrchestratorDriver:
         batch = self.seam.when_all([call for _, call, _ in calls])
         while not self.seam.is_complete(batch):
             # a when_any never fails: a failed task is named by the loop below
-            yield self.seam.when_any([batch, *self.intake.watch(state)])
+            waits = [batch, *self.intake.watch(state), *self.children.watch()]
+            yield self.seam.when_any(waits)
             self._emit(self.intake.take(state))
+            self._emit(self.children.take())
             if not self.seam.is_complete(batch):
-                self._publish(state)  # the verdicts, for the senders
+                self._publish(state)  # the verdicts, for the senders; the children's requests
+        while behind := self.children.behind():  # a child's last events are on their way
+            yield self.seam.when_any(behind)
+            self._emit(self.children.take())
         results = []
         for node_id, call, inner in calls:
             task = call if inner is None else inner
@@ -232,11 +250,17 @@ class OrchestratorDriver:
                 error = f"timed out after {limit}"
                 raise ExecutorFailedError(node_id, error, "TimeoutError", step.number)
             failure = self.seam.failure(task)
+            if failure is not None and isinstance(self.workflow.nodes[node_id], SubWorkflow):
+                raise self.children.failure(node_id, failure[0], failure[1], step.number)
             if failure is not None:
                 raise ExecutorFailedError(node_id, failure[0], failure[1], step.number)
             if not self.seam.is_complete(task):
                 continue
+            if isinstance(self.workflow.nodes[node_id], SubWorkflow):
+                results.append(self.children.result(node_id, self.seam.result(task)))
+                continue
             results.append(self._decode_result(node_id, self.seam.result(task), step.number))
+        self.children.finish()
         if len(results) != len(calls):
             msg = "a superstep ended with unfinished tasks (a bug)"
             raise DurableWorkflowsError(msg)
@@ -287,13 +311,14 @@ class OrchestratorDriver:
 
     def _publish(self, state: RunState | None) -> None:
         registry = self.workflow.registry
-        if self.stream and self.unpublished:
+        events = [e.to_dict(registry) for e in self.unpublished] if self.stream else []
+        if events and self.parent is None:
             batch: dict[str, list[dict[str, Any]]] = {}
-            for event in self.unpublished:
-                key = event_chunk_key(self.seam.instance_id, event.sequence)
-                batch.setdefault(key, []).append(event.to_dict(registry))
-            for key, events in batch.items():
-                self.seam.signal_entity(EVENT_LOG_ENTITY, key, "append", events)
+            for event in events:
+                key = event_chunk_key(self.seam.instance_id, event["sequence"])
+                batch.setdefault(key, []).append(event)
+            for key, chunk in batch.items():
+                self.seam.signal_entity(EVENT_LOG_ENTITY, key, "append", chunk)
         self.unpublished = []
         requests = (
             []
@@ -311,7 +336,11 @@ class OrchestratorDriver:
                 }
                 for r in self.intake.open_requests(state)
             ]
+            + self.children.requests()
         )
+        if self.parent is not None and (events or requests != self.reported):
+            report(self.seam, self.parent, events, requests, self.sequence)
+            self.reported = requests
         superstep = 0 if state is None else state.superstep
         self.seam.set_status(
             {

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..errors import WorkflowDefinitionError
+from ..graph.subworkflow import SubWorkflow
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent, uses_tools
@@ -80,6 +81,23 @@ def _check_format(workflow: Workflow, node: AgentNode) -> None:
         raise WorkflowDefinitionError(msg) from exc
 
 
+def with_children(workflows: Iterable[Workflow]) -> list[Workflow]:
+    """The workflows and, recursively, those their sub-workflow nodes run (each once)."""
+    found: dict[int, Workflow] = {}
+
+    def visit(workflow: Workflow) -> None:
+        if id(workflow) in found:
+            return
+        found[id(workflow)] = workflow
+        for node in workflow.nodes.values():
+            if isinstance(node, SubWorkflow):
+                visit(node.workflow)
+
+    for workflow in workflows:
+        visit(workflow)
+    return list(found.values())
+
+
 def register(
     worker: Any,
     workflows: Iterable[Workflow],
@@ -100,7 +118,7 @@ def register(
     for agent in agents:
         all_agents[agent.name] = agent
     seen_workflows: set[str] = set()
-    for workflow in workflows:
+    for workflow in with_children(workflows):
         if workflow.name in seen_workflows:
             msg = f"two workflows are named {workflow.name!r}; workflow names must be unique"
             raise WorkflowDefinitionError(msg)

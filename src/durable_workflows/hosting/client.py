@@ -432,10 +432,13 @@ class WorkflowRun:
         )
         envelope = self.workflow.registry.encode(value, (expected,))
         token = uuid.uuid4().hex
+        # a sub-workflow's request is answered at the child run that owns it (W4)
+        owner = entry.get("instance_id", self.run_id)
+        inner = entry.get("inner_id", request_id)
         await self._durable.raise_orchestration_event(
-            self.run_id, request_id, data={"response": envelope, "token": token}
+            owner, inner, data={"response": envelope, "token": token}
         )
-        await wait_for_verdict(self._durable, self.run_id, request_id, token, timeout)
+        await wait_for_verdict(self._durable, owner, inner, token, timeout)
 
     async def raise_event(self, name: str, payload: Any) -> None:
         """Answer the one request open at port `name` with a named event carrying `payload`
@@ -452,18 +455,27 @@ class WorkflowRun:
             msg = f"run {self.run_id!r} is {status.status}; it no longer accepts events"
             raise InvalidResponseError(msg)
         engine = Engine(self.workflow)
-        pending = [(r.request_id, r.port_id) for r in status.pending_requests]
-        open_state = EngineState(
-            requests={rid: PendingRequest(rid, port, None, 0) for rid, port in pending}
-        )
-        engine.event_request(open_state, name)
+        owner, event_name = self.run_id, name
+        if "/" in name:  # a port of a sub-workflow's child run: raised on that run (W4)
+            here = [e for e in custom_status(state).get("requests", []) if e["port_id"] == name]
+            if len(here) != 1:
+                ids = ", ".join(e["request_id"] for e in here) or "none"
+                msg = f"event {name!r}: {len(here)} requests are open at port {name!r} ({ids})"
+                raise InvalidResponseError(msg)
+            owner, event_name = here[0]["instance_id"], name.rsplit("/", 1)[1]
+        else:
+            pending = [(r.request_id, r.port_id) for r in status.pending_requests]
+            open_state = EngineState(
+                requests={rid: PendingRequest(rid, port, None, 0) for rid, port in pending}
+            )
+            engine.event_request(open_state, name)
         value = engine.coerce_response(name, payload)
         data = to_json(value, self.workflow.response_type(name))
-        await self._durable.raise_orchestration_event(self.run_id, name, data=data)
+        await self._durable.raise_orchestration_event(owner, event_name, data=data)
 
     async def cancel(self, reason: str = "cancelled") -> None:
-        """Terminate the run."""
-        await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=False)
+        """Terminate the run, and the child runs of its sub-workflows (W5)."""
+        await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=True)
 
 
 class StreamingWorkflowRun(WorkflowRun):

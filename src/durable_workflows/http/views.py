@@ -142,8 +142,11 @@ def event_json(event: WorkflowEvent, workflow: Workflow) -> dict[str, Any]:
         elif f.name in event.value_fields:
             value = to_json(value)
         data[to_camel(f.name)] = value
-    if isinstance(event, WaitingForInputEvent) and event.port_id in workflow.request_names:
-        data["responseSchema"] = types_schema((workflow.response_type(event.port_id),))
+    if isinstance(event, WaitingForInputEvent):
+        try:  # (a port of a sub-workflow by its path; none if the graph changed)
+            data["responseSchema"] = types_schema((workflow.response_type(event.port_id),))
+        except KeyError:
+            pass
     return data
 
 
