@@ -14,18 +14,18 @@ import pytest
 from durable_workflows import (
     Delay,
     DurableWorkflowHost,
-    SubWorkflow,
-    WorkflowFailedError,
     InvalidResponseError,
     RequestPort,
     RequestTimedOut,
     RequestTimedOutEvent,
     ResponseRefusedEvent,
+    SubWorkflow,
     WorkflowBuilder,
     WorkflowClient,
     WorkflowCompletedEvent,
     WorkflowContext,
     WorkflowEvent,
+    WorkflowFailedError,
     executor,
 )
 from durable_workflows.graph.workflow import Workflow

@@ -35,6 +35,7 @@ from ..runtime.events import (
 )
 from ..runtime.wire import decode_result, decode_state, encode_message, encode_state
 from ..values.typing_utils import type_key
+from .children import ChildRuns, report
 from .names import (
     AGENT_TURN_ORCHESTRATOR,
     EVENT_LOG_ENTITY,
@@ -44,7 +45,6 @@ from .names import (
     thread_id,
 )
 from .response_formats import format_ref
-from .children import ChildRuns, report
 from .responses import ResponseIntake
 from .seam import OrchestrationSeam
 
