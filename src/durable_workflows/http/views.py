@@ -3,6 +3,7 @@ agent replies and thread messages."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from typing import Any, Union
@@ -143,10 +144,9 @@ def event_json(event: WorkflowEvent, workflow: Workflow) -> dict[str, Any]:
             value = to_json(value)
         data[to_camel(f.name)] = value
     if isinstance(event, WaitingForInputEvent):
-        try:  # (a port of a sub-workflow by its path; none if the graph changed)
+        with contextlib.suppress(KeyError):  # (a sub-workflow's port by its path; none if
+            # the graph changed)
             data["responseSchema"] = types_schema((workflow.response_type(event.port_id),))
-        except KeyError:
-            pass
     return data
 
 
