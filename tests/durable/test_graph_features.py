@@ -485,12 +485,14 @@ def test_cancelling_the_parent_cancels_its_children(host: DurableWorkflowHost) -
         await wait_until(lambda: _has_requests(run), "the innermost request")
         await run.cancel()
         inner_id = f"{run.run_id}~GFDeepOuter:2:0~GFDeepMid:2:0~GFDeepInner:2:0"
-        for _ in range(500):
-            inner = await client.durable_client.get_orchestration_state(inner_id)
-            if inner.runtime_status.name == "TERMINATED":
+        durable = client.durable_client
+        for _ in range(500):  # termination is asynchronous
+            top = await durable.get_orchestration_state(run.run_id)
+            inner = await durable.get_orchestration_state(inner_id)
+            names = top.runtime_status.name, inner.runtime_status.name
+            if names == ("TERMINATED", "TERMINATED"):
                 break
             await asyncio.sleep(0.02)
-        top = await client.durable_client.get_orchestration_state(run.run_id)
-        return top.runtime_status.name, inner.runtime_status.name
+        return names
 
     assert drive(host, body) == ("TERMINATED", "TERMINATED")

@@ -39,6 +39,8 @@ class _Child:
     requests: list[dict[str, Any]] = field(default_factory=list)
     seen: int = 0
     """The child's last event sequence received."""
+    held: list[WorkflowEvent] = field(default_factory=list)
+    """Its events received but not emitted yet (an earlier child run has not ended)."""
 
 
 class ChildRuns:
@@ -78,8 +80,9 @@ class ChildRuns:
         return [c.wait for c in self.running.values() if c.wait is not None]
 
     def take(self) -> list[WorkflowEvent]:
-        """Read the reports that arrived: the children's events, qualified (W3)."""
-        events: list[WorkflowEvent] = []
+        """Read the reports that arrived; returns the children's events that can be emitted
+        now, qualified: in invocation order, a child's only once every earlier child run
+        has ended (W3)."""
         for child in self.running.values():
             if child.wait is None or not self.seam.is_complete(child.wait):
                 continue
@@ -91,7 +94,7 @@ class ChildRuns:
                 event = event_from_dict(data, node.workflow.registry)
                 child.seen = max(child.seen, event.sequence)
                 shown = qualified(event, node.id, key)
-                events += [] if shown is None else [shown]
+                child.held += [] if shown is None else [shown]
             child.requests = [
                 {
                     **entry,
@@ -102,22 +105,32 @@ class ChildRuns:
                 }
                 for entry in report.get("requests", ())
             ]
+        events: list[WorkflowEvent] = []
+        for child in self.running.values():
+            events += child.held
+            child.held = []
+            if not self._ended(child):
+                break
         return events
+
+    def _ended(self, child: _Child) -> bool:
+        """Whether a child run completed and all its events arrived."""
+        task = child.task
+        if not self.seam.is_complete(task) or self.seam.failure(task) is not None:
+            return False
+        return not self.stream or child.seen >= int(self.seam.result(task).get("sequence", 0))
 
     def behind(self) -> list[Any]:
         """For a streamed run: waits on the children that completed before all their events
         arrived (their last report is on its way)."""
-        if not self.stream:
-            return []
         waits = []
         for child in self.running.values():
             task = child.task
-            if self.seam.failure(task) is not None or not self.seam.is_complete(task):
+            if self.seam.failure(task) is not None or self._ended(child):
                 continue
-            if child.seen < int(self.seam.result(task).get("sequence", 0)):
-                if child.wait is None:
-                    child.wait = self.seam.wait_for_event(CHANNEL + child.key)
-                waits.append(child.wait)
+            if child.wait is None:
+                child.wait = self.seam.wait_for_event(CHANNEL + child.key)
+            waits.append(child.wait)
         return waits
 
     def requests(self) -> list[dict[str, Any]]:

@@ -242,6 +242,7 @@ class OrchestratorDriver:
         while behind := self.children.behind():  # a child's last events are on their way
             yield self.seam.when_any(behind)
             self._emit(self.children.take())
+        self._emit(self.children.take())  # what later children held back (W3)
         results = []
         for node_id, call, inner in calls:
             task = call if inner is None else inner

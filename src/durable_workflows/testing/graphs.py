@@ -7,8 +7,9 @@ async function executors, request ports and agents; they use shared state, outpu
 events, extra and targeted sends and halts; edges are single (with or without a condition),
 fan-out, switch-case, fan-in barriers and self-loops; executors have retry policies and
 timeouts, ports timeouts and timeout routes (P8); class executors ask with `request_info` and
-answer in a response handler (P11); delays hold messages for a few minutes (C2). Each
-construct can be switched off.
+answer in a response handler (P11); delays hold messages for a few minutes (C2); sub-workflows
+(a chain, with a request port or a delay in the middle) run as child runs (W1). Each construct
+can be switched off.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import BaseModel
 
 from ..errors import WorkflowValidationError
 from ..graph.builder import WorkflowBuilder
+from ..graph.subworkflow import SubWorkflow
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import AgentResponse
@@ -37,7 +39,8 @@ from ..model.policies import RetryPolicy
 from ..model.ports import RequestPort, RequestTimedOut
 from ..model.requests import response_handler
 
-NodeKind = Literal["class", "function", "async", "port", "agent", "delay"]
+NodeKind = Literal["class", "function", "async", "port", "agent", "delay", "workflow"]
+SubKind = Literal["plain", "port", "delay"]
 GroupKind = Literal["edges", "fan-out", "switch"]
 
 LOOP_LIMIT = 6
@@ -99,6 +102,8 @@ class NodeSpec:
     """A port's timed-out requests go to a terminal ``n{i}.expired`` node (P8)."""
     minutes: int = 1
     """A delay's duration."""
+    sub: SubKind = "plain"
+    """What a sub-workflow has between its two executors."""
     asks: bool = False
     """A class executor that also asks (`ctx.request_info`) when the path length is a multiple
     of three, and sends the answer on from its response handler (P11)."""
@@ -134,7 +139,9 @@ class WorkflowSpec:
 
     def build(self) -> Workflow:
         """The workflow (raises `WorkflowValidationError` for an invalid combination)."""
-        chains = [_make(i, spec, self._successors(i)) for i, spec in enumerate(self.nodes)]
+        chains = [
+            _make(i, spec, self._successors(i), self.name) for i, spec in enumerate(self.nodes)
+        ]
         builder = WorkflowBuilder(chains[0][0], name=self.name, max_supersteps=self.max_supersteps)
         for i in self.declaration_order:
             builder.add_node(chains[i][0])
@@ -221,7 +228,26 @@ class AskingTraceNode(TraceNode):
         return Trace(path=[*asked.path, *answer.path])
 
 
-def _make(i: int, spec: NodeSpec, successors: list[str]) -> list[Node]:
+def _sub_workflow(name: str, sub: SubKind) -> Workflow:
+    """A small child workflow: enter -> [a port or a delay] -> leave, over traces."""
+
+    @executor(id="enter")
+    def enter(trace: Trace) -> Trace:
+        return Trace(path=[*trace.path, f"{name}.enter"])
+
+    @executor(id="leave")
+    def leave(trace: Trace) -> Trace:
+        return Trace(path=[*trace.path, f"{name}.leave"])
+
+    middle: list[Node] = []
+    if sub == "port":
+        middle = [RequestPort("ask", request_type=Trace, response_type=Trace, timeout=timedelta(days=1))]
+    elif sub == "delay":
+        middle = [Delay("wait", timedelta(minutes=2), message_type=Trace)]
+    return WorkflowBuilder(enter, name=name).add_chain([enter, *middle, leave]).build()
+
+
+def _make(i: int, spec: NodeSpec, successors: list[str], workflow_name: str) -> list[Node]:
     """Node `n{i}`: one node, or for an agent the chain prompt -> agent -> reply."""
     node_id = f"n{i}"
     target = None
@@ -236,6 +262,8 @@ def _make(i: int, spec: NodeSpec, successors: list[str]) -> list[Node]:
         return _agent_chain(node_id)
     if spec.kind == "delay":
         return [Delay(node_id, timedelta(minutes=spec.minutes), message_type=Trace)]
+    if spec.kind == "workflow":
+        return [SubWorkflow(_sub_workflow(f"{workflow_name}_{node_id}", spec.sub), id=node_id)]
     return [_function(node_id, spec, target)]
 
 
@@ -314,6 +342,7 @@ def workflow_specs(
     timeout_routes: bool = True,
     asks: bool = True,
     delays: bool = True,
+    subworkflows: bool = True,
 ) -> st.SearchStrategy[WorkflowSpec]:
     """Random workflow descriptions (`WorkflowSpec`); see `workflows` for the constructs."""
     kinds: tuple[NodeKind, ...] = ("class", "function", "async")
@@ -323,6 +352,8 @@ def workflow_specs(
         kinds += ("agent",)
     if delays:
         kinds += ("delay",)
+    if subworkflows:
+        kinds += ("workflow",)
     options = _Options(kinds, loops, halts, targeted, policies, fan_ins, timeout_routes, asks)
     return _specs(min_nodes, max_nodes, options)
 
@@ -369,13 +400,19 @@ def _specs(draw: st.DrawFn, min_nodes: int, max_nodes: int, options: _Options) -
 def _kind(draw: st.DrawFn, i: int, barrier_target: bool, options: _Options) -> NodeKind:
     if i == 0:
         return "class"
-    kinds = [k for k in options.kinds if not (barrier_target and k in ("port", "delay"))]
-    return draw(st.sampled_from(kinds))  # (a port or delay cannot take a barrier's list)
+    held = ("port", "delay", "workflow")
+    kinds = [k for k in options.kinds if not (barrier_target and k in held)]
+    return draw(st.sampled_from(kinds))  # (these take a trace, not a barrier's list)
 
 
 def _behaviour(draw: st.DrawFn, node: NodeSpec, sends: bool, options: _Options) -> NodeSpec:
     if node.kind == "delay":
         return replace(node, minutes=draw(st.integers(1, 3)))
+    if node.kind == "workflow":
+        subs: list[SubKind] = ["plain", "delay"]
+        if "port" in options.kinds:
+            subs.append("port")
+        return replace(node, sub=draw(st.sampled_from(subs)))
     if node.kind in ("port", "agent"):
         timeout = options.policies and node.kind == "port" and draw(st.booleans())
         route = timeout and options.timeout_routes and draw(st.booleans())
@@ -403,6 +440,7 @@ def workflows(
     timeout_routes: bool = True,
     asks: bool = True,
     delays: bool = True,
+    subworkflows: bool = True,
 ) -> st.SearchStrategy[Workflow]:
     """Random valid workflows over `Trace` messages (every construct unless switched off).
 
@@ -422,6 +460,7 @@ def workflows(
         timeout_routes=timeout_routes,
         asks=asks,
         delays=delays,
+        subworkflows=subworkflows,
     )
     return specs.map(build_or_none).filter(lambda w: w is not None)  # type: ignore[return-value]
 
