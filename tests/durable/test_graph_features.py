@@ -496,3 +496,18 @@ def test_cancelling_the_parent_cancels_its_children(host: DurableWorkflowHost) -
         return names
 
     assert drive(host, body) == ("TERMINATED", "TERMINATED")
+
+
+def test_child_runs_are_not_listed_as_runs(host: DurableWorkflowHost) -> None:
+    """W2: list_runs lists the parent run, not its sub-workflows' child runs."""
+
+    async def body(client: WorkflowClient) -> tuple[str, list[str]]:
+        run = await client.run(SUB_ASKING, 9)
+        await wait_until(lambda: _is(run, ["GFChild/ask"]), "the child's request")
+        runs = await client.list_runs(limit=1000)
+        await run.cancel()
+        return run.run_id, [r.run_id for r in runs]
+
+    run_id, listed = drive(host, body)
+    assert run_id in listed
+    assert not [r for r in listed if r.startswith(run_id + "~")]

@@ -349,6 +349,7 @@ class OrchestratorDriver:
                 "superstep": superstep,
                 "stream": self.stream,
                 "requests": requests,
+                **({"parent": self.parent["instance_id"]} if self.parent is not None else {}),
                 **self.intake.verdicts(),
                 **({"timed_out": state.timed_out} if state is not None and state.timed_out else {}),
             }
