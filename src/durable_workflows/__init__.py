@@ -3,10 +3,14 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .errors import (
+    BackendError,
+    BackendUnavailableError,
     DurableWorkflowsError,
     ExecutorFailedError,
     InvalidResponseError,
+    InvalidRunIdError,
     MaxSuperstepsExceededError,
+    PayloadTooLargeError,
     RequestAlreadyAnsweredError,
     RequestTimeoutError,
     RunAlreadyExistsError,
@@ -65,6 +69,8 @@ __all__ = [
     "AgentResponse",
     "AgentStream",
     "AgentStreamUpdate",
+    "BackendError",
+    "BackendUnavailableError",
     "Case",
     "ChatMessage",
     "CustomEvent",
@@ -80,7 +86,9 @@ __all__ = [
     "ExecutorFailedEvent",
     "ExecutorInvokedEvent",
     "InvalidResponseError",
+    "InvalidRunIdError",
     "MaxSuperstepsExceededError",
+    "PayloadTooLargeError",
     "RequestAlreadyAnsweredError",
     "RequestPort",
     "RequestTimedOut",

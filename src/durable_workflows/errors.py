@@ -87,7 +87,7 @@ class WorkflowFailedError(DurableWorkflowsError):
 
 
 class WorkflowGraphMismatchError(DurableWorkflowsError):
-    """A running instance was started with a different graph than the code registers now."""
+    """A run was started with a workflow version (or graph) that this worker does not register."""
 
 
 class InvalidResponseError(DurableWorkflowsError, ValueError):
@@ -118,3 +118,36 @@ class RunAlreadyExistsError(DurableWorkflowsError):
 
 class RequestTimeoutError(WorkflowRuntimeError):
     """A request port's request got no response within the port's timeout."""
+
+
+class InvalidRunIdError(DurableWorkflowsError, ValueError):
+    """A run id cannot be used (empty, or with a character the backend gives a meaning to)."""
+
+
+class PayloadTooLargeError(DurableWorkflowsError, ValueError):
+    """One payload (input, message, result, response or shared state) is over the size limit."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{what} is {size:,} bytes, over the limit of {limit:,} bytes per payload. Pass "
+            "large data by reference (a file path, URL or database key) instead of by value, "
+            "or raise max_payload_bytes (docs/hosting.md, Limits)."
+        )
+
+
+class BackendError(DurableWorkflowsError):
+    """A call to the Durable Task backend failed; `.code` is the gRPC status code name."""
+
+    def __init__(
+        self, message: str, *, code: str, address: str | None = None, run_id: str | None = None
+    ) -> None:
+        self.code = code
+        self.address = address
+        self.run_id = run_id
+        super().__init__(message)
+
+
+class BackendUnavailableError(BackendError, ConnectionError):
+    """The backend cannot be reached (not running, wrong address, network down)."""

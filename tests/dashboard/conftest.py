@@ -91,9 +91,10 @@ def browser() -> Iterator[Any]:
             "as root (apt-get install chromium)"
         )
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         pytest.skip("playwright is not installed: pip install -e '.[dev]'")
+    expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions (a busy CI host)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -49,7 +49,7 @@ class FakeSeam:
         self.hang = hang
         """Node ids whose activities never complete (to exercise executor timeouts)."""
         self.activities = {
-            activity_name(workflow.name, node_id): make_activity(workflow, node_id)
+            activity_name(workflow.name, workflow.version, node_id): make_activity(workflow, node_id)
             for node_id in workflow.nodes
         }
         self.activity_calls: list[str] = []
@@ -67,6 +67,8 @@ class FakeSeam:
     @property
     def now(self) -> datetime:
         return self.clock
+
+    is_replaying = False
 
     def call_activity(self, name: str, payload: Any, retry: RetryPolicy | None) -> FakeTask:
         self.activity_calls.append(name)

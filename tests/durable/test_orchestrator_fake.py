@@ -78,9 +78,9 @@ def test_chain() -> None:
     outputs, seams = run_fake(wf, 5)
     assert outputs == ["v=11"] == run_in_process(wf, 5).outputs
     assert seams[0].activity_calls == [
-        "dw.FakeChain.double",
-        "dw.FakeChain.inc",
-        "dw.FakeChain.fmt",
+        f"dw.FakeChain@{wf.version}.double",
+        f"dw.FakeChain@{wf.version}.inc",
+        f"dw.FakeChain@{wf.version}.fmt",
     ]
     assert len(seams) == 1
 
@@ -110,7 +110,7 @@ def test_fan_out_fan_in() -> None:
     )
     outputs, seams = run_fake(wf, 1)
     assert outputs == run_in_process(wf, 1).outputs == [13]
-    assert sorted(seams[0].activity_calls[1:3]) == ["dw.FakeFan.a", "dw.FakeFan.b"]
+    assert sorted(seams[0].activity_calls[1:3]) == [f"dw.FakeFan@{wf.version}.{n}" for n in "ab"]
 
 
 def test_switch() -> None:

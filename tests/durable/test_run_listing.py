@@ -259,8 +259,10 @@ def test_runs_command_prints_the_runs(
     out = capsys.readouterr().out
     assert code == 0
     header, first, *_ = out.splitlines()
-    assert header.split() == ["RUN", "WORKFLOW", "STATUS", "STEP", "WAITING", "STARTED", "UPDATED"]
-    assert first.split()[:5] == [run_id, "ListChain", "completed", "3", "0"]
+    assert header.split() == [
+        "RUN", "WORKFLOW", "VERSION", "STATUS", "STEP", "WAITING", "STARTED", "UPDATED"
+    ]
+    assert first.split()[:6] == [run_id, "ListChain", CHAIN.version, "completed", "3", "0"]
     assert (
         main(
             [

@@ -283,7 +283,7 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
         assert c.get_orchestration_state("missing") is None
         c.close()
         os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(10) == 0
+        assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)

@@ -21,7 +21,6 @@ from ..graph.workflow import Workflow
 from ..hosting.auth import with_token
 from ..hosting.client import StreamingWorkflowRun, WorkflowClient, WorkflowRun
 from ..hosting.connection import ENV_VAR, parse_connection_string, resolve_connection
-from ..hosting.factories import create_client
 from ..rendering import RenderingError, RunOverlay, render
 from ..rendering.output import output_format
 from ..runtime.events import (
@@ -279,8 +278,7 @@ def open_client(args: argparse.Namespace, workflows: list[Workflow]) -> Workflow
     logger = logging.getLogger("durable_workflows.cli.durabletask")
     logger.setLevel(logging.WARNING)
     settings = with_token(parse_connection_string(connection_string(args)), args.token)
-    durable = create_client(settings, asynchronous=True, logger=logger)
-    return WorkflowClient(durable, workflows)
+    return WorkflowClient.from_connection_string(settings, workflows, logger=logger)
 
 
 def hosted_workflows(targets: list[str]) -> list[Workflow]:
@@ -307,12 +305,14 @@ def worker_command(args: argparse.Namespace) -> int:
 
     cs = connection_string(args)
     workflows = hosted_workflows(args.targets)
+    hosts = [obj for obj in map(load_target, args.targets) if isinstance(obj, DurableWorkflowHost)]
     host = DurableWorkflowHost(
         workflows,
         connection_string=cs,
         mode="worker",
         max_concurrency=args.max_concurrency,
         token=args.token,
+        previous_versions=[w for h in hosts for w in h.previous_versions],
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

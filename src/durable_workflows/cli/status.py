@@ -63,6 +63,8 @@ def describe_state(
     custom = json.loads(state.serialized_custom_status or "{}")
     head = f"run {run_id} of {summary.workflow}:"
     when = f"updated {summary.updated_at:%Y-%m-%d %H:%M:%S} UTC"
+    if summary.version:
+        when += f", version {summary.version}"
     progress = f"superstep {summary.superstep}, {custom.get('sequence', 0)} events"
     if summary.status == "completed":
         data = json.loads(state.serialized_output or "{}")

@@ -35,6 +35,7 @@ from ..values.serialization import TypeRegistry
 from .agent_stream import StreamPublisher, StreamSignaller
 from .names import AGENT_TURN_ORCHESTRATOR, agent_entity_name, agent_tool_activity
 from .response_formats import resolve_format
+from .telemetry import step_span
 
 
 class AgentTurnError(DurableWorkflowsError):
@@ -49,10 +50,11 @@ def make_agent_entity(
 ) -> Callable[[Any, Any], Any]:
     """The entity function holding `agent`'s threads.
 
-    `registries` are the type registries of the workflows using the agent, by workflow name:
-    a turn a workflow runs is decoded and encoded with that workflow's types (so a typed
-    `AgentResponse[...]` of a previous agent arrives as itself); a direct turn with the agent's
-    (and its per-call response format). `default_ttl` is the host's session TTL; `signaller`
+    `registries` are the type registries of the workflows using the agent, by workflow name
+    (the current version) and by ``name@version``: a turn a workflow runs is decoded and
+    encoded with the types of that version of the workflow (so a typed `AgentResponse[...]` of
+    a previous agent arrives as itself); a direct turn with the agent's (and its per-call
+    response format). `default_ttl` is the host's session TTL; `signaller`
     is how streamed turns publish their deltas.
     """
     own = TypeRegistry([AgentInput, agent.response_type])
@@ -64,7 +66,10 @@ def make_agent_entity(
         operation = ctx.operation
         if operation in ("run_turn", "step"):
             fmt = resolve_format(payload.get("response_format"))
-            registry = by_workflow.get(payload.get("workflow", ""), own)
+            workflow = payload.get("workflow", "")
+            registry = by_workflow.get(f"{workflow}@{payload.get('version')}") or by_workflow.get(
+                workflow, own
+            )
             if fmt is not None and payload.get("workflow") not in by_workflow:
                 registry = TypeRegistry([AgentInput, agent.response_type, response_type_for(fmt)])
             stream = payload.get("stream")
@@ -76,11 +81,14 @@ def make_agent_entity(
                 publishers.append(StreamPublisher(signaller, stream, step))
                 return publishers[-1]
 
+            kind = "agent_turn" if operation == "run_turn" else "agent_step"
             try:
-                if operation == "run_turn":
-                    done = _run_turn(agent, thread, registry, payload, fmt, publisher(0))
-                else:
-                    step = _step(agent, thread, stored, registry, payload, fmt, publisher)
+                with step_span(kind, agent.name, payload, _span_attributes(agent, payload)):
+                    if operation == "run_turn":
+                        done = _run_turn(agent, thread, registry, payload, fmt, publisher(0))
+                    else:
+                        step = _step(agent, thread, stored, registry, payload, fmt, publisher)
+                if operation == "step":
                     if not isinstance(step, TurnDone):
                         ctx.set_state({**thread.model_dump(mode="json"), "turn": step[0]})
                         return {"tool_calls": step[1]}
@@ -111,6 +119,15 @@ def make_agent_entity(
         raise WorkflowDefinitionError(msg)
 
     return entity
+
+
+def _span_attributes(agent: WorkflowAgent, payload: dict[str, Any]) -> dict[str, Any]:
+    """What an agent turn's span records: the agent, the thread, and the run and node."""
+    attributes = {"workflow.agent": agent.name, "workflow.thread_id": payload["thread_id"]}
+    for key in ("run_id", "node_id"):
+        if key in payload:
+            attributes[f"workflow.{key}"] = payload[key]
+    return attributes
 
 
 def _run_turn(
@@ -193,7 +210,11 @@ def make_tool_activity(agent: WorkflowAgent) -> Callable[[Any, Any], Any]:
     tools = agent
 
     def activity(ctx: Any, call: dict[str, Any]) -> dict[str, Any]:
-        return tools.call_tool(ToolCall.model_validate(call)).model_dump(mode="json")
+        parsed = ToolCall.model_validate(call)
+        attributes = {"workflow.agent": agent.name, "workflow.tool": parsed.name,
+                      "workflow.tool_call_id": parsed.id}
+        with step_span("tool_call", parsed.name, call, attributes):
+            return tools.call_tool(parsed).model_dump(mode="json")
 
     activity.__name__ = agent_tool_activity(agent.name)
     return activity
@@ -219,7 +240,9 @@ def make_agent_turn_orchestrator(
             raise WorkflowNotFoundError(msg)
         entity = EntityInstanceId(agent_entity_name(agent.name), payload["key"])
         body: dict[str, Any] = {"message": payload["message"], "thread_id": payload["thread_id"]}
-        for optional in ("response_format", "stream", "workflow"):
+        for optional in (
+            "response_format", "stream", "workflow", "version", "trace", "run_id", "node_id"
+        ):
             if payload.get(optional) is not None:
                 body[optional] = payload[optional]
         if not uses_tools(agent):
@@ -230,7 +253,8 @@ def make_agent_turn_orchestrator(
         with (yield ctx.lock_entities([entity])):
             step = yield ctx.call_entity(entity, "step", {**body, "turn_id": ctx.instance_id})
             while "tool_calls" in step:
-                calls = [ctx.call_activity(activity, input=c) for c in step["tool_calls"]]
+                trace = {"trace": body["trace"]} if "trace" in body else {}
+                calls = [ctx.call_activity(activity, input={**c, **trace}) for c in step["tool_calls"]]
                 results = yield task.when_all(calls)
                 step = yield ctx.call_entity(entity, "step", {**later, "tool_results": results})
         return step if "stream" in body else step["response"]

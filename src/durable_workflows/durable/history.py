@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,18 +41,19 @@ def history_document(
     orchestrator: str,
     status: str,
     events: list[Any],
-    workflow: Workflow | None,
+    workflow: Workflow | Iterable[Workflow] | None,
 ) -> dict[str, Any]:
     """The JSON document of a run's history (`events` are ``HistoryEvent`` protobufs).
 
-    `workflow` is the exporting side's workflow of that name: its plan goes in the document
-    when its graph hash is the one the run was started with.
+    `workflow` is the exporting side's workflow of that name (or its versions): the plan of
+    the one whose graph hash the run was started with goes in the document.
     """
     from google.protobuf import json_format
 
     started = _start_payload(events)
     graph_hash = str(started.get("graph_hash", "")) if started else ""
-    plan = workflow.plan.to_dict() if workflow and workflow.graph_hash == graph_hash else None
+    known = [workflow] if isinstance(workflow, Workflow) else list(workflow or [])
+    plan = next((w.plan.to_dict() for w in known if w.graph_hash == graph_hash), None)
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,

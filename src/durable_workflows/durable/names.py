@@ -11,15 +11,19 @@ EVENT_LOG_ENTITY = "dw_events"
 
 EVENT_CHUNK = 256
 
+SHARED_STATE_ENTITY = "dw_shared"
+"""Entity keyed by run id holding a run's shared state when it is passed by reference."""
+
 
 def orchestrator_name(workflow_name: str) -> str:
     """The orchestrator registered for a workflow."""
     return f"dw.{workflow_name}"
 
 
-def activity_name(workflow_name: str, node_id: str) -> str:
-    """The activity that runs one executor of one workflow."""
-    return f"dw.{workflow_name}.{node_id}"
+def activity_name(workflow_name: str, version: str, node_id: str) -> str:
+    """The activity that runs one executor of one version of a workflow (versions of one
+    workflow may differ in an executor's code, so each registers its own)."""
+    return f"dw.{workflow_name}@{version}.{node_id}"
 
 
 AGENT_ENTITY_PREFIX = "dafx-"
@@ -36,7 +40,7 @@ name is reserved: no workflow's orchestrator can take it."""
 
 def agent_tool_activity(agent_name: str) -> str:
     """The activity running one tool call of an agent (a reserved name, like the turn's)."""
-    return activity_name(RESERVED_PREFIX + "agent_tool", agent_name)
+    return f"{orchestrator_name(RESERVED_PREFIX + 'agent_tool')}.{agent_name}"
 
 
 def agent_entity_name(agent_name: str) -> str:

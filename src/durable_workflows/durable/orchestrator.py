@@ -2,8 +2,11 @@
 
 It is a thin driver of `Engine`: it schedules a superstep's executors as activities and its
 agents as entity calls, takes request responses as external events (`ResponseIntake`; raced
-against port timeouts while the run only waits), publishes events, and continues-as-new every
-few supersteps so that history, and so replay cost, stays bounded.
+against deadlines while the run only waits), runs sub-workflows as sub-orchestrations
+(`ChildRuns`), publishes events, and continues-as-new every
+few supersteps, tasks or megabytes so that history, and so replay cost, stays bounded.
+Payloads over the limit fail the run with an error naming them (`payloads`); large shared
+state goes by reference (`shared_state`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import uses_tools
 from ..model.context import InvocationResult, SentMessage
 from ..model.executors import Executor
+from ..model.requests import InfoResponse
 from ..runtime.engine import Engine, RunState, Superstep
 from ..runtime.events import (
     ExecutorFailedEvent,
@@ -39,14 +43,23 @@ from .children import ChildRuns, report
 from .names import (
     AGENT_TURN_ORCHESTRATOR,
     EVENT_LOG_ENTITY,
+    SHARED_STATE_ENTITY,
     activity_name,
     agent_entity_name,
     event_chunk_key,
     thread_id,
 )
+from .payloads import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    GENERATION_BYTES,
+    SHARED_INLINE_BYTES,
+    check_payload,
+    payload_size,
+)
 from .response_formats import format_ref
 from .responses import ResponseIntake
 from .seam import OrchestrationSeam
+from .telemetry import Carrier, RunTelemetry
 
 SUPERSTEPS_PER_GENERATION = 25
 """Continue-as-new after this many supersteps (keeps each replay short)."""
@@ -62,10 +75,12 @@ class DurableRunFailed(DurableWorkflowsError):
 def start_payload(workflow: Workflow, input_envelope: Any, *, stream: bool) -> dict[str, Any]:
     """The orchestrator input of a new run.
 
-    ``input_digest`` identifies the input for idempotent starts; like every key of the payload
-    it is carried over by continue-as-new (which drops ``input`` itself).
+    ``version`` pins the run to the workflow definition it starts with; ``input_digest``
+    identifies the input for idempotent starts. Like every key of the payload they are carried
+    over by continue-as-new (which drops ``input`` itself).
     """
     return {
+        "version": workflow.version,
         "graph_hash": workflow.graph_hash,
         "input": input_envelope,
         "input_digest": input_digest(input_envelope),
@@ -87,7 +102,13 @@ class OrchestratorDriver:
     """One episode of the orchestrator for one run (rebuilt on every replay)."""
 
     def __init__(
-        self, workflow: Workflow, seam: OrchestrationSeam, payload: dict[str, Any]
+        self,
+        workflow: Workflow,
+        seam: OrchestrationSeam,
+        payload: dict[str, Any],
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        shared_by_reference: bool = False,
     ) -> None:
         self.workflow = workflow
         self.engine = Engine(workflow)
@@ -109,6 +130,15 @@ class OrchestratorDriver:
         """The timer created for each deadline waited for in this episode."""
         self.fired: datetime | None = None
         """The latest deadline whose timer fired (the clock may lag it slightly)."""
+        self.max_payload_bytes = max_payload_bytes
+        self.shared_by_reference = shared_by_reference
+        self.shared_version: str | None = payload.get("shared_version")
+        """The shared-state version stored in the run's `SHARED_STATE_ENTITY`, if any."""
+        self.history_bytes = payload_size(payload)
+        """Payload bytes this generation put into its history so far."""
+        self.telemetry = RunTelemetry(workflow.name, workflow.version, seam, payload)
+        self._superstep: int | None = None
+        """The superstep being executed (its span ends with a failure)."""
 
     def run(self) -> Generator[Any, Any, Any]:
         """The orchestrator body: returns the run's result payload, or raises to fail it."""
@@ -134,6 +164,8 @@ class OrchestratorDriver:
         completed = self.engine.completion_event(state)
         self._emit([completed])
         self._publish(state)
+        self._drop_shared()
+        self.telemetry.run_finished(None)
         encode = self.workflow.registry.encode
         return {
             "result": encode(completed.result),
@@ -146,9 +178,10 @@ class OrchestratorDriver:
         if recorded != self.workflow.graph_hash:
             msg = (
                 f"The workflow definition changed: run {self.seam.instance_id!r} of workflow "
-                f"{self.workflow.name!r} was started with graph hash {recorded}, but this worker "
-                f"registers hash {self.workflow.graph_hash}. Let old runs finish (or terminate "
-                "them) before deploying a changed graph, or register it under a new name."
+                f"{self.workflow.name!r} version {self.workflow.version!r} was started with "
+                f"graph hash {recorded}, but this worker registers that version with hash "
+                f"{self.workflow.graph_hash}. Give the changed graph a new version= and keep the "
+                "old definition in previous_versions= until its runs finish (docs/versioning.md)."
             )
             raise WorkflowGraphMismatchError(msg)
 
@@ -158,15 +191,23 @@ class OrchestratorDriver:
         while True:
             self._emit(self.intake.route(state))
             self._emit(self.engine.fire_due(state, self._now()))
-            if supersteps >= SUPERSTEPS_PER_GENERATION or tasks >= TASKS_PER_GENERATION:
+            if (
+                supersteps >= SUPERSTEPS_PER_GENERATION
+                or tasks >= TASKS_PER_GENERATION
+                or (supersteps and self.history_bytes >= GENERATION_BYTES)  # progress first
+            ):
                 self._continue_as_new(state)
                 return None
             step = self.engine.begin_superstep(state, self.seam.now)
             if step is not None:
                 self._emit(step.events)
                 self._publish(state)
-                results = yield from self._execute(state, step)
+                self._superstep = step.number
+                trace = self.telemetry.superstep_started(step.number)
+                results = yield from self._execute(state, step, trace)
                 self._emit(self.engine.finish_superstep(state, step, results))
+                self.telemetry.superstep_finished(step.number)
+                self._superstep = None
                 supersteps += 1
                 tasks += len(step.invocations)
             elif self.engine.status(state) == "waiting":
@@ -181,17 +222,24 @@ class OrchestratorDriver:
             return decode_state(self.workflow, self.payload["state"])
         message = self.workflow.registry.decode(self.payload["input"])
         state = self.engine.start(message, self.seam.instance_id)
+        self.telemetry.run_started()
         self._emit([WorkflowStartedEvent(workflow_name=self.workflow.name)])
         return state
 
     # -- supersteps ----------------------------------------------------------------------
 
-    def _execute(self, state: RunState, step: Superstep) -> Generator[Any, Any, list[Any]]:
+    def _execute(
+        self, state: RunState, step: Superstep, trace: Carrier | None
+    ) -> Generator[Any, Any, list[Any]]:
         """Run the superstep's tasks; responses arriving meanwhile are judged at once."""
         if not step.invocations:
             return []  # durabletask's when_all([]) never completes
-        encode = self.workflow.registry.encode
-        shared = {k: encode(v) for k, v in state.shared.items()}
+        readers = {
+            i.node_id
+            for i in step.invocations
+            if state.shared and _reads_state(self.workflow.nodes[i.node_id], i.message)
+        }
+        shared = (yield from self._share(state)) if readers else {}
         calls: list[tuple[str, Any, Any]] = []
         payload: dict[str, Any]
         for invocation in step.invocations:
@@ -203,9 +251,13 @@ class OrchestratorDriver:
                     "message": message,
                     "thread_id": thread_id(node.agent.name, key),
                     "workflow": self.workflow.name,  # the entity decodes with its types
+                    "version": self.workflow.version,
                 }
+                if trace:
+                    payload.update(trace=trace, run_id=state.run_id, node_id=node.id)
                 if node.response_format is not None:
                     payload["response_format"] = format_ref(node.response_format)
+                self._count_input(payload, f"agent node {node.id!r}", state)
                 if uses_tools(node.agent):  # a turn of several steps: tool calls are activities
                     payload.update(agent=node.agent.name, key=key)
                     task = self.seam.call_sub_orchestrator(AGENT_TURN_ORCHESTRATOR, payload)
@@ -220,10 +272,15 @@ class OrchestratorDriver:
                 continue
             assert isinstance(node, Executor)
             payload = {"message": message, "run_id": state.run_id, "superstep": state.superstep}
-            if shared:  # left out when empty: durabletask serializes every payload on every replay
-                payload["shared"] = shared
+            if node.id in readers:
+                payload.update(shared)
+            if trace:
+                payload["trace"] = trace
+            self._count_input(payload, f"executor {node.id!r}", state)
             task = self.seam.call_activity(
-                activity_name(self.workflow.name, node.id), payload, node.retry
+                activity_name(self.workflow.name, self.workflow.version, node.id),
+                payload,
+                node.retry,
             )
             if node.timeout is None:
                 calls.append((node.id, task, None))
@@ -235,7 +292,7 @@ class OrchestratorDriver:
             # a when_any never fails: a failed task is named by the loop below
             waits = [batch, *self.intake.watch(state), *self.children.watch()]
             yield self.seam.when_any(waits)
-            self._emit(self.intake.take(state))
+            self._take_responses(state)
             self._emit(self.children.take())
             if not self.seam.is_complete(batch):
                 self._publish(state)  # the verdicts, for the senders; the children's requests
@@ -268,6 +325,7 @@ class OrchestratorDriver:
         return results
 
     def _decode_result(self, node_id: str, data: Any, superstep: int) -> Any:
+        self.history_bytes += payload_size(data)
         node = self.workflow.nodes[node_id]
         try:
             if isinstance(node, AgentNode):
@@ -278,11 +336,41 @@ class OrchestratorDriver:
             error_type = error_type_name(type(exc))
             raise ExecutorFailedError(node_id, str(exc), error_type, superstep) from exc
 
+    def _count_input(self, payload: dict[str, Any], node: str, state: RunState) -> None:
+        size = payload_size(payload)
+        check_payload(
+            size, self.max_payload_bytes, f"The message to {node} in run {state.run_id!r}"
+        )
+        self.history_bytes += size
+
+    def _share(self, state: RunState) -> Generator[Any, Any, dict[str, Any]]:
+        """The shared-state fields of an executor input: the state, or a stored version."""
+        encode = self.workflow.registry.encode
+        encoded = {k: encode(v) for k, v in state.shared.items()}
+        text = json.dumps(encoded)
+        if len(text) <= SHARED_INLINE_BYTES or not self.shared_by_reference:
+            return {"shared": encoded}
+        version = hashlib.sha256(text.encode()).hexdigest()[:32]
+        if version != self.shared_version:
+            what = f"The shared state of run {state.run_id!r}"
+            check_payload(len(text), self.max_payload_bytes, what)
+            self.history_bytes += len(text)
+            yield self.seam.call_entity(
+                SHARED_STATE_ENTITY, state.run_id, "put", {"version": version, "state": encoded}
+            )
+            self.shared_version = version
+        return {"shared_ref": version}
+
+    def _drop_shared(self) -> None:
+        if self.shared_version is not None:
+            self.seam.signal_entity(SHARED_STATE_ENTITY, self.seam.instance_id, "delete", None)
+            self.shared_version = None
+
     # -- requests ------------------------------------------------------------------------
 
     def _wait(self, state: RunState) -> Generator[Any, Any, None]:
         """Wait until a response arrives (judged by the intake) or the next deadline passes
-        (the loop then times out what is due, P8)."""
+        (the loop then times out what is due, P8, and fires due timers, C2)."""
         waits = self.intake.watch(state)
         due = self.engine.next_deadline(state)
         timer = None
@@ -292,7 +380,7 @@ class OrchestratorDriver:
                 timer = self.timers[due] = self.seam.timer(due)
             waits.append(timer)
         yield self.seam.when_any(waits)
-        self._emit(self.intake.take(state))
+        self._take_responses(state)
         if timer is not None and due is not None and self.seam.is_complete(timer):
             self.fired = max(self.fired or due, due)
 
@@ -300,6 +388,13 @@ class OrchestratorDriver:
         """The orchestration's clock, and never before a deadline whose timer has fired."""
         now = self.seam.now
         return now if self.fired is None else max(now, self.fired)
+
+    def _take_responses(self, state: RunState) -> None:
+        """Judge the responses that arrived (counting their bytes into the generation's)."""
+        for wait in self.intake.waits.values():
+            if self.seam.is_complete(wait):
+                self.history_bytes += payload_size(self.seam.result(wait))
+        self._emit(self.intake.take(state))
 
     # -- events, status, continue-as-new ----------------------------------------------------
 
@@ -313,12 +408,13 @@ class OrchestratorDriver:
     def _publish(self, state: RunState | None) -> None:
         registry = self.workflow.registry
         events = [e.to_dict(registry) for e in self.unpublished] if self.stream else []
-        if events and self.parent is None:
+        if events and self.parent is None:  # (a child run's events go to its parent, W3)
             batch: dict[str, list[dict[str, Any]]] = {}
             for event in events:
                 key = event_chunk_key(self.seam.instance_id, event["sequence"])
                 batch.setdefault(key, []).append(event)
             for key, chunk in batch.items():
+                self.history_bytes += payload_size(chunk)
                 self.seam.signal_entity(EVENT_LOG_ENTITY, key, "append", chunk)
         self.unpublished = []
         requests = (
@@ -341,10 +437,12 @@ class OrchestratorDriver:
         )
         if self.parent is not None and (events or requests != self.reported):
             report(self.seam, self.parent, events, requests, self.sequence)
+            self.history_bytes += payload_size(events) + payload_size(requests)
             self.reported = requests
         superstep = 0 if state is None else state.superstep
         self.seam.set_status(
             {
+                "version": self.workflow.version,
                 "sequence": self.sequence,
                 "superstep": superstep,
                 "stream": self.stream,
@@ -360,6 +458,8 @@ class OrchestratorDriver:
             [WorkflowFailedEvent(error=error, error_type=error_type, executor_id=executor_id)]
         )
         self._publish(None)
+        self._drop_shared()
+        self.telemetry.run_finished((error, error_type), self._superstep)
         where = f"executor {executor_id!r} failed: " if executor_id else ""
         raise DurableRunFailed(f"{where}{error_type}: {error}")
 
@@ -372,5 +472,19 @@ class OrchestratorDriver:
             "sequence": self.sequence,
             "generation": self.payload["generation"] + 1,
             "verdicts": self.intake.verdicts(),
+            "shared_version": self.shared_version,
         }
         self.seam.continue_as_new(payload)
+
+
+def _reads_state(node: Any, message: Any) -> bool:
+    """Whether invoking `node` on `message` may read shared state (its handler takes a ctx)."""
+    if not isinstance(node, Executor):
+        return False
+    if isinstance(message, InfoResponse):  # an answer goes to a response handler (P11)
+        return any(spec.wants_context for spec in node.response_handlers)
+    try:
+        spec, _ = node.select_handler(message)
+    except DurableWorkflowsError:
+        return any(h.wants_context for h in node.handlers)
+    return spec.wants_context

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import DurableWorkflowsError, WorkflowGraphMismatchError
 from ..graph.workflow import Workflow
 from .history import RecordedHistory, load_history
-from .names import EVENT_LOG_ENTITY, orchestrator_name
+from .names import EVENT_LOG_ENTITY, activity_name
 from .registration import make_orchestrator
 
 _QUIET = logging.getLogger("durable_workflows.replay")
@@ -82,8 +82,8 @@ def _check_graph(workflow: Workflow, recorded: RecordedHistory) -> None:
     msg = (
         f"the graph of {workflow.name!r} changed: run {recorded.run_id!r} was started with graph "
         f"hash {recorded.graph_hash}, the current code has {workflow.graph_hash} ({what}). A "
-        "worker with this code fails the run; let it finish first, or deploy the change under a "
-        "new workflow name"
+        "worker with this code fails the run; give the change a new version= and keep the old "
+        "definition registered with previous_versions= until the run finishes (docs/versioning.md)"
     )
     raise WorkflowGraphMismatchError(msg)
 
@@ -114,7 +114,8 @@ def _replayer(workflow: Workflow) -> Any:
     from durabletask.serialization import JsonDataConverter
 
     registry = dt_worker._Registry()  # type: ignore[no-untyped-call]
-    registry.add_named_orchestrator(orchestrator_name(workflow.name), make_orchestrator(workflow))
+    orchestrator = make_orchestrator(workflow)
+    registry.add_named_orchestrator(orchestrator.__name__, orchestrator)
 
     class Replayer(dt_worker._OrchestrationExecutor):
         def __init__(self) -> None:
@@ -148,7 +149,9 @@ def _changed_payload(workflow: Workflow, event: Any, action: Any) -> str | None:
         return None
     if event.HasField("taskScheduled") and action.HasField("scheduleTask"):
         recorded, current = event.taskScheduled, action.scheduleTask
-        if recorded.name == current.name and recorded.input.value != current.input.value:
+        if recorded.name == current.name and _untraced(recorded.input.value) != _untraced(
+            current.input.value
+        ):
             return (
                 f"{_describe_task(workflow, recorded.name, recorded.input.value)} was sent a "
                 f"different message: recorded {_message(recorded.input.value)}, now "
@@ -248,8 +251,8 @@ def _describe_action(workflow: Workflow, action: Any) -> str:
 
 
 def _describe_task(workflow: Workflow, name: str, payload: str) -> str:
-    prefix = f"{orchestrator_name(workflow.name)}."
-    node = name.removeprefix(prefix)
+    prefix = activity_name(workflow.name, workflow.version, "")
+    node = name.removeprefix(prefix) if name.startswith(prefix) else name.rsplit(".", 1)[-1]
     data = _loads(payload)
     superstep = f" in superstep {data['superstep']}" if isinstance(data, dict) and "superstep" in data else ""
     return f"executor {node!r}{superstep}"
@@ -285,6 +288,14 @@ def _event(data: Any) -> str:
         return repr(data)[:200]
     fields = {k: v for k, v in data.items() if k not in ("run_id", "sequence", "type")}
     return f"{data.get('type')} {json.dumps(fields)[:200]}"
+
+
+def _untraced(payload: str) -> Any:
+    """An activity input without its trace context (recorded only while tracing)."""
+    data = _loads(payload)
+    if isinstance(data, dict):
+        data.pop("trace", None)
+    return data
 
 
 def _loads(text: str) -> Any:

@@ -23,6 +23,11 @@ class OrchestrationSeam(Protocol):
     @property
     def now(self) -> datetime: ...
 
+    @property
+    def is_replaying(self) -> bool:
+        """True while the code re-runs for history already recorded (emit nothing then)."""
+        ...
+
     def call_activity(self, name: str, payload: Any, retry: RetryPolicy | None) -> Any: ...
 
     def call_entity(self, name: str, key: str, operation: str, payload: Any) -> Any: ...
@@ -75,6 +80,10 @@ class DurableTaskSeam:
     def now(self) -> datetime:
         value: datetime = self._ctx.current_utc_datetime
         return value
+
+    @property
+    def is_replaying(self) -> bool:
+        return bool(self._ctx.is_replaying)
 
     def call_activity(self, name: str, payload: Any, retry: RetryPolicy | None) -> Any:
         return self._ctx.call_activity(name, input=payload, retry_policy=_retry_policy(retry))

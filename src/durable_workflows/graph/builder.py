@@ -53,8 +53,10 @@ class WorkflowBuilder:
         name: str,
         description: str | None = None,
         max_supersteps: int = 100,
+        version: str | None = None,
     ) -> None:
         self.name = name
+        self.version = version
         self.description = description
         self.max_supersteps = max_supersteps
         self._nodes: dict[str, Node] = {}
@@ -147,6 +149,7 @@ class WorkflowBuilder:
             max_supersteps=spec.max_supersteps,
             nodes=dict(spec.nodes),
             groups=spec.groups,
+            version=spec.version,
         )
 
     def spec(self) -> GraphSpec:
@@ -160,6 +163,7 @@ class WorkflowBuilder:
             groups=tuple(self._groups),
             duplicates=tuple(self._duplicates),
             unknown_refs=tuple(self._unknown_refs),
+            version=self.version,
         )
 
     # -- what rendering reads from a builder not yet built ----------------------------------

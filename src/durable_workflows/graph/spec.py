@@ -29,3 +29,5 @@ class GraphSpec:
     """(id, first node, other node) for each id used by two different nodes."""
     unknown_refs: tuple[tuple[str, str], ...] = ()
     """(id, where) for each string reference to a node never added."""
+    version: str | None = None
+    """The version label given to the builder (None: the graph hash is the version)."""

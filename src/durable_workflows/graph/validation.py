@@ -26,6 +26,7 @@ from ..values.typing_utils import a_type, is_assignable, short_name, union_membe
 from .spec import GraphSpec
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 RESERVED_PREFIX = "_"
 """Internal orchestrations are named as if for a workflow whose name starts with this; no
@@ -89,6 +90,17 @@ def _check_settings(spec: GraphSpec) -> list[ValidationIssue]:
                 "workflow-name",
                 f"workflow name {spec.name!r} is not a stable identifier: it must match "
                 f"{NAME_PATTERN.pattern} (a letter, then letters, digits, '_' or '-', at most 63)",
+            )
+        )
+    if spec.version is not None and (
+        not isinstance(spec.version, str) or not VERSION_PATTERN.match(spec.version)
+    ):
+        issues.append(
+            _issue(
+                "workflow-version",
+                f"workflow version {spec.version!r} is not a stable label: it must match "
+                f"{VERSION_PATTERN.pattern} (a letter or digit, then letters, digits, '.', '_' "
+                "or '-', at most 63), e.g. version=\"2\" or version=\"2024-06\"",
             )
         )
     max_steps = spec.max_supersteps

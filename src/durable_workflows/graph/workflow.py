@@ -32,6 +32,7 @@ class Workflow:
         max_supersteps: int,
         nodes: dict[str, Node],
         groups: tuple[EdgeGroup, ...],
+        version: str | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -41,6 +42,8 @@ class Workflow:
         self.groups = groups
         self.plan: ExecutionPlan = compile_plan(name, start, max_supersteps, nodes, groups)
         self.graph_hash = self.plan.graph_hash
+        self.version: str = version or self.graph_hash
+        """The version runs are pinned to: the builder's ``version=``, else the graph hash."""
         outgoing: dict[str, list[EdgeGroup]] = {node_id: [] for node_id in nodes}
         timeouts: dict[str, list[str]] = {}
         for group in groups:
@@ -190,4 +193,5 @@ class Workflow:
         return inline_html()
 
     def __repr__(self) -> str:
-        return f"Workflow(name={self.name!r}, nodes={len(self.nodes)}, hash={self.graph_hash})"
+        version = "" if self.version == self.graph_hash else f", version={self.version!r}"
+        return f"Workflow(name={self.name!r}{version}, nodes={len(self.nodes)}, hash={self.graph_hash})"

@@ -22,6 +22,7 @@ from ..model.agent_protocol import (
 )
 from ..values.serialization import TypeRegistry
 from .agent_stream import AgentStream
+from .waiting import wait_until_ended
 
 
 class DurableAgent:
@@ -70,11 +71,9 @@ class DurableAgent:
         instance = await self._client.schedule_new_orchestration(
             AGENT_TURN_ORCHESTRATOR, input=payload, instance_id=f"agent-turn-{uuid.uuid4().hex}"
         )
-        state = await self._client.wait_for_orchestration_completion(
-            instance, fetch_payloads=True, timeout=timeout
-        )
-        if state is None or state.runtime_status.name != "COMPLETED":
-            error = state.failure_details.message if state and state.failure_details else "unknown"
+        state = await wait_until_ended(self._client, instance, timeout, what="agent turn")
+        if state.runtime_status.name != "COMPLETED":
+            error = state.failure_details.message if state.failure_details else "unknown"
             msg = f"agent {self.name!r} turn on thread {thread!r} failed: {error}"
             raise DurableWorkflowsError(msg)
         response: AgentResponse[Any] = registry.decode(json.loads(state.serialized_output))

@@ -10,19 +10,31 @@ import asyncio
 import json
 import logging
 import os
-import time
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ..durable.names import EVENT_LOG_ENTITY, event_chunk_key, orchestrator_name
+from ..durable.names import (
+    EVENT_LOG_ENTITY,
+    SHARED_STATE_ENTITY,
+    event_chunk_key,
+    orchestrator_name,
+)
 from ..durable.orchestrator import start_payload
+from ..durable.payloads import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    check_payload,
+    default_max_payload_bytes,
+    payload_size,
+)
+from ..durable.telemetry import starting
 from ..errors import (
     DurableWorkflowsError,
     InvalidResponseError,
+    InvalidRunIdError,
     RunAlreadyExistsError,
     SerializationError,
     WorkflowFailedError,
@@ -40,7 +52,10 @@ from ..runtime.events import (
 )
 from ..values.serialization import to_json
 from ..values.typing_utils import short_name
+from .connection import ConnectionSettings, parse_connection_string
 from .orchestration_client import OrchestrationClientMixin
+from .retention import purge_runs
+from .rpc_errors import MappedClient
 from .run_info import (
     RunState,
     RunSummary,
@@ -51,6 +66,7 @@ from .run_info import (
     utc,
 )
 from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
+from .waiting import wait_until_ended
 
 _UNKNOWN = object()
 """The response type of a request whose port the workflow as defined here does not have."""
@@ -59,6 +75,7 @@ IfExists = Literal["error", "return"]
 """What starting a run with the id of an existing run does: raise, or return that run."""
 
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
+"""Backoff of `wait_for_completion`'s status polls (seconds)."""
 
 
 @dataclass
@@ -78,6 +95,8 @@ class RunStatus:
     """When the run last changed (UTC)."""
     streamed: bool = False
     """Whether the run records its events (started with `stream()`)."""
+    version: str | None = None
+    """The workflow version the run is pinned to (docs/versioning.md)."""
 
     @property
     def is_active(self) -> bool:
@@ -95,30 +114,55 @@ class WorkflowClient(OrchestrationClientMixin):
     """Starts and follows runs of the given workflows through a durabletask async client;
     also starts hand-written orchestrations (`run_orchestration`).
 
-    With ``served_only=True`` (a host's client) it starts runs only of those workflows, since
-    no worker serves any other; otherwise `run` and `stream` make a workflow known.
+    `previous_versions` are older definitions of those workflows whose runs may still be in
+    flight: handles on such runs decode their requests and results with the run's version.
+    With ``served_only=True`` (a host's client) it starts runs only of those workflows (and
+    versions), since no worker serves any other; otherwise `run` and `stream` make a workflow
+    known. Backend failures are raised as `BackendError`s naming the run, `address` and the
+    fix. Inputs and responses over `max_payload_bytes` are refused with `PayloadTooLargeError`.
     """
 
     def __init__(
-        self, durable_client: Any, workflows: Iterable[Workflow] = (), *, served_only: bool = False
+        self,
+        durable_client: Any,
+        workflows: Iterable[Workflow] = (),
+        *,
+        previous_versions: Iterable[Workflow] = (),
+        served_only: bool = False,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        address: str | None = None,
     ) -> None:
         self._client = durable_client
-        self._workflows = {w.name: w for w in workflows}
+        self._workflows: dict[str, Workflow] = {}
+        self._versions: dict[str, dict[str, Workflow]] = {}
+        for workflow in (*workflows, *previous_versions):
+            self.add_workflow(workflow)
         self._served_only = served_only
+        self.max_payload_bytes = max_payload_bytes
+        self._rpc = MappedClient(
+            durable_client, address or getattr(durable_client, "_host_address", None)
+        )
 
     @classmethod
     def from_connection_string(
         cls,
-        connection_string: str,
+        connection_string: str | ConnectionSettings,
         workflows: Iterable[Workflow] = (),
         *,
         logger: logging.Logger | None = None,
     ) -> WorkflowClient:
-        """A client for a Durable Task Scheduler connection string or a sidecar address."""
+        """A client for a Durable Task Scheduler connection string or a sidecar address (or
+        their parsed settings), with the backend's payload limit."""
         from .factories import create_client
 
-        durable = create_client(connection_string, asynchronous=True, logger=logger)
-        return cls(durable, workflows)
+        settings = (
+            connection_string
+            if isinstance(connection_string, ConnectionSettings)
+            else parse_connection_string(connection_string)
+        )
+        durable = create_client(settings, asynchronous=True, logger=logger)
+        limit = default_max_payload_bytes(settings.is_scheduler)
+        return cls(durable, workflows, max_payload_bytes=limit, address=str(settings))
 
     @property
     def durable_client(self) -> Any:
@@ -126,8 +170,10 @@ class WorkflowClient(OrchestrationClientMixin):
         return self._client
 
     def add_workflow(self, workflow: Workflow) -> None:
-        """Make `workflow` known, so runs of it can be looked up by id."""
-        self._workflows[workflow.name] = workflow
+        """Make `workflow` known, so runs of it can be looked up by id (the first workflow of
+        a name is its current one; later ones add versions)."""
+        self._workflows.setdefault(workflow.name, workflow)
+        self._versions.setdefault(workflow.name, {}).setdefault(workflow.version, workflow)
 
     async def run(
         self,
@@ -170,22 +216,28 @@ class WorkflowClient(OrchestrationClientMixin):
         after `created_after` (naive datetimes are UTC); at most `limit`."""
         name = workflow.name if isinstance(workflow, Workflow) else workflow
         return await list_runs(
-            self._client, workflow=name, status=status, created_after=created_after, limit=limit
+            self._rpc, workflow=name, status=status, created_after=created_after, limit=limit
         )
+
+    async def purge_runs(self, older_than: timedelta | datetime) -> int:
+        """Delete the runs that finished more than `older_than` ago (or before that moment),
+        with the event logs of streamed runs; returns how many were deleted. Active runs are
+        never deleted."""
+        return await purge_runs(self._client, older_than)
 
     async def get_run(self, run_id: str) -> WorkflowRun:
         """A handle on an existing run of a workflow this client knows.
 
         Runs started with `stream()` come back as a `StreamingWorkflowRun`.
         """
-        state = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+        state = await self._rpc.get_orchestration_state(run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {run_id!r}")
         custom = custom_status(state)
         for workflow in self._workflows.values():
             if orchestrator_name(workflow.name) == state.name:
                 run_class = StreamingWorkflowRun if _streamed(state, custom) else WorkflowRun
-                return run_class(self, workflow, run_id)
+                return run_class(self, self._version_of(workflow, state, custom), run_id)
         known = ", ".join(repr(name) for name in sorted(self._workflows)) or "none"
         summary = summarize(state)
         what = f"of workflow {summary.workflow!r}" if summary else "not a workflow run"
@@ -201,7 +253,12 @@ class WorkflowClient(OrchestrationClientMixin):
         """
         from .history import export_history
 
-        document = await export_history(self._client, run_id, self._workflows)
+        versions = {
+            f"{name}@{version}": workflow
+            for name, by_version in self._versions.items()
+            for version, workflow in by_version.items()
+        }
+        document = await export_history(self._client, run_id, versions)
         if path is not None:
             Path(path).write_text(json.dumps(document, indent=1), encoding="utf-8")
         return document
@@ -209,6 +266,12 @@ class WorkflowClient(OrchestrationClientMixin):
     async def close(self) -> None:
         """Close the connection."""
         await self._client.close()
+
+    def _version_of(self, workflow: Workflow, state: Any, custom: dict[str, Any]) -> Workflow:
+        """The version of `workflow` a run was started with, if this client knows it (else the
+        current one: its requests and results may then not decode)."""
+        version = _run_version(state, custom)
+        return self._versions.get(workflow.name, {}).get(version or "", workflow)
 
     async def _start(
         self,
@@ -224,30 +287,41 @@ class WorkflowClient(OrchestrationClientMixin):
         if self._served_only:
             self._check_served(workflow)
         self.add_workflow(workflow)
+        if run_id is not None:
+            check_run_id(run_id)
         message = Engine(workflow).coerce_input(input)
         envelope = workflow.registry.encode(message, workflow.input_types)
         payload = start_payload(workflow, envelope, stream=stream)
         if run_id is None:
             run_id = uuid.uuid4().hex
         else:
-            existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+            existing = await self._rpc.get_orchestration_state(run_id, fetch_payloads=True)
             if existing is not None:
                 return self._existing(workflow, run_id, existing, payload, if_exists)
+        what = f"The input of run {run_id!r} of workflow {workflow.name!r}"
+        check_payload(payload_size(payload), self.max_payload_bytes, what)
         try:
-            await self._client.schedule_new_orchestration(
-                orchestrator_name(workflow.name), input=payload, instance_id=run_id
-            )
+            with starting(workflow.name, workflow.version, run_id) as trace:
+                if trace:
+                    payload["trace"] = trace
+                await self._rpc.schedule_new_orchestration(
+                    orchestrator_name(workflow.name),
+                    input=payload,
+                    instance_id=run_id,
+                    version=workflow.version,
+                )
         except Exception as exc:  # a concurrent start with the same id won the race
-            existing = await self._client.get_orchestration_state(run_id, fetch_payloads=True)
+            existing = await self._rpc.get_orchestration_state(run_id, fetch_payloads=True)
             if existing is None or not _already_exists(exc):
                 raise
             return self._existing(workflow, run_id, existing, payload, if_exists)
         return WorkflowRun(self, workflow, run_id)
 
     def _check_served(self, workflow: Workflow) -> None:
-        served = self._workflows.get(workflow.name)
+        served = self._versions.get(workflow.name, {}).get(workflow.version)
         if served is not None and served.graph_hash == workflow.graph_hash:
             return
+        served = self._workflows.get(workflow.name)
         known = ", ".join(repr(name) for name in sorted(self._workflows)) or "none"
         if served is None:
             problem = f"workflow {workflow.name!r} is not one of the host's workflows ({known})"
@@ -280,7 +354,7 @@ class WorkflowClient(OrchestrationClientMixin):
             how = "with" if streamed else "without"
             raise RunAlreadyExistsError(run_id, f"it was started {how} streaming")
         run_class = StreamingWorkflowRun if streamed else WorkflowRun
-        return run_class(self, workflow, run_id)
+        return run_class(self, self._version_of(workflow, state, {}), run_id)
 
 
 class WorkflowRun:
@@ -299,14 +373,18 @@ class WorkflowRun:
 
     @property
     def _durable(self) -> Any:
-        return self.client.durable_client
+        return self.client._rpc
 
     async def get_status(self) -> RunStatus:
         """The run's current status, superstep and pending requests."""
         return self._status(await self._state())
 
     async def _state(self) -> Any:
-        state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
+        """The run's state; its input and output only until its first status says whether
+        it streams (a run's payloads can be megabytes, and statuses are polled)."""
+        state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=False)
+        if state is not None and "stream" not in custom_status(state):
+            state = await self._durable.get_orchestration_state(self.run_id, fetch_payloads=True)
         if state is None:
             raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
         return state
@@ -326,6 +404,7 @@ class WorkflowRun:
             created_at=utc(state.created_at),
             updated_at=utc(state.last_updated_at),
             streamed=_streamed(state, custom),
+            version=_run_version(state, custom),
         )
 
     def _request(self, data: dict[str, Any]) -> WaitingForInputEvent:
@@ -368,30 +447,16 @@ class WorkflowRun:
         All outputs are then in `run.outputs`. Raises `WorkflowFailedError` if the run failed
         or was terminated, and `TimeoutError` after `timeout` seconds.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
-            try:
-                state = await self._durable.wait_for_orchestration_completion(
-                    self.run_id, fetch_payloads=True, timeout=int(max(1, wait))
-                )
-            except TimeoutError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-                continue
-            if state is None:
-                raise WorkflowNotFoundError(f"no run with id {self.run_id!r}")
-            if state.runtime_status.name == "COMPLETED":
-                data = json.loads(state.serialized_output)
-                self.outputs = [self.workflow.registry.decode(v) for v in data["outputs"]]
-                return self.workflow.registry.decode(data["result"])
-            error = (
-                state.failure_details.message
-                if state.failure_details
-                else state.runtime_status.name
-            )
-            executor_id, error = split_failure(error)
-            raise WorkflowFailedError(self.run_id, error, executor_id)
+        state = await wait_until_ended(self._durable, self.run_id, timeout)
+        if state.runtime_status.name == "COMPLETED":
+            data = json.loads(state.serialized_output)
+            self.outputs = [self.workflow.registry.decode(v) for v in data["outputs"]]
+            return self.workflow.registry.decode(data["result"])
+        error = (
+            state.failure_details.message if state.failure_details else state.runtime_status.name
+        )
+        executor_id, error = split_failure(error)
+        raise WorkflowFailedError(self.run_id, error, executor_id)
 
     async def send_response(
         self, request: WaitingForInputEvent | str, response: Any, *, timeout: float | None = None
@@ -431,6 +496,8 @@ class WorkflowRun:
             PendingRequest(request_id, entry["port_id"], None, 0, response_type=expected), response
         )
         envelope = self.workflow.registry.encode(value, (expected,))
+        what = f"The response to request {request_id!r} of run {self.run_id!r}"
+        check_payload(payload_size({"response": envelope}), self.client.max_payload_bytes, what)
         token = uuid.uuid4().hex
         # a sub-workflow's request is answered at the child run that owns it (W4)
         owner = entry.get("instance_id", self.run_id)
@@ -475,7 +542,12 @@ class WorkflowRun:
 
     async def cancel(self, reason: str = "cancelled") -> None:
         """Terminate the run, and the child runs of its sub-workflows (W5)."""
+        from durabletask.entities import EntityInstanceId
+
         await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=True)
+        # a terminated run cannot drop its stored shared state itself
+        shared = EntityInstanceId(SHARED_STATE_ENTITY, self.run_id)
+        await self._durable.signal_entity(shared, "delete")
 
 
 class StreamingWorkflowRun(WorkflowRun):
@@ -545,7 +617,32 @@ def _streamed(state: Any, custom: dict[str, Any]) -> bool:
     return bool(json.loads(state.serialized_input or "{}").get("stream"))
 
 
+def _run_version(state: Any, custom: dict[str, Any]) -> str | None:
+    """The workflow version a run is pinned to (from its status; before its first step, its
+    input; None for a run started before runs recorded one)."""
+    version = custom.get("version") or json.loads(state.serialized_input or "{}").get("version")
+    return str(version) if version else None
+
+
 def _already_exists(exc: Exception) -> bool:
-    """Whether a gRPC error says the instance id is taken."""
+    """Whether a (gRPC) error says the instance id is taken."""
+    if isinstance(exc, RunAlreadyExistsError):
+        return True
     code = getattr(exc, "code", None)
     return callable(code) and getattr(code(), "name", "") == "ALREADY_EXISTS"
+
+
+def check_run_id(run_id: str) -> None:
+    """Refuse a run id the backend would misread, with `InvalidRunIdError`."""
+    if not run_id.strip():
+        raise InvalidRunIdError("A run id must not be empty; leave it out for a random one.")
+    if "@" in run_id:
+        msg = (
+            f"The run id {run_id!r} contains '@', which Durable Task reserves for entity ids "
+            "(@name@key): a run's event log and agent threads are entities keyed by the run id. "
+            "Use an id without '@'."
+        )
+        raise InvalidRunIdError(msg)
+    if any(ord(c) < 32 or ord(c) == 127 for c in run_id):
+        msg = f"The run id {run_id!r} contains a control character; use printable characters."
+        raise InvalidRunIdError(msg)

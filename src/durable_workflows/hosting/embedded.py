@@ -7,7 +7,8 @@ It persists nothing: every run is lost when the process exits. Fixed here:
 * every enqueue wakes the dispatcher (durabletask skipped the wake-up when the instance was
   already queued, so results arriving during an orchestration episode stalled ~100 ms);
 * ``port=0`` binds a free port and `address` reports it (durabletask reported ``:0``);
-* it listens on the loopback interface only, because it has no authentication.
+* it listens on the loopback interface only, because it has no authentication;
+* it caps no message size (durabletask's server keeps gRPC's 4 MB receive cap).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask.testing import InMemoryOrchestrationBackend
 
 from ..errors import DurableWorkflowsError
+from .factories import UNLIMITED_MESSAGES
 
 DEFAULT_SERVER_THREADS = 128
 """gRPC server threads: each worker stream and each blocking wait holds one while it lasts."""
@@ -38,7 +40,8 @@ class _InMemoryServicer(InMemoryOrchestrationBackend):
     def start(self) -> str:
         self._shutdown_event.clear()
         server = grpc.server(
-            ThreadPoolExecutor(self._server_threads, thread_name_prefix="dw-embedded-grpc")
+            ThreadPoolExecutor(self._server_threads, thread_name_prefix="dw-embedded-grpc"),
+            options=UNLIMITED_MESSAGES,
         )
         add_servicer = cast(
             Callable[[InMemoryOrchestrationBackend, grpc.Server], None],

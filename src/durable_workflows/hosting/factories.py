@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Literal, overload
 
 from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
-from durabletask.grpc_options import GrpcWorkerResiliencyOptions
+from durabletask.grpc_options import GrpcChannelOptions, GrpcWorkerResiliencyOptions
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
 from ..durable.event_data import EventDataConverter
@@ -25,6 +25,23 @@ from .connection import ConnectionSettings, create_credential, parse_connection_
 
 MIN_WORKER_THREADS = 32
 """The least number of handler threads a worker gets (durabletask's default is CPUs + 4)."""
+
+
+UNLIMITED_MESSAGES: list[tuple[str, int]] = [
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+]
+"""gRPC options of every channel and server the library creates: no message-size cap.
+
+gRPC's default 4 MB receive cap made a run whose history passed 4 MB undeliverable (the
+worker's stream died and the item came back forever). Sizes are bounded one level up instead,
+per payload and per generation (docs/hosting.md, "Limits").
+"""
+
+
+def channel_options() -> GrpcChannelOptions:
+    """durabletask channel options with `UNLIMITED_MESSAGES`."""
+    return GrpcChannelOptions(raw_options=list(UNLIMITED_MESSAGES))
 
 
 def default_max_concurrency() -> int:
@@ -60,6 +77,7 @@ def create_worker(
             token_credential=create_credential(settings),
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
+            channel_options=channel_options(),
             concurrency_options=concurrency,
             data_converter=EventDataConverter(),
             logger=logger or durabletask_logger(),
@@ -67,6 +85,7 @@ def create_worker(
         return scheduler_worker
     return TaskHubGrpcWorker(
         **channel_arguments(settings, asynchronous=False),
+        channel_options=channel_options(),
         concurrency_options=concurrency,
         resiliency_options=GrpcWorkerResiliencyOptions(silent_disconnect_timeout_seconds=0),
         data_converter=EventDataConverter(),
@@ -103,6 +122,7 @@ def create_client(
         client_class = AsyncTaskHubGrpcClient if asynchronous else TaskHubGrpcClient
         return client_class(
             **channel_arguments(settings, asynchronous=asynchronous),
+            channel_options=channel_options(),
             logger=logger or durabletask_logger(),
         )
     scheduler = _scheduler_module("client")
@@ -114,6 +134,7 @@ def create_client(
             token_credential=create_credential(settings, asynchronous=True),
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
+            channel_options=channel_options(),
             logger=logger or durabletask_logger(),
         )
     else:
@@ -123,6 +144,7 @@ def create_client(
             token_credential=create_credential(settings),
             resource_id=settings.resource_id,
             secure_channel=settings.secure,
+            channel_options=channel_options(),
             logger=logger or durabletask_logger(),
         )
     return scheduler_client

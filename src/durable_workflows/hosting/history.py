@@ -29,5 +29,5 @@ async def export_history(
             events.extend(chunk.events)
     except grpc.RpcError as exc:
         raise WorkflowNotFoundError(f"cannot read the history of run {run_id!r}: {exc}") from exc
-    workflow = next((w for w in workflows.values() if orchestrator_name(w.name) == state.name), None)
-    return history_document(run_id, state.name, state.runtime_status.name, events, workflow)
+    versions = [w for w in workflows.values() if orchestrator_name(w.name) == state.name]
+    return history_document(run_id, state.name, state.runtime_status.name, events, versions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
@@ -13,7 +14,10 @@ from types import TracebackType
 from typing import Any, Literal
 
 from ..durable.agent_stream import StreamSignaller
-from ..durable.registration import register
+from ..durable.payloads import default_max_payload_bytes
+from ..durable.registration import register, work_item_filters
+from ..durable.shared_state import SharedStateReader
+from ..durable.versions import WorkflowVersions
 from ..errors import DurableWorkflowsError
 from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
@@ -27,6 +31,8 @@ from .auth import check_token, with_token
 from .client import WorkflowClient
 from .connection import ConnectionSettings, resolve_connection
 from .factories import create_client, create_worker, durabletask_logger
+from .retention import RetentionLoop, check_retention
+from .rpc_errors import MappedClient
 
 HostMode = Literal["all", "worker", "client"]
 
@@ -48,7 +54,20 @@ class DurableWorkflowHost:
     shared task hub (start many such processes to scale out); ``mode="client"`` only talks to
     one. A sidecar started with ``--token`` needs that token: ``token=``, in the address
     (``grpc://TOKEN@host:port``), or ``$DURABLE_WORKFLOWS_SIDECAR_TOKEN``.
+
+    ``previous_versions`` are older definitions of the workflows (same name, another
+    ``version=``) whose runs are still in flight: each run replays on the version it started
+    with, new runs start on the one in `workflows`. ``version_filters`` makes the worker ask
+    the backend only for runs of the versions it registers (a rolling deploy with several
+    workers); by default on with the Durable Task Scheduler, off otherwise (docs/versioning.md).
+
+    ``retention=timedelta(days=7)`` purges finished runs (and the event logs of streamed runs)
+    once they ended longer ago than that, checking every tenth of it (1 s to 10 min).
+
     ``clock="virtual"`` (embedded backend, for tests) stops time until `advance` moves it.
+    Payloads over ``max_payload_bytes`` (default 16 MiB, 1 MiB on the Durable Task Scheduler)
+    fail their run, or are refused, with an error naming them. A host that is not stopped is
+    stopped when the interpreter exits.
 
     `orchestrations` and `activities` are hand-written durabletask functions registered by
     name; inside an orchestration, `durable_workflows.agents.get_agent(ctx, name)` calls the
@@ -68,13 +87,22 @@ class DurableWorkflowHost:
         mode: HostMode = "all",
         database: str | os.PathLike[str] | None = None,
         max_concurrency: int | None = None,
+        max_payload_bytes: int | None = None,
         logger: logging.Logger | None = None,
         token: str | None = None,
+        previous_versions: Iterable[Workflow] = (),
+        version_filters: bool | None = None,
+        retention: timedelta | None = None,
         clock: Literal["system", "virtual"] | VirtualClock = "system",
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
         self.workflows = _workflow_list(workflows)
+        self.previous_versions = list(previous_versions)
+        self._versions = WorkflowVersions(self.workflows, self.previous_versions)
+        self._version_filters = version_filters
+        self.retention = check_retention(retention)
+        self._retention: RetentionLoop | None = None
         self.mode = mode
         self._settings = with_token(resolve_connection(connection_string), token)
         if self._settings is None and mode != "all":
@@ -86,15 +114,24 @@ class DurableWorkflowHost:
         self._database = ":memory:" if database is None else os.fspath(database)
         self._clock = _virtual_clock(clock, embedded=self._settings is None)
         self._max_concurrency = max_concurrency
+        scheduler = self._settings is not None and self._settings.is_scheduler
+        self.max_payload_bytes = (
+            default_max_payload_bytes(scheduler) if max_payload_bytes is None else max_payload_bytes
+        )
+        if self.max_payload_bytes < 1:
+            raise DurableWorkflowsError(
+                f"max_payload_bytes must be positive, not {max_payload_bytes}"
+            )
         self._logger = logger or durabletask_logger()
         self._backend: SqliteSidecar | None = None
         self._worker: Any = None
+        self._shared_state: SharedStateReader | None = None
         self._signaller: StreamSignaller | None = None
         self._target: ConnectionSettings | str | None = None
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WorkflowClient] = (
             weakref.WeakKeyDictionary()
         )
-        self._agents = _all_agents(list(agents), self.workflows)
+        self._agents = _all_agents(list(agents), list(self._versions))
         self.orchestrations = list(orchestrations)
         self.activities = list(activities)
         if default_session_ttl is not None and not (
@@ -125,14 +162,19 @@ class DurableWorkflowHost:
         if client is None:
             durable = create_client(self._target, asynchronous=True, logger=self._logger)
             client = self._clients[loop] = WorkflowClient(
-                durable, self.workflows, served_only=True
+                durable,
+                self.workflows,
+                previous_versions=self.previous_versions,
+                served_only=True,
+                max_payload_bytes=self.max_payload_bytes,
+                address=self.address,
             )
         return client
 
     @property
     def agents(self) -> AgentClient:
         """The hosted agents for direct use: ``await host.agents.get("Joker").run("Hi")``."""
-        return AgentClient(self.client.durable_client, self._agents)
+        return AgentClient(MappedClient(self.client.durable_client, self.address), self._agents)
 
     @property
     def clock(self) -> VirtualClock:
@@ -172,6 +214,7 @@ class DurableWorkflowHost:
             self._target = self._backend.address
         else:
             self._target = self._settings
+        _stop_at_exit(self)
         if self.mode != "client":
             if isinstance(self._target, ConnectionSettings) and not self._target.is_scheduler:
                 check_token(self._target)
@@ -180,29 +223,54 @@ class DurableWorkflowHost:
             worker: Any = create_worker(
                 self._target, max_concurrency=self._max_concurrency, logger=self._logger
             )
+            self._shared_state = SharedStateReader(create_client(self._target, logger=self._logger))
             try:
                 register(
                     worker,
-                    self.workflows,
+                    self._versions,
                     self._agents,
                     orchestrations=self.orchestrations,
                     activities=self.activities,
                     default_session_ttl=self.default_session_ttl,
                     stream_signaller=self._signaller,
+                    max_payload_bytes=self.max_payload_bytes,
+                    shared_state=self._shared_state,
                 )
             except BaseException:
                 self.stop()  # a definition error: leave no embedded backend running
                 raise
+            if self._filters_versions():
+                worker.use_work_item_filters(work_item_filters(self._versions, worker))
             worker.start()
             self._worker = worker
+        if self.retention is not None:
+            target = self._target
+            assert target is not None
+            self._retention = RetentionLoop(
+                lambda: create_client(target, asynchronous=True, logger=self._logger),
+                self.retention,
+                self._logger,
+            )
+            self._retention.start()
+
+    def _filters_versions(self) -> bool:
+        if self._version_filters is not None:
+            return self._version_filters
+        return isinstance(self._target, ConnectionSettings) and self._target.is_scheduler
 
     def stop(self) -> None:
         """Stop the worker and the embedded backend (after the work it already handed out)."""
+        if self._retention is not None:
+            self._retention.stop()
+            self._retention = None
         if self._backend is not None and self._worker is not None:
             self._backend.wait_idle(DRAIN_SECONDS)
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        if self._shared_state is not None:
+            self._shared_state.close()
+            self._shared_state = None
         if self._signaller is not None:
             self._signaller.close()
             self._signaller = None
@@ -210,6 +278,8 @@ class DurableWorkflowHost:
             self._backend.stop()
             self._backend = None
         self._target = None
+        with _exit_hook_lock:
+            _running_hosts.discard(self)
 
     async def aclose(self) -> None:
         """Close this loop's client, then stop."""
@@ -244,6 +314,45 @@ class DurableWorkflowHost:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+_running_hosts: set[DurableWorkflowHost] = set()
+"""Started hosts, until stopped (a dropped host's threads run on, so it is kept too)."""
+_exit_hook_lock = threading.Lock()
+_exit_hook_installed = False
+
+
+def _stop_at_exit(host: DurableWorkflowHost) -> None:
+    """Stop `host` when the interpreter exits, if nobody did.
+
+    The worker's and the backend's threads are not daemons, and the backend's stream threads
+    never return while a worker is connected, so without this a process that forgets
+    ``stop()`` never exits. The hook runs before Python joins those threads (it is a
+    `threading` exit hook, like `concurrent.futures`' own, not an `atexit` one).
+    """
+    global _exit_hook_installed
+    with _exit_hook_lock:
+        _running_hosts.add(host)
+        if _exit_hook_installed:
+            return
+        _exit_hook_installed = True
+    register_hook = getattr(threading, "_register_atexit", None)
+    if register_hook is None:  # pragma: no cover - every CPython >= 3.9 has it
+        import atexit
+
+        atexit.register(_stop_running_hosts)
+    else:
+        register_hook(_stop_running_hosts)
+
+
+def _stop_running_hosts() -> None:
+    with _exit_hook_lock:
+        hosts = list(_running_hosts)
+    for host in hosts:
+        try:
+            host.stop()
+        except Exception:  # exiting anyway; one host's failure must not keep the others
+            logging.getLogger("durable_workflows").exception("could not stop a host at exit")
 
 
 def _workflow_list(workflows: Workflow | Iterable[Workflow]) -> list[Workflow]:

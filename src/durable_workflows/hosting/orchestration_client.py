@@ -7,13 +7,13 @@ works on any host that registers ``fn`` (``DurableWorkflowHost(orchestrations=[f
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import WorkflowFailedError, WorkflowNotFoundError
 from ..values.serialization import to_json
+from .waiting import wait_until_ended
 
 
 def orchestration_name(orchestration: Callable[..., Any] | str) -> str:
@@ -51,25 +51,13 @@ class OrchestrationClientMixin:
         Raises `WorkflowFailedError` if it failed or was terminated, `TimeoutError` after
         `timeout` seconds.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
-            try:
-                state = await self._client.wait_for_orchestration_completion(
-                    instance_id, fetch_payloads=True, timeout=int(max(1, wait))
-                )
-            except TimeoutError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-                continue
-            if state is None:
-                raise WorkflowNotFoundError(f"no orchestration with id {instance_id!r}")
-            if state.runtime_status.name == "COMPLETED":
-                output = state.serialized_output
-                return None if not output else json.loads(output)
-            details = state.failure_details
-            error = details.message if details else state.runtime_status.name
-            raise WorkflowFailedError(instance_id, error)
+        state = await wait_until_ended(self._client, instance_id, timeout, what="orchestration")
+        if state.runtime_status.name == "COMPLETED":
+            output = state.serialized_output
+            return None if not output else json.loads(output)
+        details = state.failure_details
+        error = details.message if details else state.runtime_status.name
+        raise WorkflowFailedError(instance_id, error)
 
     async def run_orchestration(
         self,

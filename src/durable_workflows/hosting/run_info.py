@@ -90,6 +90,8 @@ class RunSummary:
     """How many requests wait for a response."""
     streamed: bool = False
     """Whether the run records its events (started with `stream()`), so they can be read."""
+    version: str | None = None
+    """The workflow version the run is pinned to (None until its first step)."""
 
 
 def summarize(state: Any) -> RunSummary | None:
@@ -112,6 +114,7 @@ def summarize(state: Any) -> RunSummary | None:
         superstep=int(custom.get("superstep", 0)),
         pending_requests=0 if status in TERMINAL_STATES else len(requests),  # P2
         streamed=bool(custom.get("stream", False)),
+        version=custom.get("version"),
     )
 
 

@@ -103,6 +103,9 @@ class RunError(ApiModel):
 
 class RunStatusBody(RunAccepted):
     workflow: str
+    version: str | None = Field(
+        default=None, description="The workflow version the run is pinned to."
+    )
     superstep: int
     last_sequence: int = Field(description="Sequence number of the run's latest event.")
     created_at: datetime | None
@@ -116,6 +119,7 @@ class RunStatusBody(RunAccepted):
 class RunSummaryBody(ApiModel):
     run_id: str
     workflow: str
+    version: str | None = None
     status: RunState
     superstep: int
     pending_requests: int

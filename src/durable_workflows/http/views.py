@@ -122,6 +122,7 @@ def summary_body(summary: RunSummary, base: str) -> RunSummaryBody:
     return RunSummaryBody(
         run_id=summary.run_id,
         workflow=summary.workflow,
+        version=summary.version,
         status=summary.status,
         superstep=summary.superstep,
         pending_requests=summary.pending_requests,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import time
@@ -253,32 +252,19 @@ async def _settled(
     run: StreamingWorkflowRun, wait: float, answered: str | None = None
 ) -> RunStatus:
     """The run's status once it ended or waits for input (and no longer for `answered`), or
-    when `wait` seconds passed. The end is pushed by the backend; waiting is polled."""
+    when `wait` seconds passed. Polled with backoff: a waiting request holds no backend thread."""
     deadline = time.monotonic() + wait
-    ended: asyncio.Future[Any] = asyncio.ensure_future(
-        run.client.durable_client.wait_for_orchestration_completion(
-            run.run_id, fetch_payloads=False, timeout=wait
-        )
-    )
     delay = _POLL_MIN
-    try:
-        while True:
-            status = await run.get_status()
-            settled = status.state not in ("pending", "running") and not any(
-                r.request_id == answered for r in status.pending_requests
-            )
-            remaining = deadline - time.monotonic()
-            if settled or remaining <= 0:
-                return status
-            if ended.done():  # ended (read the status again), or the long poll gave up
-                await asyncio.sleep(min(delay, remaining))
-            else:
-                await asyncio.wait({ended}, timeout=min(delay, remaining))
-            delay = min(_POLL_MAX, delay * 1.5)
-    finally:
-        ended.cancel()
-        with contextlib.suppress(BaseException):
-            await ended
+    while True:
+        status = await run.get_status()
+        settled = status.state not in ("pending", "running") and not any(
+            r.request_id == answered for r in status.pending_requests
+        )
+        remaining = deadline - time.monotonic()
+        if settled or remaining <= 0:
+            return status
+        await asyncio.sleep(min(delay, remaining))
+        delay = min(_POLL_MAX, delay * 1.5)
 
 
 async def _status_body(run: StreamingWorkflowRun, status: RunStatus, base: str) -> RunStatusBody:
@@ -296,6 +282,7 @@ async def _status_body(run: StreamingWorkflowRun, status: RunStatus, base: str) 
     return RunStatusBody(
         run_id=run.run_id,
         workflow=workflow.name,
+        version=status.version,
         status=status.state,
         superstep=status.superstep,
         last_sequence=status.last_sequence,

@@ -10,6 +10,7 @@ import sys
 import threading
 
 from durable_workflows.sidecar.auth import TOKEN_ENV_VAR
+from durable_workflows.sidecar.dispatch import MAX_DELIVERIES, MAX_WORK_ITEM_BYTES
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.server import SqliteSidecar
 
@@ -36,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ping-interval", type=float, default=30.0,
                    help="seconds between health pings to idle workers (default: %(default)s)")
     p.add_argument("--threads", type=int, default=128, help="gRPC server threads (default: %(default)s)")
+    p.add_argument("--max-work-item-bytes", type=int, default=MAX_WORK_ITEM_BYTES,
+                   help="largest work item handed to a worker; a larger one fails its run "
+                   "(default: %(default)s)")
+    p.add_argument("--max-deliveries", type=int, default=MAX_DELIVERIES,
+                   help="failed deliveries of a work item in a row before it fails "
+                   "(default: %(default)s)")
     p.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL", "EXTRA"],
                    help="SQLite synchronous mode (default: %(default)s); FULL also survives power loss")
     p.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
@@ -52,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         args.db, port=args.port, host=args.host, max_history=args.max_history,
         lease_seconds=args.lease_seconds, ping_interval=args.ping_interval,
         max_threads=args.threads, synchronous=args.synchronous,
+        max_work_item_bytes=args.max_work_item_bytes, max_deliveries=args.max_deliveries,
         token=token, insecure=args.insecure,
         tls_cert=args.tls_cert, tls_key=args.tls_key)
     try:
@@ -66,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sidecar listening on {sidecar.address} "
           f"(db: {args.db}; bound to {args.host}; {access})", flush=True)
     try:
-        stop.wait()
+        while not stop.wait(0.5):  # short waits: the signal handler runs between them
+            pass
     finally:
         sidecar.stop()
     return 0

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -31,6 +32,9 @@ from durable_workflows.sidecar.writer import TransactionFailedError
 
 log = logging.getLogger("durable_workflows.sidecar")
 
+RECENTLY_FINISHED = 128
+"""Finished instances kept in memory for the reads that follow their end (waits, status)."""
+
 
 class Core:
     """State shared by all engine layers. Methods starting with ``_`` need ``_lock`` held."""
@@ -46,6 +50,8 @@ class Core:
         self._sched_cv = threading.Condition(self._lock)
         self.leases = LeaseTable(lease_seconds)
         self.instances: dict[str, Instance] = {}
+        """Instances that have not finished; finished ones are read from the database."""
+        self._finished: OrderedDict[str, Instance] = OrderedDict()
         self.entities: dict[str, Entity] = {}
         self.activities: dict[int, Activity] = {}
         self.delayed: dict[int, Delayed] = {}
@@ -69,12 +75,28 @@ class Core:
     def history(self, instance_id: str) -> list[HistoryEvent] | None:
         """A copy of the instance's history, or None if there is no such instance."""
         with self._lock:
-            inst = self.instances.get(instance_id)
+            inst = self.lookup(instance_id)
             if inst is None:
                 return None
             if inst.history is None:
                 return self._store.load_history(instance_id)
             return list(inst.history)
+
+    def lookup(self, instance_id: str) -> Instance | None:
+        """The instance, finished or not, or None (call with the lock held).
+
+        A finished instance not recently finished is read from the database.
+        """
+        inst = self.instances.get(instance_id) or self._finished.get(instance_id)
+        return inst if inst is not None else self._store.load_instance(instance_id)
+
+    def finished(self, statuses: list[int] | None = None, *,
+                 created: tuple[float | None, float | None] = (None, None),
+                 completed: tuple[float | None, float | None] = (None, None),
+                 prefix: str = "") -> list[Instance]:
+        """Finished instances from the database, filtered (call with the lock held)."""
+        return self._store.finished_instances(statuses or (), created=created,
+                                              completed=completed, prefix=prefix)
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -129,6 +151,7 @@ class Core:
         """Fill memory from the database and queue everything that is ready."""
         snap = self._store.load()
         self.instances = snap.instances
+        self._finished.clear()
         self.entities = snap.entities
         self.activities = snap.activities
         self.delayed = snap.delayed
@@ -189,9 +212,22 @@ class Core:
         self._queue_start(inst, start_at)
         return inst
 
+    def _evict(self, inst: Instance) -> None:
+        """Drop a finished instance from memory (its row is staged; reads find it there)."""
+        self.instances.pop(inst.instance_id, None)
+        self._finished[inst.instance_id] = inst
+        if len(self._finished) > RECENTLY_FINISHED:
+            self._finished.popitem(last=False)
+
+    def _revive(self, inst: Instance) -> None:
+        """Bring a finished instance back into memory (it runs again: rewind)."""
+        self._finished.pop(inst.instance_id, None)
+        self.instances[inst.instance_id] = inst
+
     def _purge(self, instance_id: str) -> None:
         """Delete an instance and everything it owns."""
         self.instances.pop(instance_id, None)
+        self._finished.pop(instance_id, None)
         self.ready_orchestrations.discard(instance_id)
         lease = self.leases.holder("orchestration", instance_id)
         if lease is not None:
@@ -258,6 +294,7 @@ class Core:
         """Forget a scheduled activity, ending its lease if one is held."""
         del self.activities[act.activity_id]
         self.ready_activities.discard(act.activity_id)
+        self.leases.delivered("activity", act.activity_id)
         lease = self.leases.holder("activity", act.activity_id)
         if lease is not None:
             self.leases.drop(lease)
@@ -356,7 +393,7 @@ class Core:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
-                inst = self.instances.get(instance_id)
+                inst = self.lookup(instance_id)
                 if inst is not None and predicate(inst):
                     return inst
                 remaining = 5.0 if deadline is None else min(5.0, deadline - time.monotonic())

@@ -12,6 +12,7 @@ from durable_workflows.sidecar.clock import Clock
 from durable_workflows.sidecar.core import log
 from durable_workflows.sidecar.leases import FilterMap, K, Kind, Lease, ReadyQueue, Stream
 from durable_workflows.sidecar.model import (
+    failure_details,
     orchestration_instance,
     orchestrator_started,
     pb,
@@ -23,15 +24,27 @@ from durable_workflows.sidecar.store import Store
 _UNLIMITED = 1 << 30
 _ENTITY_BATCH = 100
 
+MAX_WORK_ITEM_BYTES = 256 * 1024 * 1024
+"""Largest orchestrator or activity work item handed to a worker; a bigger one fails its run."""
+
+MAX_DELIVERIES = 10
+"""Failed deliveries (see `LeaseTable.failed`) in a row after which an item fails."""
+
 
 class Dispatcher(Engine):
     """The complete engine: state, orchestrations, entities, plus dispatch and timers."""
 
     def __init__(self, store: Store, *, max_history: int, lease_seconds: float,
-                 ping_interval: float, clock: Clock | None = None) -> None:
+                 ping_interval: float, clock: Clock | None = None,
+                 max_work_item_bytes: int = MAX_WORK_ITEM_BYTES,
+                 max_deliveries: int = MAX_DELIVERIES) -> None:
         super().__init__(store, max_history=max_history, lease_seconds=lease_seconds,
                          clock=clock)
         self.ping_interval = ping_interval
+        self.max_work_item_bytes = max_work_item_bytes
+        self.max_deliveries = max_deliveries
+        self._poisoned: list[tuple[Kind, str | int, Any]] = []
+        """Items refused at dispatch, with their failure details; the timer thread fails them."""
         self._stream_ids = itertools.count(1)
         self._streams: set[int] = set()
         self._timer_wakeup = 0.0
@@ -83,6 +96,8 @@ class Dispatcher(Engine):
             for item in [k for k, sid in self._avoid.items() if sid == stream.stream_id]:
                 del self._avoid[item]
             released = self.leases.of_stream(stream)
+            if released:  # a worker whose receive limit an item exceeds breaks on the largest
+                self.leases.failed(max(released, key=lambda lease: lease.size))
             for lease in released:
                 self._release(lease)
             if released:
@@ -155,39 +170,41 @@ class Dispatcher(Engine):
                 return None
             return inst.name, inst.version
 
-        instance_id = self._pick(stream, "orchestration", self.ready_orchestrations, describe)
-        if instance_id is None:
-            return None
-        chosen = self.instances[instance_id]
-        lease = self._grant("orchestration", instance_id, stream)
-        lease.rowids = [m.rowid for m in chosen.inbox]
-        new_events = [m.event for m in chosen.inbox]
-        if chosen.history_len and not new_events[0].HasField("orchestratorStarted"):
-            lease.extra = [orchestrator_started(self.clock.time())]
-        return pb.WorkItem(
-            completionToken=lease.token,
-            orchestratorRequest=pb.OrchestratorRequest(
+        while True:
+            instance_id = self._pick(stream, "orchestration", self.ready_orchestrations, describe)
+            if instance_id is None:
+                return None
+            chosen = self.instances[instance_id]
+            new_events = [m.event for m in chosen.inbox]
+            extra = []
+            if chosen.history_len and not new_events[0].HasField("orchestratorStarted"):
+                extra = [orchestrator_started(self.clock.time())]
+            request = pb.OrchestratorRequest(
                 instanceId=instance_id,
                 executionId=string_value(chosen.execution_id),
                 pastEvents=chosen.history,
-                newEvents=lease.extra + new_events,
-            ),
-        )
+                newEvents=extra + new_events,
+            )
+            size = request.ByteSize()
+            if self._refused("orchestration", instance_id, size, f"orchestration {instance_id!r}"):
+                continue
+            lease = self._grant("orchestration", instance_id, stream)
+            lease.rowids = [m.rowid for m in chosen.inbox]
+            lease.extra = extra
+            lease.size = size
+            return pb.WorkItem(completionToken=lease.token, orchestratorRequest=request)
 
     def _take_activity(self, stream: Stream) -> Any:
         def describe(activity_id: int) -> tuple[str, str | None] | None:
             act = self.activities.get(activity_id)
             return None if act is None else (act.name, act.version)
 
-        activity_id = self._pick(stream, "activity", self.ready_activities, describe)
-        if activity_id is None:
-            return None
-        chosen = self.activities[activity_id]
-        token = str(activity_id)
-        self._grant("activity", activity_id, stream, token)
-        return pb.WorkItem(
-            completionToken=token,
-            activityRequest=pb.ActivityRequest(
+        while True:
+            activity_id = self._pick(stream, "activity", self.ready_activities, describe)
+            if activity_id is None:
+                return None
+            chosen = self.activities[activity_id]
+            request = pb.ActivityRequest(
                 name=chosen.name,
                 version=string_value(chosen.version),
                 input=string_value(chosen.input),
@@ -195,8 +212,35 @@ class Dispatcher(Engine):
                     chosen.instance_id, chosen.execution_id),
                 taskId=chosen.task_id,
                 tags=chosen.tags,
-            ),
-        )
+            )
+            size = request.ByteSize()
+            what = f"activity {chosen.name!r} of {chosen.instance_id!r}"
+            if self._refused("activity", activity_id, size, what):
+                continue
+            token = str(activity_id)
+            self._grant("activity", activity_id, stream, token).size = size
+            return pb.WorkItem(completionToken=token, activityRequest=request)
+
+    def _refused(self, kind: Kind, key: str | int, size: int, what: str) -> bool:
+        """Whether the item (of `size` bytes) cannot be delivered (too large, or handed out too
+        often without a result); if so the timer thread fails it, so it never wedges."""
+        if size > self.max_work_item_bytes:
+            details = failure_details("WorkItemTooLarge", (
+                f"the work item of {what} is {size:,} bytes, more than the sidecar's "
+                f"max_work_item_bytes={self.max_work_item_bytes:,}; keep payloads small (pass "
+                "large data by reference) or raise the limit"))
+        elif self.leases.failures(kind, key) >= self.max_deliveries:
+            details = failure_details("WorkItemUndeliverable", (
+                f"the work item of {what} ({size:,} bytes) was handed to workers "
+                f"{self.max_deliveries} times without a result (each time the worker's stream "
+                "broke, it gave the item back, or its lease expired); check the worker logs, "
+                "e.g. for a gRPC receive limit smaller than the item"))
+        else:
+            return False
+        log.error("refusing %s: %s", what, details.errorMessage)
+        self._poisoned.append((kind, key, details))
+        self._sched_cv.notify()
+        return True
 
     def _take_entity(self, stream: Stream) -> Any:
         def describe(entity_id: str) -> tuple[str, str | None] | None:
@@ -237,6 +281,7 @@ class Dispatcher(Engine):
         with self._lock:
             while not self.closed:
                 try:
+                    self._fail_poisoned()
                     self._fire_due(self.clock.time())
                 except Exception:
                     log.exception("failed to deliver due timers; retrying in 1 s")
@@ -245,6 +290,7 @@ class Dispatcher(Engine):
                 expired = self.leases.pop_expired(time.monotonic())
                 for lease in expired:
                     log.warning("lease on %s %s expired; redelivering", lease.kind, lease.key)
+                    self.leases.failed(lease)
                     self._avoid[(lease.kind, lease.key)] = lease.stream.stream_id
                     self._release(lease)
                 if expired:
@@ -253,6 +299,22 @@ class Dispatcher(Engine):
                 self._timer_wakeup = time.monotonic() + wait
                 self._sched_cv.wait(wait)
                 self._timer_wakeup = 0.0
+
+    def _fail_poisoned(self) -> None:
+        """Fail the items `_refused` set aside: their run, or the activity's task."""
+        poisoned, self._poisoned = self._poisoned, []
+        if not poisoned:
+            return
+        with self._tx():
+            for kind, key, details in poisoned:
+                self.leases.delivered(kind, key)
+                if kind == "orchestration":
+                    self._fail_with(str(key), details)
+                else:
+                    act = self.activities.get(int(key))
+                    if act is not None:
+                        self._fail_activity(act, details)
+        self._store.flush()
 
     def _clock_moved(self) -> None:
         """The (virtual) clock jumped: deliver the timers now due before `advance` returns."""
@@ -264,7 +326,7 @@ class Dispatcher(Engine):
     def is_idle(self) -> bool:
         """Whether nothing is ready, leased or due: every run waits for an event or a timer."""
         with self._lock:
-            if self.activities or self.leases.next_expiry() is not None:
+            if self.activities or self._poisoned or self.leases.next_expiry() is not None:
                 return False
             if any(self._dispatchable(inst) for inst in self.instances.values()):
                 return False

@@ -99,7 +99,7 @@ class EntityEngine(Core):
         elif action.HasField("startNewOrchestration"):
             start = action.startNewOrchestration
             instance_id = start.instanceId or uuid.uuid4().hex
-            existing = self.instances.get(instance_id)
+            existing = self.lookup(instance_id)
             if existing is not None and not existing.terminal:
                 log.warning("entity tried to start existing instance %s", instance_id)
                 return

@@ -58,6 +58,8 @@ class Lease:
     """Inbox row ids of the messages included in the work item."""
     extra: list[Any] = field(default_factory=list)
     """Events synthesized at dispatch (an ``orchestratorStarted``) that join the history."""
+    size: int = 0
+    """Bytes of the work item."""
 
 
 class LeaseTable:
@@ -70,6 +72,7 @@ class LeaseTable:
         self._by_token: dict[str, Lease] = {}
         self._by_item: dict[tuple[Kind, str | int], Lease] = {}
         self._expiry: list[tuple[float, str]] = []
+        self._failures: dict[tuple[Kind, str | int], int] = {}
 
     def grant(self, kind: Kind, key: str | int, stream: Stream, token: str | None = None) -> Lease:
         """Lease ``key`` to ``stream``."""
@@ -84,6 +87,20 @@ class LeaseTable:
     def get(self, token: str) -> Lease | None:
         """The live lease with this token."""
         return self._by_token.get(token)
+
+    def failures(self, kind: Kind, key: str | int) -> int:
+        """Deliveries of the item that failed (see `failed`) since a worker last answered it."""
+        return self._failures.get((kind, key), 0)
+
+    def failed(self, lease: Lease) -> None:
+        """A delivery came to nothing: the worker abandoned the item, let its lease expire,
+        or broke its stream while this was the largest item it held."""
+        item = (lease.kind, lease.key)
+        self._failures[item] = self._failures.get(item, 0) + 1
+
+    def delivered(self, kind: Kind, key: str | int) -> None:
+        """A worker answered the item (or it is gone): forget its failed deliveries."""
+        self._failures.pop((kind, key), None)
 
     def holder(self, kind: Kind, key: str | int) -> Lease | None:
         """The live lease on an item."""
@@ -109,6 +126,7 @@ class LeaseTable:
         for lease in list(self._by_token.values()):
             self.drop(lease)
         self._expiry.clear()
+        self._failures.clear()
 
     def next_expiry(self) -> float | None:
         """Monotonic time of the earliest live lease expiry."""

@@ -38,6 +38,12 @@ from durable_workflows.sidecar.model import (
     string_value,
 )
 
+_CARRIED_OVER = frozenset(
+    {"eventRaised", "executionSuspended", "executionResumed", "executionTerminated"})
+"""Inbox events that survive continue-as-new: those addressed to the instance, not to one
+execution. Timer, activity, sub-orchestration and entity results of the old execution are
+dropped: durabletask matches them by task id, and ids restart with every execution."""
+
 
 class Engine(EntityEngine):
     """Orchestration behaviour on top of `EntityEngine`."""
@@ -49,7 +55,7 @@ class Engine(EntityEngine):
                        replaceable: Iterable[int]) -> str:
         """Create a new instance; an existing one is replaced only if its status allows."""
         with self._lock:
-            existing = self.instances.get(instance_id)
+            existing = self.lookup(instance_id)
             if existing is not None and existing.status not in set(replaceable):
                 raise InstanceExistsError(f"orchestration instance {instance_id!r} already exists")
             with self._tx():
@@ -96,26 +102,27 @@ class Engine(EntityEngine):
         with self._lock, self._tx():
             count = 0
             for instance_id in list(instance_ids):
-                inst = self.instances.get(instance_id)
+                inst = self.lookup(instance_id)
                 if inst is None or not inst.terminal:
                     continue
                 if recursive:
                     count += self._purge_children(instance_id)
                 self._purge(instance_id)
                 count += 1
+            if count:
+                self._store.request_reclaim()
             return count
 
     def _purge_children(self, instance_id: str) -> int:
         """Purge the finished sub-orchestrations of an instance, recursively."""
         count = 0
-        for child in self._children(instance_id):
-            if child.terminal:
-                count += self._purge_children(child.instance_id) + 1
-                self._purge(child.instance_id)
+        for child_id in self._store.finished_children(instance_id):
+            count += self._purge_children(child_id) + 1
+            self._purge(child_id)
         return count
 
     def _children(self, instance_id: str) -> list[Instance]:
-        """The sub-orchestrations started by an instance."""
+        """The unfinished sub-orchestrations started by an instance."""
         return [inst for inst in self.instances.values()
                 if inst.parent is not None and inst.parent.instance_id == instance_id]
 
@@ -149,6 +156,7 @@ class Engine(EntityEngine):
             lease = self.leases.get(res.completionToken)
             if lease is None or lease.kind != "orchestration" or lease.key != res.instanceId:
                 log.info("ignoring stale orchestration completion for %s", res.instanceId)
+                self.leases.delivered("orchestration", res.instanceId)  # it was receivable
                 return False
             inst = self.instances.get(res.instanceId)
             if inst is None:
@@ -164,19 +172,32 @@ class Engine(EntityEngine):
             return True
 
     def _fail_instance(self, instance_id: str, exc: Exception) -> None:
+        with self._tx():
+            self._fail_with(instance_id, failure_details(
+                type(exc).__name__, f"the sidecar could not apply an orchestrator step: {exc}"))
+
+    def _fail_with(self, instance_id: str, details: Any) -> None:
+        """Fail a running instance without a worker (its work item cannot be processed)."""
         inst = self.instances.get(instance_id)
         if inst is None or inst.terminal:
             return
-        with self._tx():
-            inst.status = FAILED
-            inst.failure = failure_details(
-                type(exc).__name__, f"the sidecar could not apply an orchestrator step: {exc}")
-            self._finish(inst)
+        inst.status = FAILED
+        inst.failure = details
+        self._finish(inst)
+
+    def _fail_activity(self, act: Activity, details: Any) -> None:
+        """Fail a scheduled activity without a worker: its task fails with ``details``."""
+        self._drop_activity(act)
+        inst = self.instances.get(act.instance_id)
+        if inst is not None and inst.execution_id == act.execution_id:
+            self._deliver(act.instance_id, new_event(taskFailed=pb.TaskFailedEvent(
+                taskScheduledId=act.task_id, failureDetails=details)))
 
     def _apply_completion(self, inst: Instance, lease: Lease, res: Any) -> None:
         """Apply a validated orchestrator step in one transaction."""
         with self._tx():
             self.leases.drop(lease)
+            self.leases.delivered("orchestration", inst.instance_id)
             self._work_added = True  # the stream has room again
             consumed = set(lease.rowids)
             events = lease.extra + [m.event for m in inst.inbox if m.rowid in consumed]
@@ -222,7 +243,7 @@ class Engine(EntityEngine):
         """A worker gave a work item back: redeliver it after ``retry_after`` seconds."""
         with self._lock:
             lease = self.leases.get(token)
-            if lease is not None:
+            if lease is not None:  # counted as a failed delivery when it expires
                 self.leases.expire_in(lease, retry_after)
                 self._timer_added = True
                 self._notify()
@@ -230,7 +251,7 @@ class Engine(EntityEngine):
     # -- internals -------------------------------------------------------------------------
 
     def _require(self, instance_id: str) -> Instance:
-        inst = self.instances.get(instance_id)
+        inst = self.lookup(instance_id)
         if inst is None:
             raise InstanceNotFoundError(f"orchestration instance {instance_id!r} not found")
         return inst
@@ -311,7 +332,7 @@ class Engine(EntityEngine):
             return [self._send_entity_message(inst, aid, action.sendEntityMessage)]
         if kind == "terminateOrchestration":
             term = action.terminateOrchestration
-            if term.instanceId in self.instances:
+            if self.lookup(term.instanceId) is not None:
                 self._terminate(term.instanceId, optional_str(term, "reason"), term.recurse)
             return []
         log.warning("ignoring unsupported orchestrator action %s", kind)
@@ -324,7 +345,7 @@ class Engine(EntityEngine):
                 instanceId=child_id, name=sub.name,
                 version=optional_field(sub, "version"),
                 input=optional_field(sub, "input"), tags=sub.tags)))
-        existing = self.instances.get(child_id)
+        existing = self.lookup(child_id)
         if existing is not None and not existing.terminal:
             self._deliver(inst.instance_id, new_event(subOrchestrationInstanceFailed=(
                 pb.SubOrchestrationInstanceFailedEvent(
@@ -363,11 +384,12 @@ class Engine(EntityEngine):
         inst.status, inst.output, inst.failure, inst.completed_at = PENDING, None, None, None
         inst.history, inst.history_len = [], 0
         self._store.replace_history(inst.instance_id, [])
-        arrivals = [m.event for m in inst.inbox]
+        carried = [e for e in [*complete.carryoverEvents, *(m.event for m in inst.inbox)]
+                   if e.WhichOneof("eventType") in _CARRIED_OVER]
         self._store.delete_messages([m.rowid for m in inst.inbox])
         inst.inbox = []
         self._save(inst)
-        self._queue_start(inst, None, [*complete.carryoverEvents, *arrivals])
+        self._queue_start(inst, None, carried)
 
     def _cancel_execution_work(self, inst: Instance) -> None:
         """Forget timers and activities of the instance's current execution."""
@@ -378,12 +400,14 @@ class Engine(EntityEngine):
     def _finish(self, inst: Instance) -> None:
         """Bookkeeping for an instance that just reached a terminal status."""
         inst.completed_at = time.time()
+        self.leases.delivered("orchestration", inst.instance_id)
         self._cancel_execution_work(inst)
         self._store.delete_messages([m.rowid for m in inst.inbox])
         inst.inbox = []
         inst.history = None
         self.ready_orchestrations.discard(inst.instance_id)
         self._save(inst)
+        self._evict(inst)
         self._release_locks_of(inst.instance_id)
         parent = inst.parent
         if parent is None:
@@ -404,7 +428,8 @@ class Engine(EntityEngine):
         self._deliver(parent.instance_id, event)
 
     def _terminate(self, instance_id: str, output: str | None, recursive: bool) -> None:
-        inst = self.instances[instance_id]
+        inst = self.lookup(instance_id)
+        assert inst is not None, instance_id
         if recursive:
             for child in self._children(instance_id):
                 if not child.terminal:
@@ -429,6 +454,7 @@ class Engine(EntityEngine):
     def _prepare_rewind(self, inst: Instance, reason: str | None) -> None:
         if inst.history is None:
             inst.history = self._store.load_history(inst.instance_id)
+        self._revive(inst)
         inst.status, inst.output, inst.failure, inst.completed_at = RUNNING, None, None, None
         self._save(inst)
         self._deliver(inst.instance_id, new_event(
@@ -450,7 +476,7 @@ class Engine(EntityEngine):
             if event.eventId in finished:
                 continue
             sub = event.subOrchestrationInstanceCreated
-            child = self.instances.get(sub.instanceId)
+            child = self.lookup(sub.instanceId)
             if child is None:
                 self._new_instance(sub.instanceId, sub.name, optional_str(sub, "input"),
                                    optional_str(sub, "version"), dict(sub.tags),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from durable_workflows.sidecar.model import (
     Entity,
@@ -13,6 +13,9 @@ from durable_workflows.sidecar.model import (
     pb,
     string_value,
 )
+
+if TYPE_CHECKING:
+    from durable_workflows.sidecar.core import Core
 
 _DEFAULT_PAGE = 100
 
@@ -43,13 +46,19 @@ def _window(message: Any, start: str, end: str) -> Callable[[float], bool]:
     return lambda t: (low is None or t >= low) and (high is None or t < high)
 
 
-def query_instances(instances: Iterable[Instance], query: Any) -> Any:
+def _bounds(message: Any, start: str, end: str) -> tuple[float | None, float | None]:
+    return optional_time(message, start), optional_time(message, end)
+
+
+def query_instances(engine: Core, query: Any) -> Any:
     """``QueryInstances``: filter by status, creation time and id prefix; paged by offset."""
     statuses = set(query.runtimeStatus)
     prefix = query.instanceIdPrefix.value if query.HasField("instanceIdPrefix") else ""
     created = _window(query, "createdTimeFrom", "createdTimeTo")
+    finished = engine.finished(sorted(statuses), prefix=prefix,
+                               created=_bounds(query, "createdTimeFrom", "createdTimeTo"))
     matching = sorted(
-        (i for i in instances
+        (i for i in [*engine.instances.values(), *finished]
          if (not statuses or i.status in statuses)
          and i.instance_id.startswith(prefix)
          and created(i.created_at)),
@@ -65,10 +74,12 @@ def query_instances(instances: Iterable[Instance], query: Any) -> Any:
     )
 
 
-def list_instance_ids(instances: Iterable[Instance], req: Any) -> Any:
+def list_instance_ids(engine: Core, req: Any) -> Any:
     """``ListInstanceIds``: finished instances ordered by completion time, keyset-paged."""
     statuses = set(req.runtimeStatus)
     completed = _window(req, "completedTimeFrom", "completedTimeTo")
+    instances = engine.finished(
+        sorted(statuses), completed=_bounds(req, "completedTimeFrom", "completedTimeTo"))
     keyed = sorted(
         ((i.completed_at, i.instance_id) for i in instances
          if i.terminal and i.completed_at is not None
@@ -87,14 +98,13 @@ def list_instance_ids(instances: Iterable[Instance], req: Any) -> Any:
     return pb.ListInstanceIdsResponse(instanceIds=[k[1] for k in page], lastInstanceKey=token)
 
 
-def purge_targets(instances: Iterable[Instance], req: Any) -> list[str]:
+def purge_targets(engine: Core, req: Any) -> list[str]:
     """The instance ids a ``PurgeInstances`` request names (finished ones only are purged)."""
     if req.HasField("purgeInstanceFilter"):
         pf = req.purgeInstanceFilter
-        statuses = set(pf.runtimeStatus)
-        created = _window(pf, "createdTimeFrom", "createdTimeTo")
-        return [i.instance_id for i in instances
-                if (not statuses or i.status in statuses) and created(i.created_at)]
+        finished = engine.finished(sorted(pf.runtimeStatus),
+                                   created=_bounds(pf, "createdTimeFrom", "createdTimeTo"))
+        return [i.instance_id for i in finished]
     if req.HasField("instanceBatch"):
         return list(req.instanceBatch.instanceIds)
     return [req.instanceId] if req.instanceId else []

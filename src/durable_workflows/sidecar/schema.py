@@ -6,7 +6,7 @@ import sqlite3
 
 from durable_workflows.sidecar.errors import SchemaVersionError, SidecarError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Stored in ``PRAGMA user_version``; bump it and add a migration on every schema change."""
 
 _V1 = """
@@ -78,7 +78,13 @@ CREATE TABLE lock_requests (
 );
 """
 
-_MIGRATIONS: dict[int, str] = {1: _V1}
+_V2 = """
+CREATE INDEX instances_by_status ON instances (status, completed_at);
+CREATE INDEX instances_by_parent ON instances (parent_instance_id);
+"""
+"""Finished instances live only in the database: find them by status, age and parent."""
+
+_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
 """Script that brings a database from version ``n - 1`` to version ``n``."""
 
 
@@ -94,6 +100,11 @@ def open_database(path: str, *, synchronous: str = "NORMAL") -> sqlite3.Connecti
     except sqlite3.Error as exc:
         raise SidecarError(f"cannot open database {path!r}: {exc}") from exc
     try:
+        if not _has_tables(conn):
+            # Only possible before the first table (and before WAL mode): purges can then give
+            # pages back to the file system (`writer.reclaim_free_pages`). Databases created
+            # before schema version 2 reuse freed pages instead.
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys=OFF")

@@ -13,7 +13,7 @@ from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
 from durable_workflows.sidecar.auth import TokenInterceptor, check_exposure, tls_credentials
 from durable_workflows.sidecar.clock import Clock, SystemClock
-from durable_workflows.sidecar.dispatch import Dispatcher
+from durable_workflows.sidecar.dispatch import MAX_DELIVERIES, MAX_WORK_ITEM_BYTES, Dispatcher
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.servicer import Servicer
 from durable_workflows.sidecar.store import Store
@@ -43,6 +43,8 @@ class SqliteSidecar:
         ping_interval: float = 30.0,
         max_threads: int = 128,
         synchronous: str = "NORMAL",
+        max_work_item_bytes: int = MAX_WORK_ITEM_BYTES,
+        max_deliveries: int = MAX_DELIVERIES,
         token: str | None = None,
         insecure: bool = False,
         tls_cert: str | None = None,
@@ -57,6 +59,8 @@ class SqliteSidecar:
         self.ping_interval = ping_interval
         self.max_threads = max_threads
         self.synchronous = synchronous
+        self.max_work_item_bytes = max_work_item_bytes
+        self.max_deliveries = max_deliveries
         self.insecure = insecure
         self.tls_cert = tls_cert
         self.tls_key = tls_key
@@ -92,7 +96,9 @@ class SqliteSidecar:
         try:
             engine = Dispatcher(store, max_history=self.max_history,
                                 lease_seconds=self.lease_seconds,
-                                ping_interval=self.ping_interval, clock=self.clock)
+                                ping_interval=self.ping_interval, clock=self.clock,
+                                max_work_item_bytes=self.max_work_item_bytes,
+                                max_deliveries=self.max_deliveries)
             server = grpc.server(
                 futures.ThreadPoolExecutor(max_workers=self.max_threads,
                                            thread_name_prefix="sidecar-rpc"),

@@ -100,7 +100,7 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
     def GetInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
         """The instance's current state."""
         with self.engine.lock:
-            inst = self.engine.instances.get(request.instanceId)
+            inst = self.engine.lookup(request.instanceId)
             return self._instance_response(inst, request.getInputsAndOutputs)
 
     @_read
@@ -118,9 +118,11 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
         inst = self.engine.wait_for(request.instanceId, predicate, context.time_remaining(),
                                     context.is_active)
         with self.engine.lock:
-            if inst is None and request.instanceId in self.engine.instances:
-                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
-                              f"timed out waiting for {request.instanceId!r} to {what}")
+            if inst is None:
+                inst = self.engine.lookup(request.instanceId)
+                if inst is not None and not predicate(inst):
+                    context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                  f"timed out waiting for {request.instanceId!r} to {what}")
             return self._instance_response(inst, request.getInputsAndOutputs)
 
     @staticmethod
@@ -172,7 +174,7 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
     def PurgeInstances(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Delete finished instances by id, batch or filter."""
         with self.engine.lock:
-            targets = queries.purge_targets(self.engine.instances.values(), request)
+            targets = queries.purge_targets(self.engine, request)
         count = self.engine.purge(targets, request.recursive)
         return pb.PurgeInstancesResponse(
             deletedInstanceCount=count, isComplete=wrappers_pb2.BoolValue(value=True))
@@ -181,13 +183,13 @@ class Servicer(stubs.TaskHubSidecarServiceServicer):
     def QueryInstances(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Instances matching a query, paged."""
         with self.engine.lock:
-            return queries.query_instances(self.engine.instances.values(), request.query)
+            return queries.query_instances(self.engine, request.query)
 
     @_read
     def ListInstanceIds(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Ids of finished instances, paged by completion time."""
         with self.engine.lock:
-            return queries.list_instance_ids(self.engine.instances.values(), request)
+            return queries.list_instance_ids(self.engine, request)
 
     def StreamInstanceHistory(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         """The instance's history, in chunks."""

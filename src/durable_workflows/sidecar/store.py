@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from durable_workflows.sidecar.errors import SidecarError
 from durable_workflows.sidecar.model import (
+    TERMINAL_STATUSES,
     Activity,
     Delayed,
     Entity,
@@ -24,6 +25,8 @@ from durable_workflows.sidecar.schema import open_database
 from durable_workflows.sidecar.writer import Op, Ticket, Writer
 
 _ID_TABLES = ("messages", "delayed", "activities", "lock_requests")
+_TERMINAL = sorted(TERMINAL_STATUSES)
+_IS_TERMINAL = f"status IN ({', '.join(str(s) for s in _TERMINAL)})"
 
 
 def _event_bytes(event: HistoryEvent) -> bytes:
@@ -70,6 +73,7 @@ class Store:
             raise
         self._ids = {table: self._max_id(table) for table in _ID_TABLES}
         self._ops: list[Op] = []
+        self._reclaim = False
         self._writer = Writer(self._conn)
 
     def close(self) -> None:
@@ -95,11 +99,13 @@ class Store:
     def submit(self, wake: list[threading.Event]) -> Ticket:
         """Queue the staged statements as one transaction; ``wake`` is set once durable."""
         ops, self._ops = self._ops, []
-        return self._writer.submit(ops, wake)
+        reclaim, self._reclaim = self._reclaim, False
+        return self._writer.submit(ops, wake, reclaim)
 
     def discard(self) -> None:
         """Drop the statements staged by a transaction that failed in the engine."""
         self._ops = []
+        self._reclaim = False
 
     @property
     def broken(self) -> bool:
@@ -162,6 +168,47 @@ class Store:
             [(instance_id, start + i, _event_bytes(e)) for i, e in enumerate(events)],
             many=True,
         )
+
+    def request_reclaim(self) -> None:
+        """Once the transaction being staged commits, give free pages back to the file
+        system if many are free."""
+        self._reclaim = True
+
+    def load_instance(self, instance_id: str) -> Instance | None:
+        """The stored row of an instance (finished instances live only here), or None."""
+        self._writer.flush()
+        row = self._conn.execute(
+            "SELECT * FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        return None if row is None else _instance_from_row(row)
+
+    def finished_instances(self, statuses: Iterable[int] = (), *,
+                           created: tuple[float | None, float | None] = (None, None),
+                           completed: tuple[float | None, float | None] = (None, None),
+                           prefix: str = "") -> list[Instance]:
+        """Finished instances with one of ``statuses`` (any terminal one if empty), created
+        and completed in the half-open windows given, whose id starts with ``prefix``."""
+        wanted = [s for s in _TERMINAL if not statuses or s in set(statuses)]
+        if not wanted:
+            return []
+        sql = f"SELECT * FROM instances WHERE status IN ({', '.join('?' * len(wanted))})"
+        params: list[Any] = list(wanted)
+        for column, (low, high) in (("created_at", created), ("completed_at", completed)):
+            if low is not None:
+                sql, params = sql + f" AND {column} >= ?", [*params, low]
+            if high is not None:
+                sql, params = sql + f" AND {column} < ?", [*params, high]
+        if prefix:
+            sql, params = sql + " AND substr(instance_id, 1, ?) = ?", [*params, len(prefix), prefix]
+        self._writer.flush()
+        return [_instance_from_row(row) for row in self._conn.execute(sql, params)]
+
+    def finished_children(self, instance_id: str) -> list[str]:
+        """Ids of the finished sub-orchestrations of an instance."""
+        self._writer.flush()
+        rows = self._conn.execute(
+            f"SELECT instance_id FROM instances WHERE parent_instance_id = ? AND {_IS_TERMINAL}",
+            (instance_id,))
+        return [row[0] for row in rows]
 
     def replace_history(self, instance_id: str, events: list[HistoryEvent]) -> None:
         """Replace the whole stored history (continue-as-new, rewind)."""
@@ -247,16 +294,15 @@ class Store:
     # -- loading ---------------------------------------------------------------------------
 
     def load(self) -> Snapshot:
-        """Read the whole state; histories are loaded only for non-terminal instances."""
+        """Read the state the engine keeps in memory: everything but finished instances."""
         self._writer.flush()
         snap = Snapshot()
-        for row in self._conn.execute("SELECT * FROM instances"):
+        for row in self._conn.execute(f"SELECT * FROM instances WHERE NOT {_IS_TERMINAL}"):
             inst = _instance_from_row(row)
             snap.instances[inst.instance_id] = inst
         for inst in snap.instances.values():
-            if not inst.terminal:
-                inst.history = self.load_history(inst.instance_id)
-                inst.history_len = len(inst.history)
+            inst.history = self.load_history(inst.instance_id)
+            inst.history_len = len(inst.history)
         for row in self._conn.execute("SELECT * FROM entities"):
             snap.entities[row[0]] = Entity(row[0], row[1], row[2], row[3], row[4])
         for rowid, kind, target, data in self._conn.execute(

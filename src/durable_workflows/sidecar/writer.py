@@ -29,13 +29,15 @@ class TransactionFailedError(SidecarError):
 class Ticket:
     """The outcome of one staged transaction."""
 
-    __slots__ = ("_done", "error", "wake")
+    __slots__ = ("_done", "error", "reclaim", "wake")
 
-    def __init__(self, wake: list[threading.Event]) -> None:
+    def __init__(self, wake: list[threading.Event], reclaim: bool = False) -> None:
         self._done = threading.Event()
         self.error: BaseException | None = None
         self.wake = wake
         """Events to set once the transaction is durable (state waiters)."""
+        self.reclaim = reclaim
+        """Whether the transaction freed many pages (a purge): see `reclaim_free_pages`."""
 
     def done(self) -> bool:
         """Whether the outcome is known."""
@@ -68,9 +70,9 @@ class Writer:
         self.last: Ticket | None = None
         """The most recently submitted transaction."""
 
-    def submit(self, ops: list[Op], wake: list[threading.Event]) -> Ticket:
-        """Queue one transaction's statements."""
-        ticket = Ticket(wake)
+    def submit(self, ops: list[Op], wake: list[threading.Event], reclaim: bool = False) -> Ticket:
+        """Queue one transaction's statements (`reclaim`: then shrink the file if worth it)."""
+        ticket = Ticket(wake, reclaim)
         with self._cv:
             self._queue.append((ops, ticket))
             self.last = ticket
@@ -125,6 +127,11 @@ class Writer:
             log.exception("failed to write %d transaction(s); rolled back", len(batch))
             self.broken = True
             return exc
+        if any(ticket.reclaim for _, ticket in batch):
+            try:
+                reclaim_free_pages(self._conn)
+            except sqlite3.Error:
+                log.warning("could not give free pages back to the file system", exc_info=True)
         return None
 
     def _apply(self, ops: list[Op]) -> None:
@@ -133,3 +140,24 @@ class Writer:
                 self._conn.executemany(sql, params)
             else:
                 self._conn.execute(sql, params)
+
+
+RECLAIM_SHARE = 4
+"""Free pages are given back once more than 1/RECLAIM_SHARE of the file is free..."""
+RECLAIM_KEEP = 10
+"""...keeping 1/RECLAIM_KEEP of the file free for the inserts that follow."""
+
+
+def reclaim_free_pages(conn: sqlite3.Connection) -> int:
+    """Shrink a database in incremental auto-vacuum mode when much of it is free (after
+    purges); returns the pages given back. Below the threshold freed pages are reused."""
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # 2: INCREMENTAL
+        return 0
+    free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+    total = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    if free * RECLAIM_SHARE <= total:
+        return 0
+    pages = free - total // RECLAIM_KEEP
+    # executescript steps the pragma to its end; execute() would free one page
+    conn.executescript(f"PRAGMA incremental_vacuum({pages});")
+    return pages
