@@ -32,7 +32,9 @@ SETTINGS = settings(
 
 
 def graph_specs() -> st.SearchStrategy[WorkflowSpec]:
-    return workflow_specs(ports=False, agents=False, halts=False)
+    return workflow_specs(
+        ports=False, agents=False, halts=False, asks=False, delays=False, subworkflows=False
+    )
 
 
 def build_or_skip(spec: WorkflowSpec) -> Workflow:

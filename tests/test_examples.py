@@ -72,6 +72,39 @@ EXAMPLES = [
         ["Expense EXP-001 reimbursed: $1,250.00 to Alice."],
         responses=lambda m: m.auto_response,
     ),
+    Example(
+        "content_approval_workflow",
+        lambda m: m.TOPICS,
+        [
+            "Published 'Tidal Energy': A short article about tidal energy. Revised 1x: "
+            "Mention the costs.",
+            "Escalated 'Unattended Topic' to the editor-in-chief: no review in time.",
+        ],
+        responses=lambda m: m.reviewer,
+    ),
+    Example(
+        "draft_review",
+        lambda m: [m.TOPIC],
+        ["Approved v2 of 'lighthouses': Some words about lighthouses. (Cite a source: done.)"],
+        responses=lambda m: m.reviewer,
+    ),
+    Example(
+        "order_fulfilment",
+        lambda m: m.ORDERS,
+        [
+            "Order A-1: paid and shipped with label L-A-1.",
+            "Order B-2: paid and shipped with label L-B-2.",
+        ],
+        responses=lambda m: m.fraud_desk,
+    ),
+    Example(
+        "invoice_reminders",
+        lambda m: m.INVOICES,
+        [
+            "Invoice INV-7 paid after 1 reminder(s).",
+            "Invoice INV-8 ($980.50) sent to collections.",
+        ],
+    ),
 ]
 IDS = [e.name for e in EXAMPLES]
 

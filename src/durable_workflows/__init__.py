@@ -24,6 +24,7 @@ from .errors import (
     WorkflowValidationError,
 )
 from .graph.builder import WorkflowBuilder
+from .graph.subworkflow import SubWorkflow
 from .graph.workflow import Workflow
 from .hosting.agent_stream import AgentStream, AgentStreamUpdate
 from .hosting.auth import SidecarAuthenticationError
@@ -33,15 +34,20 @@ from .hosting.run_info import RunSummary
 from .model.agent_nodes import AgentNode
 from .model.agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
 from .model.context import WorkflowContext
+from .model.delays import Delay
 from .model.edges import Case, Default
 from .model.executors import Executor, executor, handler
 from .model.policies import RetryPolicy
-from .model.ports import RequestPort
+from .model.ports import RequestPort, RequestTimedOut
+from .model.requests import response_handler
 from .runtime.events import (
     CustomEvent,
+    DelayElapsedEvent,
+    DelayStartedEvent,
     ExecutorCompletedEvent,
     ExecutorFailedEvent,
     ExecutorInvokedEvent,
+    RequestTimedOutEvent,
     ResponseReceivedEvent,
     ResponseRefusedEvent,
     WaitingForInputEvent,
@@ -69,6 +75,9 @@ __all__ = [
     "ChatMessage",
     "CustomEvent",
     "Default",
+    "Delay",
+    "DelayElapsedEvent",
+    "DelayStartedEvent",
     "DurableWorkflowHost",
     "DurableWorkflowsError",
     "Executor",
@@ -82,6 +91,8 @@ __all__ = [
     "PayloadTooLargeError",
     "RequestAlreadyAnsweredError",
     "RequestPort",
+    "RequestTimedOut",
+    "RequestTimedOutEvent",
     "RequestTimeoutError",
     "ResponseReceivedEvent",
     "ResponseRefusedEvent",
@@ -92,6 +103,7 @@ __all__ = [
     "SerializationError",
     "SidecarAuthenticationError",
     "StreamingWorkflowRun",
+    "SubWorkflow",
     "Usage",
     "ValidationIssue",
     "WaitingForInputEvent",
@@ -115,4 +127,5 @@ __all__ = [
     "__version__",
     "executor",
     "handler",
+    "response_handler",
 ]

@@ -90,7 +90,9 @@ class FakeSeam:
     def call_entity(self, name: str, key: str, operation: str, payload: Any) -> FakeTask:
         raise AssertionError("no agents in the fake-seam tests")
 
-    def call_sub_orchestrator(self, name: str, payload: Any) -> FakeTask:
+    def call_sub_orchestrator(
+        self, name: str, payload: Any, *, instance_id: str | None = None
+    ) -> FakeTask:
         raise AssertionError("no agents in the fake-seam tests")
 
     def signal_entity(self, name: str, key: str, operation: str, payload: Any) -> None:

@@ -1,7 +1,9 @@
 """Differential: the same run durably and in process.
 
 Random workflows from the public `durable_workflows.testing.workflows` strategy (every construct),
-compared by the public oracle `assert_durable_matches_in_process`; typed values (tuples, sets,
+compared by the public oracle `assert_durable_matches_in_process`, with every request answered,
+or with some left to time out (timeout routes, the virtual clock) and answers sent as named
+events; typed values (tuples, sets,
 dicts, lists, bare or declared) through chains, fan-out/fan-in and loops that continue-as-new;
 and chains of agents fed by agents.
 """
@@ -30,7 +32,12 @@ from durable_workflows import (
 from durable_workflows.agents import Agent, ChatMessage, DeterministicChatClient
 from durable_workflows.graph.workflow import Workflow
 from durable_workflows.hosting.embedded import EmbeddedBackend
-from durable_workflows.testing import Trace, assert_durable_matches_in_process, workflows
+from durable_workflows.testing import (
+    NO_RESPONSE,
+    Trace,
+    assert_durable_matches_in_process,
+    workflows,
+)
 from reliability._types_helpers import assert_same
 
 _names = itertools.count()
@@ -44,6 +51,34 @@ def answer(request: WaitingForInputEvent) -> Trace:
 @given(workflow=workflows(max_nodes=6))
 def test_durable_matches_in_process(workflow: Workflow) -> None:
     asyncio.run(assert_durable_matches_in_process(workflow, Trace(path=["in"]), responses=answer))
+
+
+def answer_or_wait(request: WaitingForInputEvent) -> Any:
+    """Answers requests whose path has an even length; the others wait for their deadline."""
+    if len(request.request.path) % 2:
+        return NO_RESPONSE
+    return Trace(path=["answer", request.request_id])
+
+
+def _has_deadlines(workflow: Workflow) -> bool:
+    timeouts = any(port.timeout is not None for port in workflow.ports.values())
+    return timeouts or any(node.kind == "delay" for node in workflow.nodes.values())
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(workflow=workflows(max_nodes=6, agents=False).filter(_has_deadlines))
+def test_durable_matches_in_process_when_time_passes(workflow: Workflow) -> None:
+    """P8, P10, C1, C2: requests left unanswered time out, and delays fire, at the same point of
+    both runs (the durable one on a virtual clock); named events answer like send_response."""
+    asyncio.run(
+        assert_durable_matches_in_process(
+            workflow, Trace(path=["in"]), responses=answer_or_wait, named_events=True
+        )
+    )
 
 
 @pytest.fixture(scope="module")

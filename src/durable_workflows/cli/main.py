@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import DurableWorkflowsError, WorkflowValidationError
 from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
-from ..model.edges import FanInEdge, FanOutEdge, SingleEdge
+from ..model.edges import FanInEdge, FanOutEdge, SingleEdge, TimeoutEdge
 from ..rendering import (
     FORMATS,
     Format,
@@ -73,7 +73,12 @@ def summary(workflow: Workflow) -> str:
     kinds: Counter[str] = Counter(node.kind for node in workflow.nodes.values())
     nodes = ", ".join(
         plural(kinds[k], label)
-        for k, label in (("executor", "executor"), ("agent", "agent"), ("port", "request port"))
+        for k, label in (
+            ("executor", "executor"),
+            ("agent", "agent"),
+            ("port", "request port"),
+            ("delay", "delay"),
+        )
         if kinds[k]
     )
     groups = Counter(_group_kind(group) for group in workflow.groups)
@@ -97,6 +102,8 @@ def _group_kind(group: object) -> str:
         return "fan-out"
     if isinstance(group, FanInEdge):
         return "fan-in"
+    if isinstance(group, TimeoutEdge):
+        return "timeout"
     return "switch-case"
 
 

@@ -2,7 +2,8 @@
 
 It is a thin driver of `Engine`: it schedules a superstep's executors as activities and its
 agents as entity calls, takes request responses as external events (`ResponseIntake`; raced
-against port timeouts while the run only waits), publishes events, and continues-as-new every
+against deadlines while the run only waits), runs sub-workflows as sub-orchestrations
+(`ChildRuns`), publishes events, and continues-as-new every
 few supersteps, tasks or megabytes so that history, and so replay cost, stays bounded.
 Payloads over the limit fail the run with an error naming them (`payloads`); large shared
 state goes by reference (`shared_state`).
@@ -19,15 +20,16 @@ from typing import Any, NoReturn
 from ..errors import (
     DurableWorkflowsError,
     ExecutorFailedError,
-    RequestTimeoutError,
     WorkflowGraphMismatchError,
     error_type_name,
 )
+from ..graph.subworkflow import SubWorkflow
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import uses_tools
 from ..model.context import InvocationResult, SentMessage
 from ..model.executors import Executor
+from ..model.requests import InfoResponse
 from ..runtime.engine import Engine, RunState, Superstep
 from ..runtime.events import (
     ExecutorFailedEvent,
@@ -36,6 +38,8 @@ from ..runtime.events import (
     WorkflowStartedEvent,
 )
 from ..runtime.wire import decode_result, decode_state, encode_message, encode_state
+from ..values.typing_utils import type_key
+from .children import ChildRuns, report
 from .names import (
     AGENT_TURN_ORCHESTRATOR,
     EVENT_LOG_ENTITY,
@@ -85,7 +89,6 @@ def start_payload(workflow: Workflow, input_envelope: Any, *, stream: bool) -> d
         "sequence": 0,
         "stream": stream,
         "generation": 0,
-        "requested_at": {},
         "verdicts": {},
     }
 
@@ -114,10 +117,20 @@ class OrchestratorDriver:
         self.payload = payload
         self.sequence: int = payload["sequence"]
         self.stream: bool = payload["stream"]
-        self.requested_at: dict[str, str] = dict(payload["requested_at"])
         self.unpublished: list[WorkflowEvent] = []
         self.intake = ResponseIntake(workflow, self.engine, seam, payload.get("verdicts"))
-        self.timers: dict[str, Any] = {}
+        self.children = ChildRuns(
+            seam,
+            self.stream,
+            lambda child, envelope, stream: start_payload(child, envelope, stream=stream),
+        )
+        self.parent: dict[str, Any] | None = payload.get("parent")
+        """For a sub-workflow's child run: where to report (W3, W4)."""
+        self.reported: list[dict[str, Any]] | None = None
+        self.timers: dict[datetime, Any] = {}
+        """The timer created for each deadline waited for in this episode."""
+        self.fired: datetime | None = None
+        """The latest deadline whose timer fired (the clock may lag it slightly)."""
         self.max_payload_bytes = max_payload_bytes
         self.shared_by_reference = shared_by_reference
         self.shared_version: str | None = payload.get("shared_version")
@@ -178,6 +191,7 @@ class OrchestratorDriver:
         supersteps = tasks = 0
         while True:
             self._emit(self.intake.route(state))
+            self._emit(self.engine.fire_due(state, self._now()))
             if (
                 supersteps >= SUPERSTEPS_PER_GENERATION
                 or tasks >= TASKS_PER_GENERATION
@@ -185,11 +199,9 @@ class OrchestratorDriver:
             ):
                 self._continue_as_new(state)
                 return None
-            step = self.engine.begin_superstep(state)
+            step = self.engine.begin_superstep(state, self.seam.now)
             if step is not None:
                 self._emit(step.events)
-                for request in step.new_requests:
-                    self.requested_at[request.request_id] = self.seam.now.isoformat()
                 self._publish(state)
                 self._superstep = step.number
                 trace = self.telemetry.superstep_started(step.number)
@@ -201,7 +213,7 @@ class OrchestratorDriver:
                 tasks += len(step.invocations)
             elif self.engine.status(state) == "waiting":
                 self._publish(state)
-                yield from self._wait_for_responses(state)
+                yield from self._wait(state)
                 supersteps += 1
             else:
                 return state
@@ -256,6 +268,9 @@ class OrchestratorDriver:
                     )
                 calls.append((node.id, task, None))
                 continue
+            if isinstance(node, SubWorkflow):
+                calls.append((node.id, self.children.start(node, invocation, step.number), None))
+                continue
             assert isinstance(node, Executor)
             payload = {"message": message, "run_id": state.run_id, "superstep": state.superstep}
             if node.id in readers:
@@ -276,10 +291,16 @@ class OrchestratorDriver:
         batch = self.seam.when_all([call for _, call, _ in calls])
         while not self.seam.is_complete(batch):
             # a when_any never fails: a failed task is named by the loop below
-            yield self.seam.when_any([batch, *self.intake.watch(state)])
+            waits = [batch, *self.intake.watch(state), *self.children.watch()]
+            yield self.seam.when_any(waits)
             self._take_responses(state)
+            self._emit(self.children.take())
             if not self.seam.is_complete(batch):
-                self._publish(state)  # the verdicts, for the senders
+                self._publish(state)  # the verdicts, for the senders; the children's requests
+        while behind := self.children.behind():  # a child's last events are on their way
+            yield self.seam.when_any(behind)
+            self._emit(self.children.take())
+        self._emit(self.children.take())  # what later children held back (W3)
         results = []
         for node_id, call, inner in calls:
             task = call if inner is None else inner
@@ -288,11 +309,17 @@ class OrchestratorDriver:
                 error = f"timed out after {limit}"
                 raise ExecutorFailedError(node_id, error, "TimeoutError", step.number)
             failure = self.seam.failure(task)
+            if failure is not None and isinstance(self.workflow.nodes[node_id], SubWorkflow):
+                raise self.children.failure(node_id, failure[0], failure[1], step.number)
             if failure is not None:
                 raise ExecutorFailedError(node_id, failure[0], failure[1], step.number)
             if not self.seam.is_complete(task):
                 continue
+            if isinstance(self.workflow.nodes[node_id], SubWorkflow):
+                results.append(self.children.result(node_id, self.seam.result(task)))
+                continue
             results.append(self._decode_result(node_id, self.seam.result(task), step.number))
+        self.children.finish()
         if len(results) != len(calls):
             msg = "a superstep ended with unfinished tasks (a bug)"
             raise DurableWorkflowsError(msg)
@@ -305,7 +332,7 @@ class OrchestratorDriver:
             if isinstance(node, AgentNode):
                 response = self.workflow.registry.decode(data)
                 return InvocationResult(sent=[SentMessage(response, None, returned=True)])
-            return decode_result(self.workflow, data)
+            return decode_result(self.workflow, data, node_id)
         except DurableWorkflowsError as exc:  # a result that cannot be rebuilt fails its node
             error_type = error_type_name(type(exc))
             raise ExecutorFailedError(node_id, str(exc), error_type, superstep) from exc
@@ -342,29 +369,26 @@ class OrchestratorDriver:
 
     # -- requests ------------------------------------------------------------------------
 
-    def _wait_for_responses(self, state: RunState) -> Generator[Any, Any, None]:
-        """Wait until a response arrives (judged by the intake) or a port's timeout passes."""
+    def _wait(self, state: RunState) -> Generator[Any, Any, None]:
+        """Wait until a response arrives (judged by the intake) or the next deadline passes
+        (the loop then times out what is due, P8, and fires due timers, C2)."""
         waits = self.intake.watch(state)
-        timers: dict[str, Any] = {}
-        for request in self.intake.open_requests(state):
-            timeout = self.workflow.ports[request.port_id].timeout
-            if timeout is None:
-                continue
-            request_id = request.request_id
-            if request_id not in self.timers:
-                asked = datetime.fromisoformat(self.requested_at[request_id])
-                self.timers[request_id] = self.seam.timer(asked + timeout)
-            timers[request_id] = self.timers[request_id]
-        yield self.seam.when_any(waits + list(timers.values()))
+        due = self.engine.next_deadline(state)
+        timer = None
+        if due is not None:
+            timer = self.timers.get(due)
+            if timer is None:
+                timer = self.timers[due] = self.seam.timer(due)
+            waits.append(timer)
+        yield self.seam.when_any(waits)
         self._take_responses(state)
-        for request_id, timer in timers.items():
-            if request_id not in self.intake.accepted and self.seam.is_complete(timer):
-                port_id = state.requests[request_id].port_id
-                msg = (
-                    f"request {request_id!r} of port {port_id!r} got no response within "
-                    f"{self.workflow.ports[port_id].timeout}"
-                )
-                raise RequestTimeoutError(msg)
+        if timer is not None and due is not None and self.seam.is_complete(timer):
+            self.fired = max(self.fired or due, due)
+
+    def _now(self) -> datetime:
+        """The orchestration's clock, and never before a deadline whose timer has fired."""
+        now = self.seam.now
+        return now if self.fired is None else max(now, self.fired)
 
     def _take_responses(self, state: RunState) -> None:
         """Judge the responses that arrived (counting their bytes into the generation's)."""
@@ -384,14 +408,15 @@ class OrchestratorDriver:
 
     def _publish(self, state: RunState | None) -> None:
         registry = self.workflow.registry
-        if self.stream and self.unpublished:
+        events = [e.to_dict(registry) for e in self.unpublished] if self.stream else []
+        if events and self.parent is None:  # (a child run's events go to its parent, W3)
             batch: dict[str, list[dict[str, Any]]] = {}
-            for event in self.unpublished:
-                key = event_chunk_key(self.seam.instance_id, event.sequence)
-                batch.setdefault(key, []).append(event.to_dict(registry))
-            for key, events in batch.items():
-                self.history_bytes += payload_size(events)
-                self.seam.signal_entity(EVENT_LOG_ENTITY, key, "append", events)
+            for event in events:
+                key = event_chunk_key(self.seam.instance_id, event["sequence"])
+                batch.setdefault(key, []).append(event)
+            for key, chunk in batch.items():
+                self.history_bytes += payload_size(chunk)
+                self.seam.signal_entity(EVENT_LOG_ENTITY, key, "append", chunk)
         self.unpublished = []
         requests = (
             []
@@ -400,13 +425,21 @@ class OrchestratorDriver:
                 {
                     "request_id": r.request_id,
                     "port_id": r.port_id,
-                    "request": registry.encode(
-                        r.request, self.workflow.nodes[r.port_id].input_types
+                    "request": registry.encode(r.request, self.workflow.request_hints(r.port_id)),
+                    **(
+                        {"response_type": type_key(r.response_type)}
+                        if r.response_type is not None
+                        else {}
                     ),
                 }
                 for r in self.intake.open_requests(state)
             ]
+            + self.children.requests()
         )
+        if self.parent is not None and (events or requests != self.reported):
+            report(self.seam, self.parent, events, requests, self.sequence)
+            self.history_bytes += payload_size(events) + payload_size(requests)
+            self.reported = requests
         superstep = 0 if state is None else state.superstep
         self.seam.set_status(
             {
@@ -415,7 +448,9 @@ class OrchestratorDriver:
                 "superstep": superstep,
                 "stream": self.stream,
                 "requests": requests,
+                **({"parent": self.parent["instance_id"]} if self.parent is not None else {}),
                 **self.intake.verdicts(),
+                **({"timed_out": state.timed_out} if state is not None and state.timed_out else {}),
             }
         )
 
@@ -437,7 +472,6 @@ class OrchestratorDriver:
             "input": None,
             "sequence": self.sequence,
             "generation": self.payload["generation"] + 1,
-            "requested_at": {r: at for r, at in self.requested_at.items() if r in state.requests},
             "verdicts": self.intake.verdicts(),
             "shared_version": self.shared_version,
         }
@@ -448,6 +482,8 @@ def _reads_state(node: Any, message: Any) -> bool:
     """Whether invoking `node` on `message` may read shared state (its handler takes a ctx)."""
     if not isinstance(node, Executor):
         return False
+    if isinstance(message, InfoResponse):  # an answer goes to a response handler (P11)
+        return any(spec.wants_context for spec in node.response_handlers)
     try:
         spec, _ = node.select_handler(message)
     except DurableWorkflowsError:

@@ -12,7 +12,7 @@ from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import DEFAULT_SESSION_TTL, WorkflowAgent, uses_tools
 from ..model.executors import Executor
 from ..runtime.invoke import invoke_executor
-from ..runtime.wire import encode_result
+from ..runtime.wire import decode_message, encode_result
 from ..values.serialization import TypeRegistry
 from .agent_entity import make_agent_entity, make_agent_turn_orchestrator, make_tool_activity
 from .agent_stream import StreamSignaller, agent_stream_entity
@@ -108,7 +108,7 @@ def make_activity(
         result = invoke_executor(
             workflow,
             node_id,
-            decode(payload["message"]),
+            decode_message(workflow, node_id, payload["message"]),
             shared,
             run_id=payload["run_id"],
             superstep=payload["superstep"],

@@ -1,7 +1,8 @@
 """Taking responses into a durable run: a wait on every open request, a verdict per arrival.
 
-The orchestrator keeps one wait on each open request, also while a superstep runs, and judges
-what arrives as soon as it arrives (docs/semantics.md P6, P7): an acceptable response is
+The orchestrator keeps one wait on each open request and one on each port's name (named
+events, P10), also while a superstep runs, and judges what arrives as soon as it arrives
+(docs/semantics.md P6, P7): an acceptable response is
 *accepted* (queued, and routed at the next superstep boundary, which always comes before the
 run could continue as new), anything else is *refused* (a `ResponseRefusedEvent`; the request
 stays open). A request takes one response: once one is accepted the request has no wait, so a
@@ -42,6 +43,9 @@ class ResponseIntake:
         self.engine = engine
         self.seam = seam
         self.waits: dict[str, Any] = {}
+        """The wait on each open request, by request id."""
+        self.named: dict[str, Any] = {}
+        """The wait on each port's named events, by port id."""
         self.accepted: dict[str, Any] = {}
         """Responses accepted but not routed yet, by request id, in acceptance order."""
         verdicts = verdicts or {}
@@ -51,11 +55,16 @@ class ResponseIntake:
         """token -> [why its response was refused, when]."""
 
     def watch(self, state: RunState) -> list[Any]:
-        """The waits on every open request that has no accepted response (made as needed)."""
+        """The waits on every open request that has no accepted response, and on every port's
+        named events (made as needed)."""
         for request_id in state.requests:
             if request_id not in self.accepted and request_id not in self.waits:
                 self.waits[request_id] = self.seam.wait_for_event(request_id)
-        return [self.waits[r] for r in state.requests if r in self.waits]
+        for port_id in self.workflow.request_names:
+            if port_id not in self.named:
+                self.named[port_id] = self.seam.wait_for_event(port_id)
+        waits = [self.waits[r] for r in state.requests if r in self.waits]
+        return waits + list(self.named.values())
 
     def take(self, state: RunState) -> list[WorkflowEvent]:
         """Judge everything that arrived; returns the refusals' events."""
@@ -67,6 +76,11 @@ class ResponseIntake:
             request = state.requests.get(request_id)
             if request is not None:
                 refusal = self._judge(request, self.seam.result(wait))
+                events += [] if refusal is None else [refusal]
+        for port_id, wait in list(self.named.items()):
+            if self.seam.is_complete(wait):
+                del self.named[port_id]
+                refusal = self._judge_named(state, port_id, self.seam.result(wait))
                 events += [] if refusal is None else [refusal]
         return events
 
@@ -101,15 +115,35 @@ class ResponseIntake:
             data = _response_data(raw)
             token = data["token"] if isinstance(data.get("token"), str) else ""
             value = self._decode(data["response"])
-            value = self.engine.coerce_response(self.workflow.ports[request.port_id], value)
+            value = self.engine.check_response(request, value)
         except DurableWorkflowsError as exc:
             if token:
                 self.refused[token] = [str(exc), now]
             return ResponseRefusedEvent(
-                request_id=request.request_id, port_id=request.port_id, error=str(exc)
+                request_id=request.request_id,
+                port_id=request.port_id,
+                error=str(exc),
+                event_name=request.request_id,
             )
         self.accepted[request.request_id] = value
         self.answered[request.request_id] = [token, now]
+        return None
+
+    def _judge_named(self, state: RunState, name: str, raw: Any) -> ResponseRefusedEvent | None:
+        """A named event (P10): plain JSON answering the one request open at port `name`."""
+        request: PendingRequest | None = None
+        try:
+            request = self.engine.event_request(state, name, self.accepted)
+            value = self.engine.check_response(request, _plain_json(raw))
+        except DurableWorkflowsError as exc:
+            return ResponseRefusedEvent(
+                request_id="" if request is None else request.request_id,
+                port_id=name,
+                error=str(exc),
+                event_name=name,
+            )
+        self.accepted[request.request_id] = value
+        self.answered[request.request_id] = ["", self.seam.now.timestamp()]
         return None
 
     def _decode(self, envelope: Any) -> Any:
@@ -120,6 +154,17 @@ class ResponseIntake:
         except Exception as exc:  # foreign data: whatever decoding it raises is a refusal
             msg = f"its response is not a typed envelope ({type(exc).__name__}: {exc})"
             raise InvalidResponseError(msg) from exc
+
+
+def _plain_json(raw: Any) -> Any:
+    """A named event's payload: JSON text (from this library's workers) or decoded JSON."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        msg = f"the event is not JSON ({exc}): {raw[:100]!r}"
+        raise InvalidResponseError(msg) from exc
 
 
 def _response_data(raw: Any) -> dict[str, Any]:

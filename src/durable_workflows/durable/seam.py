@@ -34,7 +34,13 @@ class OrchestrationSeam(Protocol):
 
     def signal_entity(self, name: str, key: str, operation: str, payload: Any) -> None: ...
 
-    def call_sub_orchestrator(self, name: str, payload: Any) -> Any: ...
+    def call_sub_orchestrator(
+        self, name: str, payload: Any, *, instance_id: str | None = None
+    ) -> Any: ...
+
+    def send_event(self, instance_id: str, name: str, data: Any) -> None:
+        """Raise event `name` on another orchestration (one-way)."""
+        ...
 
     def wait_for_event(self, name: str) -> Any:
         """A task whose result is the event's payload: raw JSON text (or None, or, from a
@@ -92,8 +98,13 @@ class DurableTaskSeam:
 
         self._ctx.signal_entity(EntityInstanceId(name, key), operation, payload)
 
-    def call_sub_orchestrator(self, name: str, payload: Any) -> Any:
-        return self._ctx.call_sub_orchestrator(name, input=payload)
+    def call_sub_orchestrator(
+        self, name: str, payload: Any, *, instance_id: str | None = None
+    ) -> Any:
+        return self._ctx.call_sub_orchestrator(name, input=payload, instance_id=instance_id)
+
+    def send_event(self, instance_id: str, name: str, data: Any) -> None:
+        self._ctx.send_event(instance_id, name, data=data)
 
     def wait_for_event(self, name: str) -> Any:
         return self._ctx.wait_for_external_event(name, data_type=RawEventData)

@@ -11,15 +11,37 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import WorkflowDefinitionError, WorkflowGraphMismatchError
+from ..graph.subworkflow import SubWorkflow
 from ..graph.workflow import Workflow
+
+
+def with_children(workflows: Iterable[Workflow]) -> list[Workflow]:
+    """The workflows and, recursively, those their sub-workflow nodes run (each once)."""
+    found: dict[int, Workflow] = {}
+
+    def visit(workflow: Workflow) -> None:
+        if id(workflow) in found:
+            return
+        found[id(workflow)] = workflow
+        for node in workflow.nodes.values():
+            if isinstance(node, SubWorkflow):
+                visit(node.workflow)
+
+    for workflow in workflows:
+        visit(workflow)
+    return list(found.values())
 
 
 class WorkflowVersions:
     """Workflows by name and version; `current[name]` is the version new runs start on."""
 
     def __init__(self, workflows: Iterable[Workflow], previous: Iterable[Workflow] = ()) -> None:
+        """`workflows` and `previous` include, recursively, the workflows their sub-workflow
+        nodes run (a child runs as a workflow of its own, W2)."""
         self.current: dict[str, Workflow] = {}
         self.by_name: dict[str, dict[str, Workflow]] = {}
+        workflows = with_children(workflows)
+        previous = [w for w in with_children(previous) if w not in workflows]
         for workflow in workflows:
             if workflow.name in self.current:
                 msg = f"two workflows are named {workflow.name!r}; workflow names must be unique"

@@ -18,16 +18,19 @@ from ..model.edges import (
     FanOutEdge,
     SingleEdge,
     SwitchCaseEdge,
+    TimeoutEdge,
     condition_name,
 )
 from ..model.nodes import Node
 from ..values.typing_utils import a_type
 from .spec import GraphSpec
+from .subworkflow import SubWorkflow
 from .validation import validate
 from .workflow import Workflow
 
-NodeRef = Node | WorkflowAgent | str
-"""What edges accept: an executor, a request port, an agent, or the id of one added earlier."""
+NodeRef = Node | WorkflowAgent | Workflow | str
+"""What edges accept: an executor, a request port, a delay, an agent, a built workflow (a
+sub-workflow), or the id of one added earlier."""
 
 
 class WorkflowBuilder:
@@ -62,7 +65,7 @@ class WorkflowBuilder:
         self._groups: list[EdgeGroup] = []
         self._start = self._ref(start, "the start node")
 
-    def add_node(self, node: Node | WorkflowAgent) -> WorkflowBuilder:
+    def add_node(self, node: Node | WorkflowAgent | Workflow) -> WorkflowBuilder:
         """Add a node without edges, so that edges can refer to it by id."""
         self._ref(node, "add_node")
         return self
@@ -120,6 +123,13 @@ class WorkflowBuilder:
         default = defaults[0][1] if defaults else None
         group = SwitchCaseEdge(self._group_id(), src, tuple(branches), default, tuple(problems))
         self._groups.append(group)
+        return self
+
+    def add_timeout_edge(self, port: NodeRef, target: NodeRef) -> WorkflowBuilder:
+        """When a request at `port` times out, `target` receives a `RequestTimedOut` message
+        (instead of the run failing). The port needs a `timeout`."""
+        src, dst = self._ref(port, "add_timeout_edge"), self._ref(target, "add_timeout_edge")
+        self._groups.append(TimeoutEdge(self._group_id(), src, dst))
         return self
 
     def add_chain(self, nodes: Sequence[NodeRef]) -> WorkflowBuilder:
@@ -211,6 +221,8 @@ class WorkflowBuilder:
 def _same(a: Node, b: Node) -> bool:
     if a is b:
         return True
+    if isinstance(a, SubWorkflow) and isinstance(b, SubWorkflow):
+        return a.workflow is b.workflow
     return isinstance(a, AgentNode) and isinstance(b, AgentNode) and a.agent is b.agent
 
 
@@ -219,6 +231,8 @@ def _as_node(obj: object, where: str) -> Node:
         return obj
     if isinstance(obj, WorkflowAgent):
         return AgentNode(obj)
+    if isinstance(obj, Workflow):
+        return SubWorkflow(obj)
     if inspect.isfunction(obj) or inspect.ismethod(obj):
         msg = (
             f"{where}: function {obj.__qualname__!r} is not an executor; decorate it with "
@@ -228,5 +242,8 @@ def _as_node(obj: object, where: str) -> Node:
     if isinstance(obj, type):
         msg = f"{where}: got the class {obj.__qualname__}; pass an instance, e.g. {obj.__name__}()"
         raise WorkflowDefinitionError(msg)
-    msg = f"{where}: {type(obj).__qualname__} is not an executor, request port or agent"
+    if isinstance(obj, WorkflowBuilder):
+        msg = f"{where}: got a WorkflowBuilder; pass the built workflow (.build()) to use it as a node"
+        raise WorkflowDefinitionError(msg)
+    msg = f"{where}: {type(obj).__qualname__} is not an executor, request port, delay, agent or workflow"
     raise WorkflowDefinitionError(msg)

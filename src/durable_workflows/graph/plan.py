@@ -15,7 +15,16 @@ from functools import cached_property
 from typing import Any
 
 from ..model.agent_nodes import AgentNode
-from ..model.edges import EdgeGroup, FanInEdge, FanOutEdge, SingleEdge, condition_name
+from ..model.delays import Delay
+from ..model.edges import (
+    EdgeGroup,
+    FanInEdge,
+    FanOutEdge,
+    SingleEdge,
+    TimeoutEdge,
+    condition_name,
+)
+from ..model.executors import Executor
 from ..model.nodes import Node
 from ..model.ports import RequestPort
 from ..values.typing_utils import type_key
@@ -121,6 +130,16 @@ def _node_plan(node: Node) -> NodePlan:
     extra: tuple[str, ...] = ()
     if isinstance(node, AgentNode):
         extra = (f"session={node.session}", f"session_key={node.session_key}")
+    if isinstance(node, Delay):
+        extra = (f"delay={node.duration / timedelta(seconds=1):g}s",)
+    child = getattr(node, "workflow", None)  # a SubWorkflow: its graph is part of this one's
+    if child is not None:
+        extra = (f"workflow={child.name}@{child.graph_hash}",)
+    if isinstance(node, Executor):
+        extra = tuple(
+            f"asks={type_key(s.request_type)}->{type_key(s.response_type)}"
+            for s in node.response_handlers
+        )
     return NodePlan(
         id=node.id,
         kind=node.kind,
@@ -138,5 +157,7 @@ def _group_plan(group: EdgeGroup) -> EdgeGroupPlan:
         return EdgeGroupPlan(group.id, "fan-out", (group.source,), group.targets)
     if isinstance(group, FanInEdge):
         return EdgeGroupPlan(group.id, "fan-in", group.sources, (group.target,))
+    if isinstance(group, TimeoutEdge):
+        return EdgeGroupPlan(group.id, "timeout", (group.source,), (group.target,))
     labels = (*tuple(label for _, _, label in group.cases), "default")
     return EdgeGroupPlan(group.id, "switch-case", (group.source,), group.targets, labels)

@@ -15,10 +15,12 @@ from ..model.edges import (
     FanOutEdge,
     SingleEdge,
     SwitchCaseEdge,
+    TimeoutEdge,
     group_targets,
 )
 from ..model.edges import group_sources as sources_of
 from ..model.nodes import Node
+from ..model.ports import RequestPort, timed_out_type
 from ..values.serialization import json_problem
 from ..values.typing_utils import a_type, is_assignable, short_name, union_members
 from .spec import GraphSpec
@@ -44,6 +46,7 @@ def collect_issues(spec: GraphSpec) -> list[ValidationIssue]:
     issues += _check_settings(spec)
     issues += _check_ids(spec)
     issues += _check_groups(spec)
+    issues += _check_timeout_edges(spec)
     graph = to_networkx(spec)
     issues += _check_reachability(spec, graph)
     issues += _check_types(spec)
@@ -183,6 +186,26 @@ def _check_groups(spec: GraphSpec) -> list[ValidationIssue]:
     return issues
 
 
+def _check_timeout_edges(spec: GraphSpec) -> list[ValidationIssue]:
+    issues = []
+    for group in spec.groups:
+        if not isinstance(group, TimeoutEdge) or group.source not in spec.nodes:
+            continue
+        node = spec.nodes[group.source]
+        if not isinstance(node, RequestPort):
+            problem = f"{group.source!r} is a {node.kind}, not a request port; only a port's requests time out"
+        elif node.timeout is None:
+            problem = (
+                f"port {group.source!r} has no timeout; give it one, e.g. "
+                f"RequestPort({group.source!r}, ..., timeout=timedelta(hours=1))"
+            )
+        else:
+            continue
+        message = f"timeout edge {group.source!r} -> {group.target!r}: {problem}"
+        issues.append(_issue("timeout-edge", message, group.source))
+    return issues
+
+
 def _check_condition(condition: Any, where: str, node_id: str) -> list[ValidationIssue]:
     call = getattr(condition, "__call__", None)  # noqa: B004 - also inspect callable objects
     if not callable(condition):
@@ -227,6 +250,11 @@ def _check_types(spec: GraphSpec) -> list[ValidationIssue]:
                     continue
                 sent = nodes[source].output_types
                 accepted = nodes[target].input_types
+                if isinstance(group, TimeoutEdge):
+                    port = nodes[source]
+                    if not isinstance(port, RequestPort):
+                        continue  # reported by _check_timeout_edges
+                    sent = (timed_out_type(port),)
                 if isinstance(group, FanInEdge):
                     sent = tuple(list[t] for t in sent)  # type: ignore[valid-type]
                 if not any(is_assignable(s, a) for s in sent for a in accepted):
@@ -264,6 +292,8 @@ def _type_issue(
     extra = ""
     if isinstance(group, FanInEdge):
         extra = " (a fan-in target receives a list of its sources' messages)"
+    if isinstance(group, TimeoutEdge):
+        extra = " (a timeout edge delivers the port's timed-out requests)"
     return _issue(
         "type-mismatch",
         f"edge {source!r} -> {target!r}: {source!r} sends {sent_names}, but {target!r} accepts "

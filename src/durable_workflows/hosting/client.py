@@ -41,7 +41,8 @@ from ..errors import (
     WorkflowNotFoundError,
 )
 from ..graph.workflow import Workflow
-from ..runtime.engine import Engine
+from ..runtime.engine import Engine, PendingRequest
+from ..runtime.engine import RunState as EngineState
 from ..runtime.events import (
     TERMINAL_EVENTS,
     WaitingForInputEvent,
@@ -49,6 +50,7 @@ from ..runtime.events import (
     WorkflowFailedEvent,
     event_from_dict,
 )
+from ..values.serialization import to_json
 from ..values.typing_utils import short_name
 from .connection import ConnectionSettings, parse_connection_string
 from .orchestration_client import OrchestrationClientMixin
@@ -65,6 +67,9 @@ from .run_info import (
 )
 from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
 from .waiting import wait_until_ended
+
+_UNKNOWN = object()
+"""The response type of a request whose port the workflow as defined here does not have."""
 
 IfExists = Literal["error", "return"]
 """What starting a run with the id of an existing run does: raise, or return that run."""
@@ -406,10 +411,10 @@ class WorkflowRun:
         """A pending request from the status. If the graph changed since the run started (its
         port or request type is not in this workflow), it is shown as far as known: the raw
         request data, and a response type that says so."""
-        port = self.workflow.ports.get(data["port_id"])
+        expected = self._response_type(data)
         response_type = (
-            short_name(port.response_type)
-            if port is not None
+            short_name(expected)
+            if expected is not _UNKNOWN
             else f"unknown (port not in workflow {self.workflow.name!r} as defined here)"
         )
         try:
@@ -423,6 +428,14 @@ class WorkflowRun:
             request=request,
             response_type=response_type,
         )
+
+    def _response_type(self, data: dict[str, Any]) -> Any:
+        """The response type of a pending request in the status (`_UNKNOWN` if the workflow as
+        defined here has no such port or asked type: the graph changed)."""
+        try:
+            return self.workflow.response_type(data["port_id"], data.get("response_type"))
+        except KeyError:
+            return _UNKNOWN
 
     async def pending_requests(self) -> list[WaitingForInputEvent]:
         """The requests waiting for a response."""
@@ -469,8 +482,9 @@ class WorkflowRun:
         if request_id not in pending:
             msg = f"run {self.run_id!r} has no pending request {request_id!r} (pending: {sorted(pending) or 'none'})"
             raise InvalidResponseError(msg)
-        port = self.workflow.ports.get(pending[request_id].port_id)
-        if port is None:
+        [entry] = [r for r in custom_status(state)["requests"] if r["request_id"] == request_id]
+        expected = self._response_type(entry)
+        if expected is _UNKNOWN:
             msg = (
                 f"request {request_id!r} of run {self.run_id!r} waits at port "
                 f"{pending[request_id].port_id!r}, which is not in workflow "
@@ -478,21 +492,59 @@ class WorkflowRun:
                 "run started. Answer it with the workflow definition the run was started with."
             )
             raise InvalidResponseError(msg)
-        value = Engine(self.workflow).coerce_response(port, response)
-        envelope = self.workflow.registry.encode(value, port.output_types)
+        value = Engine(self.workflow).check_response(
+            PendingRequest(request_id, entry["port_id"], None, 0, response_type=expected), response
+        )
+        envelope = self.workflow.registry.encode(value, (expected,))
         what = f"The response to request {request_id!r} of run {self.run_id!r}"
         check_payload(payload_size({"response": envelope}), self.client.max_payload_bytes, what)
         token = uuid.uuid4().hex
+        # a sub-workflow's request is answered at the child run that owns it (W4)
+        owner = entry.get("instance_id", self.run_id)
+        inner = entry.get("inner_id", request_id)
         await self._durable.raise_orchestration_event(
-            self.run_id, request_id, data={"response": envelope, "token": token}
+            owner, inner, data={"response": envelope, "token": token}
         )
-        await wait_for_verdict(self._durable, self.run_id, request_id, token, timeout)
+        await wait_for_verdict(self._durable, owner, inner, token, timeout)
+
+    async def raise_event(self, name: str, payload: Any) -> None:
+        """Answer the one request open at port `name` with a named event carrying `payload`
+        as plain JSON, the way the Agent Framework samples do (docs/semantics.md P10).
+
+        Raises `InvalidResponseError` when `name` is not a port of the workflow, when not
+        exactly one request is open there, or when `payload` does not fit the port's response
+        type. Returns once the event is sent; the run judges it on arrival and records a
+        refusal as a `ResponseRefusedEvent` (the request is then still open).
+        """
+        state = await self._state()
+        status = self._status(state)
+        if not status.is_active:
+            msg = f"run {self.run_id!r} is {status.status}; it no longer accepts events"
+            raise InvalidResponseError(msg)
+        engine = Engine(self.workflow)
+        owner, event_name = self.run_id, name
+        if "/" in name:  # a port of a sub-workflow's child run: raised on that run (W4)
+            here = [e for e in custom_status(state).get("requests", []) if e["port_id"] == name]
+            if len(here) != 1:
+                ids = ", ".join(e["request_id"] for e in here) or "none"
+                msg = f"event {name!r}: {len(here)} requests are open at port {name!r} ({ids})"
+                raise InvalidResponseError(msg)
+            owner, event_name = here[0]["instance_id"], name.rsplit("/", 1)[1]
+        else:
+            pending = [(r.request_id, r.port_id) for r in status.pending_requests]
+            open_state = EngineState(
+                requests={rid: PendingRequest(rid, port, None, 0) for rid, port in pending}
+            )
+            engine.event_request(open_state, name)
+        value = engine.coerce_response(name, payload)
+        data = to_json(value, self.workflow.response_type(name))
+        await self._durable.raise_orchestration_event(owner, event_name, data=data)
 
     async def cancel(self, reason: str = "cancelled") -> None:
-        """Terminate the run."""
+        """Terminate the run, and the child runs of its sub-workflows (W5)."""
         from durabletask.entities import EntityInstanceId
 
-        await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=False)
+        await self._durable.terminate_orchestration(self.run_id, output=reason, recursive=True)
         # a terminated run cannot drop its stored shared state itself
         shared = EntityInstanceId(SHARED_STATE_ENTITY, self.run_id)
         await self._durable.signal_entity(shared, "delete")

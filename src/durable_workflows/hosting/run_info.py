@@ -95,11 +95,14 @@ class RunSummary:
 
 
 def summarize(state: Any) -> RunSummary | None:
-    """The summary of a durabletask `OrchestrationState`; None if it is not a workflow run."""
+    """The summary of a durabletask `OrchestrationState`; None if it is not a workflow run (or
+    is the child run of a sub-workflow)."""
     name: str = state.name
     if not name.startswith(_ORCHESTRATOR_PREFIX) or name == AGENT_TURN_ORCHESTRATOR:
         return None
     custom = _json_object(state.serialized_custom_status)
+    if custom.get("parent"):
+        return None  # a sub-workflow's child run: part of its parent run (W2)
     requests = custom.get("requests") or []
     status = run_state(state.runtime_status.name, bool(requests))
     return RunSummary(

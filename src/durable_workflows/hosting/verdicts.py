@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 from ..errors import InvalidResponseError, RequestAlreadyAnsweredError, WorkflowNotFoundError
@@ -28,13 +29,24 @@ def custom_status(state: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def already_answered(
-    state: Any, run_id: str, request_id: str
-) -> RequestAlreadyAnsweredError | None:
-    """The error for an answer to `request_id`, if the run has taken one already."""
-    if request_id in custom_status(state).get("answered", {}):
+def already_answered(state: Any, run_id: str, request_id: str) -> InvalidResponseError | None:
+    """The error for an answer to `request_id`, if the run has taken one already or the
+    request timed out (P9)."""
+    custom = custom_status(state)
+    if request_id in custom.get("answered", {}):
         return RequestAlreadyAnsweredError(run_id, request_id)
-    return None
+    return _timed_out(custom, run_id, request_id)
+
+
+def _timed_out(custom: dict[str, Any], run_id: str, request_id: str) -> InvalidResponseError | None:
+    waited = custom.get("timed_out", {}).get(request_id)
+    if waited is None:
+        return None
+    msg = (
+        f"request {request_id!r} of run {run_id!r} timed out after {timedelta(seconds=waited)}; "
+        "it no longer takes a response"
+    )
+    return InvalidResponseError(msg)
 
 
 def verdict(state: Any, run_id: str, request_id: str, token: str) -> bool:
@@ -55,6 +67,9 @@ def verdict(state: Any, run_id: str, request_id: str, token: str) -> bool:
     if status not in ACTIVE:
         msg = f"run {run_id!r} ended ({status}) before it took the response to {request_id!r}"
         raise InvalidResponseError(msg)
+    late = _timed_out(custom, run_id, request_id)
+    if late is not None:
+        raise late
     requests = custom.get("requests")  # (absent until the run's first status)
     if requests is not None and all(r["request_id"] != request_id for r in requests):
         msg = (

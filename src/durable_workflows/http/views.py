@@ -3,6 +3,7 @@ agent replies and thread messages."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from typing import Any, Union
@@ -101,13 +102,12 @@ def run_urls(base: str, workflow: str, run_id: str) -> dict[str, str]:
 
 def pending_request(workflow: Workflow, request: WaitingForInputEvent) -> PendingRequest:
     """A waiting request with the JSON schema its response must match."""
-    port = workflow.ports[request.port_id]
     return PendingRequest(
         request_id=request.request_id,
         port_id=request.port_id,
         request=to_json(request.request),
         response_type=request.response_type,
-        response_schema=types_schema((port.response_type,)),
+        response_schema=types_schema((workflow.response_type(request.port_id),)),
     )
 
 
@@ -144,9 +144,10 @@ def event_json(event: WorkflowEvent, workflow: Workflow) -> dict[str, Any]:
         elif f.name in event.value_fields:
             value = to_json(value)
         data[to_camel(f.name)] = value
-    if isinstance(event, WaitingForInputEvent) and event.port_id in workflow.ports:
-        port = workflow.ports[event.port_id]
-        data["responseSchema"] = types_schema((port.response_type,))
+    if isinstance(event, WaitingForInputEvent):
+        with contextlib.suppress(KeyError):  # (a sub-workflow's port by its path; none if
+            # the graph changed)
+            data["responseSchema"] = types_schema((workflow.response_type(event.port_id),))
     return data
 
 

@@ -162,7 +162,7 @@ async def respond(
         known = ", ".join(sorted(pending)) or "none"
         msg = f"run {run_id!r} has no request {body.request_id!r} (waiting: {known})"
         raise NotFoundError(msg)
-    Engine(run.workflow).coerce_response(run.workflow.ports[waiting.port_id], body.response)
+    Engine(run.workflow).coerce_response(waiting.port_id, body.response)
     await run.send_response(body.request_id, body.response)
     base = ctx.base(request)
     if wait > 0:

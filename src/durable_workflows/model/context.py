@@ -11,6 +11,8 @@ from typing import Any, Generic
 
 from typing_extensions import TypeVar
 
+from .requests import Asked, InfoRequest
+
 OutT = TypeVar("OutT", default=Any)
 WOutT = TypeVar("WOutT", default=Any)
 
@@ -34,6 +36,8 @@ class InvocationResult:
     events: list[Any] = field(default_factory=list)
     state_updates: dict[str, Any] = field(default_factory=dict)
     halt: bool = False
+    requests: list[InfoRequest] = field(default_factory=list)
+    """What the handler asked with `ctx.request_info`, in call order."""
 
 
 class WorkflowContext(Generic[OutT, WOutT]):
@@ -94,6 +98,15 @@ class WorkflowContext(Generic[OutT, WOutT]):
     def set_state(self, key: str, value: Any) -> None:
         """Write shared state; visible to other nodes from the next superstep on."""
         self.result.state_updates[key] = value
+
+    def request_info(self, request: Any, response_type: Any) -> Asked:
+        """Ask for input (docs/semantics.md P11): `request` becomes a request whose response,
+        of type `response_type`, goes to this executor's matching `@response_handler`.
+
+        Works with or without ``await``.
+        """
+        self.result.requests.append(InfoRequest(request, response_type))
+        return Asked()
 
     def request_halt(self) -> None:
         """End the run successfully when this superstep completes."""

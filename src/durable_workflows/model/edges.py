@@ -86,7 +86,16 @@ class SwitchCaseEdge:
         return tuple(target for _, target, _ in self.cases) + tail
 
 
-EdgeGroup = SingleEdge | FanOutEdge | FanInEdge | SwitchCaseEdge
+@dataclass(frozen=True)
+class TimeoutEdge:
+    """`port -> target` for the port's requests that time out (a `RequestTimedOut` message)."""
+
+    id: str
+    source: str
+    target: str
+
+
+EdgeGroup = SingleEdge | FanOutEdge | FanInEdge | SwitchCaseEdge | TimeoutEdge
 
 
 def group_sources(group: EdgeGroup) -> tuple[str, ...]:
@@ -98,7 +107,7 @@ def group_sources(group: EdgeGroup) -> tuple[str, ...]:
 
 def group_targets(group: EdgeGroup) -> tuple[str, ...]:
     """The nodes the group can deliver to."""
-    if isinstance(group, SingleEdge):
+    if isinstance(group, (SingleEdge, TimeoutEdge)):
         return (group.target,)
     if isinstance(group, FanInEdge):
         return (group.target,)

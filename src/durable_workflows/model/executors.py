@@ -14,10 +14,16 @@ from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin, overlo
 
 from ..errors import SerializationError, WorkflowDefinitionError, WorkflowRuntimeError
 from ..values.serialization import from_json
-from ..values.typing_utils import is_any, matches, short_name, union_members
+from ..values.typing_utils import is_any, is_assignable, matches, short_name, union_members
 from .context import InvocationResult, SentMessage, WorkflowContext
 from .nodes import Node, NodeKind, check_id
 from .policies import RetryPolicy
+from .requests import (
+    RESPONSE_HANDLER_MARK,
+    InfoRequest,
+    InfoResponse,
+    ResponseHandlerSpec,
+)
 
 FuncT = TypeVar("FuncT", bound=Callable[..., Any])
 
@@ -43,6 +49,54 @@ def _is_context_annotation(annotation: Any) -> bool:
 
 def parse_handler(func: Callable[..., Any], *, owner: str, skip_self: bool) -> HandlerSpec:
     """Read a handler's message type, context parameter and output types from its annotations."""
+    example = "`def handle(self, message: Order, ctx: WorkflowContext) -> Receipt`"
+    signature = _parse_signature(func, owner, skip_self, "handler", ("message",), example)
+    return HandlerSpec(
+        func=func,
+        input_type=signature.message_types[0],
+        output_types=signature.output_types,
+        yield_types=signature.yield_types,
+        wants_context=signature.wants_context,
+        name=func.__qualname__,
+    )
+
+
+def parse_response_handler(func: Callable[..., Any], *, owner: str) -> ResponseHandlerSpec:
+    """Read a `@response_handler`'s original-request and response types (P11)."""
+    example = (
+        "`def on_answer(self, original: Question, answer: bool, ctx: WorkflowContext) -> str`"
+    )
+    signature = _parse_signature(
+        func, owner, True, "response handler", ("original request", "response"), example
+    )
+    request_type, response_type = signature.message_types
+    return ResponseHandlerSpec(
+        func=func,
+        request_type=request_type,
+        response_type=response_type,
+        output_types=signature.output_types,
+        yield_types=signature.yield_types,
+        wants_context=signature.wants_context,
+        name=func.__qualname__,
+    )
+
+
+@dataclass(frozen=True)
+class _Signature:
+    message_types: tuple[Any, ...]
+    output_types: tuple[Any, ...]
+    yield_types: tuple[Any, ...]
+    wants_context: bool
+
+
+def _parse_signature(
+    func: Callable[..., Any],
+    owner: str,
+    skip_self: bool,
+    what: str,
+    messages: tuple[str, ...],
+    example: str,
+) -> _Signature:
     try:
         hints = typing.get_type_hints(func)
     except Exception as exc:
@@ -53,14 +107,17 @@ def parse_handler(func: Callable[..., Any], *, owner: str, skip_self: bool) -> H
         params = params[1:]
     message_params = [p for p in params if not _is_context_annotation(hints.get(p.name))]
     context_params = [p for p in params if _is_context_annotation(hints.get(p.name))]
-    if len(message_params) != 1 or len(context_params) > 1:
+    if len(message_params) != len(messages) or len(context_params) > 1:
+        wanted = (
+            "one message parameter"
+            if len(messages) == 1
+            else f"{len(messages)} parameters ({' and '.join(messages)})"
+        )
         msg = (
-            f"{owner}: handler {func.__qualname__} must take exactly one message parameter "
-            "and optionally one parameter annotated `WorkflowContext`, e.g. "
-            "`def handle(self, message: Order, ctx: WorkflowContext) -> Receipt`"
+            f"{owner}: {what} {func.__qualname__} must take exactly {wanted} "
+            f"and optionally one parameter annotated `WorkflowContext`, e.g. {example}"
         )
         raise WorkflowDefinitionError(msg)
-    input_type = hints.get(message_params[0].name, Any)
     outputs: list[Any] = []
     returned = hints.get("return", Any)
     if inspect.iscoroutinefunction(func) and get_origin(returned) is typing.Coroutine:
@@ -76,13 +133,11 @@ def parse_handler(func: Callable[..., Any], *, owner: str, skip_self: bool) -> H
         )
     if not outputs and not (returned is type(None) and not context_params):
         outputs = [Any]
-    return HandlerSpec(
-        func=func,
-        input_type=input_type,
+    return _Signature(
+        message_types=tuple(hints.get(p.name, Any) for p in message_params),
         output_types=tuple(dict.fromkeys(outputs)),
         yield_types=union_members(context_args[1]) if len(context_args) > 1 else (),
         wants_context=bool(context_params),
-        name=func.__qualname__,
     )
 
 
@@ -177,8 +232,12 @@ class Executor(Node):
     ) -> None:
         self._id = check_id(id if id is not None else type(self).__name__)
         self._handlers = self._collect_handlers()
-        specs = self._handlers
-        self._input_types = tuple(spec.input_type for spec in specs)
+        self._response_handlers = self._collect_response_handlers()
+        specs: tuple[HandlerSpec | ResponseHandlerSpec, ...] = (
+            *self._handlers,
+            *self._response_handlers,
+        )
+        self._input_types = tuple(spec.input_type for spec in self._handlers)
         self._output_types = tuple(dict.fromkeys(t for spec in specs for t in spec.output_types))
         self._yield_types = tuple(dict.fromkeys(t for spec in specs for t in spec.yield_types))
         if timeout is not None and timeout <= timedelta(0):
@@ -214,9 +273,38 @@ class Executor(Node):
             raise WorkflowDefinitionError(msg)
         return tuple(sorted(specs, key=_specificity))
 
+    def _collect_response_handlers(self) -> tuple[ResponseHandlerSpec, ...]:
+        marked = dict.fromkeys(
+            attr
+            for cls in type(self).__mro__
+            for attr, member in vars(cls).items()
+            if hasattr(member, RESPONSE_HANDLER_MARK)
+        )
+        specs = []
+        for attr in marked:
+            member = inspect.getattr_static(type(self), attr)
+            if inspect.isfunction(member):
+                spec = parse_response_handler(member, owner=f"Executor {self._id!r}")
+                specs.append(dataclasses.replace(spec, func=member.__get__(self, type(self))))
+        return tuple(specs)
+
     @property
     def id(self) -> str:
         return self._id
+
+    @property
+    def response_handlers(self) -> tuple[ResponseHandlerSpec, ...]:
+        """The `@response_handler` methods, in declaration order (P11)."""
+        return self._response_handlers
+
+    @property
+    def asked_types(self) -> tuple[Any, ...]:
+        """The request and response types its response handlers take."""
+        return tuple(
+            dict.fromkeys(
+                t for spec in self._response_handlers for t in (spec.request_type, spec.response_type)
+            )
+        )
 
     @property
     def handlers(self) -> tuple[HandlerSpec, ...]:
@@ -255,13 +343,52 @@ class Executor(Node):
         raise WorkflowRuntimeError(msg)
 
     def invoke(self, message: Any, ctx: WorkflowContext[Any]) -> InvocationResult:
-        """Run the matching handler on `message`; what it did is recorded in the result."""
-        spec, message = self.select_handler(message)
-        args = (message, ctx) if spec.wants_context else (message,)
-        returned = run_callable(spec.func, *args)
+        """Run the matching handler on `message` (the matching response handler on an
+        `InfoResponse`); what it did is recorded in the result."""
+        if isinstance(message, InfoResponse):
+            answer = self.select_response_handler(message)
+            args: tuple[Any, ...] = (message.request, message.response)
+            func, wants_context = answer.func, answer.wants_context
+        else:
+            spec, message = self.select_handler(message)
+            args, func, wants_context = (message,), spec.func, spec.wants_context
+        returned = run_callable(func, *args, *((ctx,) if wants_context else ()))
         if returned is not None:
             ctx.result.sent.append(SentMessage(returned, None, returned=True))
+        for asked in ctx.result.requests:
+            self._check_asked(asked)
         return ctx.result
+
+    def select_response_handler(self, answer: InfoResponse) -> ResponseHandlerSpec:
+        """The response handler for an answer: the first whose two annotations match."""
+        for spec in self._response_handlers:
+            if matches(answer.request, spec.request_type) and matches(
+                answer.response, spec.response_type
+            ):
+                return spec
+        msg = (
+            f"Executor {self._id!r} has no @response_handler for a "
+            f"{type(answer.request).__qualname__} request answered with a "
+            f"{type(answer.response).__qualname__}"
+        )
+        raise WorkflowRuntimeError(msg)
+
+    def _check_asked(self, asked: InfoRequest) -> None:
+        for spec in self._response_handlers:
+            if matches(asked.request, spec.request_type) and is_assignable(
+                asked.response_type, spec.response_type
+            ):
+                return
+        msg = (
+            f"Executor {self._id!r} asked (ctx.request_info) with a "
+            f"{type(asked.request).__qualname__} request and response type "
+            f"{short_name(asked.response_type)}, but none of its @response_handler methods takes "
+            f"({type(asked.request).__qualname__}, {short_name(asked.response_type)}); add one, "
+            f"e.g. `@response_handler def on_answer(self, request: "
+            f"{type(asked.request).__qualname__}, answer: {short_name(asked.response_type)}, "
+            "ctx: WorkflowContext) -> ...`"
+        )
+        raise WorkflowRuntimeError(msg)
 
 
 class FunctionExecutor(Executor):

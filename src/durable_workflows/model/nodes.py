@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from ..errors import WorkflowDefinitionError
 
-NodeKind = Literal["executor", "agent", "port"]
+NodeKind = Literal["executor", "agent", "port", "delay", "workflow"]
 
 ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
 """Node ids: printable, stable identifiers (they appear in durable names and request ids)."""
@@ -48,6 +48,11 @@ class Node(ABC):
     @property
     def yield_types(self) -> tuple[Any, ...]:
         """Annotations of the outputs the node yields with `ctx.yield_output` (if declared)."""
+        return ()
+
+    @property
+    def asked_types(self) -> tuple[Any, ...]:
+        """Annotations of the requests it makes with `ctx.request_info`, and their responses."""
         return ()
 
     def __repr__(self) -> str:

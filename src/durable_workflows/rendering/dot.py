@@ -24,6 +24,19 @@ NODE_ATTRS: dict[str, dict[str, str]] = {
         "color": "#b7950b",
         "margin": "0.2,0.08",
     },
+    "delay": {
+        "shape": "box",
+        "style": "rounded,filled,dashed",
+        "fillcolor": "#eceff1",
+        "color": "#455a64",
+    },
+    "workflow": {
+        "shape": "box",
+        "style": "filled",
+        "fillcolor": "#e0f2f1",
+        "color": "#00695c",
+        "fontsize": "10",
+    },
     "unknown": {"shape": "box", "style": "dashed", "color": "#c62828", "fontcolor": "#c62828"},
     "start": {
         "shape": "circle",
@@ -69,7 +82,11 @@ EDGE_ATTRS: dict[str, dict[str, str]] = {
     "fan-out": {"color": "#2b5d8a"},
     "fan-in": {"penwidth": "1.5"},
     "start": {},
+    "timeout": {"style": "dashed", "color": "#c62828", "fontcolor": "#c62828"},
+    "outputs": {"style": "dotted", "color": "#00695c", "arrowhead": "empty"},
 }
+
+CLUSTER_COLOR = "#00695c"
 
 STATUS_ATTRS: dict[NodeStatus, dict[str, str]] = {
     "completed": {"fillcolor": "#c8e6c9", "color": "#2e7d32"},
@@ -105,10 +122,27 @@ def model_to_dot(
         _edge(edge, edge_element_id(index) if element_ids else None)
         for index, edge in enumerate(model.edges)
     ]
+    lines += _clusters(model, None, "  ")
     if overlay is not None:
         lines += _legend(overlay)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _clusters(model: RenderModel, parent: str | None, indent: str) -> list[str]:
+    """The sub-workflows inside `parent` as (nested) cluster subgraphs listing their nodes."""
+    lines = []
+    for cluster in (c for c in model.clusters if c.parent == parent):
+        lines += [
+            f"{indent}subgraph {quote('cluster_' + cluster.id)} {{",
+            f"{indent}  label={quote(cluster.label)}; style={quote('rounded,dashed')}; "
+            f"color={quote(CLUSTER_COLOR)}; fontsize=10;",
+        ]
+        members = [quote(n.id) for n in model.nodes if n.cluster == cluster.id]
+        lines.append(f"{indent}  {'; '.join(members)};")
+        lines += _clusters(model, cluster.id, indent + "  ")
+        lines.append(f"{indent}}}")
+    return lines
 
 
 def node_element_id(index: int) -> str:
@@ -135,7 +169,7 @@ def _node_attrs(node: RenderNode, overlay: RunOverlay | None) -> dict[str, str]:
     attrs = {"label": "\n".join((node.title, *node.details)), **NODE_ATTRS[node.kind]}
     if node.is_start:
         attrs.update(peripheries="2", penwidth="2")
-    if overlay is not None and node.kind in ("executor", "agent", "port"):
+    if overlay is not None and node.kind in ("executor", "agent", "port", "delay", "workflow"):
         run = overlay.node(node.id)
         attrs.update(STATUS_ATTRS[run.status])
         status = "not run" if run.status == "not-run" else run.status

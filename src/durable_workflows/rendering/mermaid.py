@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from .model import RenderEdge, RenderModel, RenderNode
 
 SHAPES: dict[str, tuple[str, str]] = {
     "executor": ("[", "]"),
     "agent": ("(", ")"),
     "port": ("[/", "/]"),
+    "delay": ("([", "])"),
+    "workflow": ("[[", "]]"),
     "unknown": ("[", "]"),
     "start": ("((", "))"),
     "fork": ("[", "]"),
@@ -19,6 +23,8 @@ CLASSES = {
     "executor": "fill:#dbe9f6,stroke:#2b5d8a",
     "agent": "fill:#e6dcf5,stroke:#6a4c93",
     "port": "fill:#fdf0c8,stroke:#b7950b",
+    "delay": "fill:#eceff1,stroke:#455a64,stroke-dasharray:4 2",
+    "workflow": "fill:#e0f2f1,stroke:#00695c",
     "unknown": "fill:#fff,stroke:#c62828,stroke-dasharray:4 2",
     "start": "fill:#000,stroke:#000,color:#fff",
     "fork": "fill:#2b5d8a,stroke:#2b5d8a,color:#fff",
@@ -36,6 +42,7 @@ def model_to_mermaid(model: RenderModel) -> str:
         opening, closing = SHAPES[node.kind]
         lines.append(f'    {ids[node.id]}{opening}"{_label(node)}"{closing}')
     lines += [_edge(edge, ids) for edge in model.edges]
+    lines += _subgraphs(model, ids, None, "    ")
     lines += [f"    classDef {name} {style}" for name, style in CLASSES.items()]
     for kind in SHAPES:
         members = [ids[node.id] for node in model.nodes if node.kind == kind]
@@ -45,13 +52,30 @@ def model_to_mermaid(model: RenderModel) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _subgraphs(
+    model: RenderModel, ids: dict[str, str], parent: str | None, indent: str
+) -> list[str]:
+    """Sub-workflows as (nested) subgraphs ``s0, s1, ...`` holding their nodes."""
+    lines = []
+    for index, cluster in enumerate(model.clusters):
+        if cluster.parent != parent:
+            continue
+        lines.append(f'{indent}subgraph s{index}["{_escape(cluster.label)}"]')
+        lines += [f"{indent}    {ids[n.id]}" for n in model.nodes if n.cluster == cluster.id]
+        lines += _subgraphs(model, ids, cluster.id, indent + "    ")
+        lines.append(f"{indent}end")
+    return lines
+
+
 def _mermaid_ids(nodes: tuple[RenderNode, ...]) -> dict[str, str]:
     ids: dict[str, str] = {}
     count = 0
     for node in nodes:
         if node.kind in ("fork", "switch", "barrier"):
-            kind, group_id = node.id.split(":", 1)
-            ids[node.id] = f"{kind.replace('-', '')}_{group_id}"
+            path, _, helper = node.id.rpartition("/")  # (a helper inside a sub-workflow)
+            kind, group_id = helper.split(":", 1)
+            prefix = re.sub(r"\W", "_", path) + "_" if path else ""
+            ids[node.id] = f"{prefix}{kind.replace('-', '')}_{group_id}"
         elif node.kind == "start":
             ids[node.id] = "start"
         else:
@@ -65,7 +89,7 @@ def _label(node: RenderNode) -> str:
 
 
 def _edge(edge: RenderEdge, ids: dict[str, str]) -> str:
-    arrow = "-.->" if edge.kind in ("conditional", "default") else "-->"
+    arrow = "-.->" if edge.kind in ("conditional", "default", "timeout", "outputs") else "-->"
     if not edge.arrow:
         arrow = "---"
     label = f'|"{_escape(edge.label)}"|' if edge.label else ""

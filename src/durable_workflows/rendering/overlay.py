@@ -50,7 +50,11 @@ class RunOverlay:
         for event in events:
             kind = getattr(event, "type", "")
             run_id = getattr(event, "run_id", None) or run_id
-            node_id = getattr(event, "executor_id", None) or getattr(event, "port_id", None)
+            node_id = (
+                getattr(event, "executor_id", None)
+                or getattr(event, "port_id", None)
+                or getattr(event, "delay_id", None)
+            )
             if kind == "executor_invoked" and node_id:
                 status[node_id] = "running"
                 counts[node_id] = counts.get(node_id, 0) + 1
@@ -61,12 +65,14 @@ class RunOverlay:
                     run_status = "failed"
                 if node_id:
                     status[node_id] = "failed"
-            elif kind == "waiting_for_input" and node_id:
-                pending[str(getattr(event, "request_id", ""))] = node_id
+            elif kind in ("waiting_for_input", "delay_started") and node_id:
+                held = getattr(event, "request_id", None) or getattr(event, "timer_id", "")
+                pending[str(held)] = node_id
                 status[node_id] = "waiting"
                 counts[node_id] = counts.get(node_id, 0) + 1
-            elif kind == "response_received" and node_id:
-                pending.pop(str(getattr(event, "request_id", "")), None)
+            elif kind in ("response_received", "request_timed_out", "delay_elapsed") and node_id:
+                held = getattr(event, "request_id", None) or getattr(event, "timer_id", "")
+                pending.pop(str(held), None)
                 if node_id not in pending.values():
                     status[node_id] = "completed"
             elif kind == "workflow_completed":

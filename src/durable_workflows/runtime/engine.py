@@ -8,26 +8,34 @@ order, to `finish_superstep`. docs/semantics.md states the rules this module imp
 from __future__ import annotations
 
 import inspect
+from collections.abc import Container
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ..errors import (
     InvalidResponseError,
     MaxSuperstepsExceededError,
+    RequestTimeoutError,
     SerializationError,
     WorkflowRuntimeError,
 )
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.context import InvocationResult, SentMessage
+from ..model.delays import Delay
 from ..model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, condition_name
-from ..model.ports import RequestPort
+from ..model.ports import RequestPort, timed_out_type
+from ..model.requests import InfoResponse
 from ..values.serialization import from_json
 from ..values.typing_utils import a_type, is_any, matches, short_name
 from .events import (
     CustomEvent,
+    DelayElapsedEvent,
+    DelayStartedEvent,
     ExecutorCompletedEvent,
     ExecutorInvokedEvent,
+    RequestTimedOutEvent,
     ResponseReceivedEvent,
     WaitingForInputEvent,
     WorkflowCompletedEvent,
@@ -39,6 +47,9 @@ INPUT_SOURCE = "__input__"
 """The source of the workflow's input message."""
 
 RunStatus = Literal["running", "waiting", "completed"]
+
+TIMED_OUT_KEPT = 256
+"""How many of its most recent timeouts a run remembers, to refuse late responses clearly."""
 
 
 @dataclass
@@ -58,6 +69,22 @@ class PendingRequest:
     port_id: str
     request: Any
     superstep: int
+    deadline: datetime | None = None
+    """When the request times out (ports with a timeout, given the driver's clock; P8)."""
+    response_type: Any = None
+    """For a request an executor made with `ctx.request_info`, the response type it asked for
+    (None: a port's request, whose response type is the port's)."""
+
+
+@dataclass
+class PendingTimer:
+    """A message held by a `Delay` until `due` (C2)."""
+
+    timer_id: str
+    node_id: str
+    message: Any
+    superstep: int
+    due: datetime | None = None
 
 
 @dataclass
@@ -93,6 +120,10 @@ class RunState:
     requests: dict[str, PendingRequest] = field(default_factory=dict)
     outputs: list[Any] = field(default_factory=list)
     halted: bool = False
+    timed_out: dict[str, float] = field(default_factory=dict)
+    """The most recent timed-out requests: request id -> seconds waited (P9)."""
+    timers: dict[str, PendingTimer] = field(default_factory=dict)
+    """Messages held by delays, in creation order (C2)."""
 
 
 class Engine:
@@ -135,16 +166,18 @@ class Engine:
     # -- supersteps ----------------------------------------------------------------------
 
     def status(self, state: RunState) -> RunStatus:
-        """`running` with messages to deliver, `waiting` for responses only, else `completed`."""
+        """`running` with messages to deliver, `waiting` for responses or timers only, else
+        `completed`."""
         if state.halted:
             return "completed"
         if state.pending or self._can_fire(state):
             return "running"
-        return "waiting" if state.requests else "completed"
+        return "waiting" if state.requests or state.timers else "completed"
 
-    def begin_superstep(self, state: RunState) -> Superstep | None:
+    def begin_superstep(self, state: RunState, now: datetime | None = None) -> Superstep | None:
         """Fire the complete barriers, take the pending messages and plan the next superstep
-        (None when there is nothing to deliver)."""
+        (None when there is nothing to deliver). `now` is the driver's clock: it dates the
+        deadlines of new requests (without it they have none)."""
         if state.halted:
             return None
         self._fire_barriers(state)
@@ -162,34 +195,35 @@ class Engine:
         index = self.workflow.node_index
         nodes = self.workflow.nodes
         deliveries = sorted(state.pending, key=lambda d: index[d.target])
-        ports = [isinstance(nodes[d.target], RequestPort) for d in deliveries]
-        for delivery, is_port in zip(deliveries, ports, strict=True):
-            if is_port:
-                port = nodes[delivery.target]
-                assert isinstance(port, RequestPort)
-                delivery.message = self._coerce_request(port, delivery)
+        for delivery in deliveries:
+            node = nodes[delivery.target]
+            if isinstance(node, (RequestPort, Delay)):
+                delivery.message = self._coerce_held(node, delivery)
         state.superstep += 1
         state.pending = []
         step = Superstep(state.superstep, [], [], [])
-        port_counts: dict[str, int] = {}
-        for delivery, is_port in zip(deliveries, ports, strict=True):
+        counts: dict[str, int] = {}
+        for delivery in deliveries:
             node = nodes[delivery.target]
-            if is_port:
-                assert isinstance(node, RequestPort)
-                count = port_counts.get(node.id, 0)
-                port_counts[node.id] = count + 1
+            if isinstance(node, (RequestPort, Delay)):
+                count = counts.get(node.id, 0)
+                counts[node.id] = count + 1
+                held_id = f"{node.id}:{state.superstep}:{count}"
+            if isinstance(node, RequestPort):
+                deadline = None if now is None or node.timeout is None else now + node.timeout
                 request = PendingRequest(
-                    f"{node.id}:{state.superstep}:{count}", node.id, delivery.message, step.number
+                    held_id, node.id, delivery.message, step.number, deadline
                 )
                 state.requests[request.request_id] = request
                 step.new_requests.append(request)
+                step.events.append(self._waiting_event(request))
+            elif isinstance(node, Delay):
+                due = None if now is None else now + node.duration
+                timer = PendingTimer(held_id, node.id, delivery.message, step.number, due)
+                state.timers[timer.timer_id] = timer
+                seconds = node.duration.total_seconds()
                 step.events.append(
-                    WaitingForInputEvent(
-                        request_id=request.request_id,
-                        port_id=node.id,
-                        request=request.request,
-                        response_type=short_name(node.response_type),
-                    )
+                    DelayStartedEvent(timer_id=held_id, delay_id=node.id, seconds=seconds)
                 )
             else:
                 branch = len(step.invocations)
@@ -199,16 +233,18 @@ class Engine:
                 step.events.append(ExecutorInvokedEvent(executor_id=target, superstep=step.number))
         return step
 
-    def _coerce_request(self, port: RequestPort, delivery: Delivery) -> Any:
-        """The message arriving at `port`, validated against its request type."""
-        if matches(delivery.message, port.request_type):
+    def _coerce_held(self, node: RequestPort | Delay, delivery: Delivery) -> Any:
+        """The message arriving at a port or delay, validated against its input type."""
+        expected = node.input_types[0]
+        if matches(delivery.message, expected):
             return delivery.message
         try:
-            return from_json(delivery.message, port.request_type)
+            return from_json(delivery.message, expected)
         except SerializationError as exc:
+            what = "request port" if isinstance(node, RequestPort) else "delay"
             msg = (
-                f"{delivery.source!r} sent {a_type(delivery.message)} to request "
-                f"port {port.id!r}, which asks for {short_name(port.request_type)}: {exc}"
+                f"{delivery.source!r} sent {a_type(delivery.message)} to {what} "
+                f"{node.id!r}, which asks for {short_name(expected)}: {exc}"
             )
             raise WorkflowRuntimeError(msg) from exc
 
@@ -220,11 +256,24 @@ class Engine:
             msg = f"got {len(results)} results for {len(step.invocations)} invocations (a bug)"
             raise WorkflowRuntimeError(msg)
         events: list[WorkflowEvent] = []
+        asked: dict[str, int] = {}
         for invocation, result in zip(step.invocations, results, strict=False):
             node_id = invocation.node_id
             for value in result.outputs:
                 self._output(state, events, node_id, value)
             events += [CustomEvent(executor_id=node_id, data=data) for data in result.events]
+            for info in result.requests:
+                count = asked.get(node_id, 0)
+                asked[node_id] = count + 1
+                request = PendingRequest(
+                    f"{node_id}:{step.number}:{count}",
+                    node_id,
+                    info.request,
+                    step.number,
+                    response_type=info.response_type,
+                )
+                state.requests[request.request_id] = request
+                events.append(self._waiting_event(request))
             state.shared.update(result.state_updates)
             for sent in result.sent:
                 self._route(state, events, node_id, sent)
@@ -233,6 +282,7 @@ class Engine:
         if state.halted:
             state.pending = []
             state.requests = {}
+            state.timers = {}
         return events
 
     def submit_response(
@@ -243,29 +293,151 @@ class Engine:
         Barriers it completes fire when the next superstep begins, after every other delivery.
         """
         request = state.requests.get(request_id)
+        if request is None and request_id in state.timed_out:
+            waited = timedelta(seconds=state.timed_out[request_id])
+            msg = f"request {request_id!r} timed out after {waited}; it no longer takes a response"
+            raise InvalidResponseError(msg)
         if request is None:
             known = ", ".join(state.requests) or "none"
             msg = f"no pending request {request_id!r} in this run (pending: {known})"
             raise InvalidResponseError(msg)
-        port = self.workflow.nodes[request.port_id]
-        assert isinstance(port, RequestPort)
-        response = self.coerce_response(port, response)
+        response = self.check_response(request, response)
         del state.requests[request_id]
+        port_id = request.port_id
         events: list[WorkflowEvent] = [
-            ResponseReceivedEvent(request_id=request_id, port_id=port.id, response=response)
+            ResponseReceivedEvent(request_id=request_id, port_id=port_id, response=response)
         ]
-        self._route(state, events, port.id, SentMessage(response, None, returned=True))
+        if request.response_type is None:
+            self._route(state, events, port_id, SentMessage(response, None, returned=True))
+        else:  # back to the executor that asked (P11)
+            answer = InfoResponse(request.request, response, request.response_type)
+            state.pending.append(Delivery(port_id, answer, request_id))
         return events
 
-    def coerce_response(self, port: RequestPort, response: Any) -> Any:
-        """`response` validated against the port's response type (`InvalidResponseError`)."""
-        if is_any(port.response_type) or matches(response, port.response_type):
-            return response
-        try:
-            return from_json(response, port.response_type, strict=True)
-        except SerializationError as exc:
-            msg = f"response to port {port.id!r} refused: {exc}"
-            raise InvalidResponseError(msg) from exc
+    def response_type_of(self, request: PendingRequest) -> Any:
+        """The type a request's response must have."""
+        if request.response_type is not None:
+            return request.response_type
+        return self.workflow.ports[request.port_id].response_type
+
+    def check_response(self, request: PendingRequest, response: Any) -> Any:
+        """`response` validated as the response to `request` (`InvalidResponseError`)."""
+        return _coerce_response(self.response_type_of(request), request.port_id, response)
+
+    def _waiting_event(self, request: PendingRequest) -> WaitingForInputEvent:
+        return WaitingForInputEvent(
+            request_id=request.request_id,
+            port_id=request.port_id,
+            request=request.request,
+            response_type=short_name(self.response_type_of(request)),
+        )
+
+    def event_request(
+        self, state: RunState, name: str, answered: Container[str] = ()
+    ) -> PendingRequest:
+        """The one open request (not in `answered`) that an event named `name` answers (P10);
+        `InvalidResponseError` when `name` is no port or not exactly one request is open there."""
+        names = self.workflow.request_names
+        if name not in names:
+            msg = (
+                f"event {name!r} names no port of workflow {self.workflow.name!r} (ports: "
+                f"{', '.join(names) or 'none'}); name a named event after the port it answers"
+            )
+            raise InvalidResponseError(msg)
+        open_here = [
+            r
+            for r in state.requests.values()
+            if r.port_id == name and r.request_id not in answered
+        ]
+        if len(open_here) == 1:
+            return open_here[0]
+        if not open_here:
+            msg = f"event {name!r}: no request is open at port {name!r}"
+        else:
+            ids = ", ".join(r.request_id for r in open_here)
+            msg = (
+                f"event {name!r}: {len(open_here)} requests are open at port {name!r} ({ids}); "
+                "answer one of them by its request id with send_response"
+            )
+        raise InvalidResponseError(msg)
+
+    def coerce_response(self, port: RequestPort | str, response: Any) -> Any:
+        """`response` validated against the response type of the requests waiting at `port`
+        (a port, or the id of a port or of an executor that asks; `InvalidResponseError`)."""
+        if isinstance(port, RequestPort):
+            return _coerce_response(port.response_type, port.id, response)
+        return _coerce_response(self.workflow.response_type(port), port, response)
+
+    # -- time ------------------------------------------------------------------------------
+
+    def next_deadline(self, state: RunState, *, requests: bool = True) -> datetime | None:
+        """The earliest due time of the timers and (with `requests`) of the open requests'
+        deadlines (None when there is none)."""
+        due = [timer.due for timer in state.timers.values() if timer.due is not None]
+        if requests:
+            due += [r.deadline for r in state.requests.values() if r.deadline is not None]
+        return min(due, default=None)
+
+    def fire_due(self, state: RunState, now: datetime) -> list[WorkflowEvent]:
+        """Fire every timer and time out every open request due at `now` or earlier (C2, P8),
+        by due time, then superstep, graph position and index. A request times out along its
+        port's timeout edges; without one the run fails (`RequestTimeoutError`)."""
+        if state.halted:
+            return []
+        due: list[tuple[tuple[Any, ...], PendingRequest | PendingTimer]] = [
+            (self._due_key(r.deadline, r.request_id), r)
+            for r in state.requests.values()
+            if r.deadline is not None and r.deadline <= now
+        ]
+        due += [
+            (self._due_key(timer.due, timer.timer_id), timer)
+            for timer in state.timers.values()
+            if timer.due is not None and timer.due <= now
+        ]
+        due.sort(key=lambda item: item[0])
+        for _, item in due:
+            if isinstance(item, PendingRequest) and item.port_id not in self.workflow.timeout_targets:
+                port = self.workflow.ports[item.port_id]
+                msg = (
+                    f"request {item.request_id!r} of port {item.port_id!r} got no response "
+                    f"within {port.timeout}; add a timeout edge from the port to handle it"
+                )
+                raise RequestTimeoutError(msg)
+        events: list[WorkflowEvent] = []
+        for _, item in due:
+            if isinstance(item, PendingTimer):
+                del state.timers[item.timer_id]
+                events.append(DelayElapsedEvent(timer_id=item.timer_id, delay_id=item.node_id))
+                self._route(state, events, item.node_id, SentMessage(item.message, None, True))
+            else:
+                events += self._time_out(state, item)
+        return events
+
+    def _due_key(self, due: datetime, held_id: str) -> tuple[Any, ...]:
+        node_id, superstep, index = held_id.rsplit(":", 2)
+        return (due, int(superstep), self.workflow.node_index[node_id], int(index))
+
+    def _time_out(self, state: RunState, request: PendingRequest) -> list[WorkflowEvent]:
+        port = self.workflow.ports[request.port_id]
+        assert port.timeout is not None
+        del state.requests[request.request_id]
+        waited = port.timeout.total_seconds()
+        state.timed_out[request.request_id] = waited
+        for old in list(state.timed_out)[:-TIMED_OUT_KEPT]:
+            del state.timed_out[old]
+        message = timed_out_type(port)(
+            request_id=request.request_id,
+            port_id=port.id,
+            request=request.request,
+            waited=port.timeout,
+        )
+        for target in self.workflow.timeout_targets[port.id]:
+            state.pending.append(Delivery(target, message, port.id))
+        return [
+            RequestTimedOutEvent(
+                request_id=request.request_id, port_id=port.id, waited_seconds=waited
+            )
+        ]
 
     def completion_event(self, state: RunState) -> WorkflowCompletedEvent:
         """The event that ends a completed run (with what barriers were still holding)."""
@@ -368,6 +540,16 @@ class Engine:
             while all(queues[s] for s in group.sources):
                 batch = [queues[s].pop(0) for s in group.sources]
                 state.pending.append(Delivery(group.target, batch, group.id))
+
+
+def _coerce_response(response_type: Any, port_id: str, response: Any) -> Any:
+    if is_any(response_type) or matches(response, response_type):
+        return response
+    try:
+        return from_json(response, response_type, strict=True)
+    except SerializationError as exc:
+        msg = f"response to port {port_id!r} refused: {exc}"
+        raise InvalidResponseError(msg) from exc
 
 
 def _wanted(target_id: str | None, target: str) -> bool:

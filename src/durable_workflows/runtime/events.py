@@ -120,12 +120,43 @@ class ResponseReceivedEvent(WorkflowEvent):
 @dataclass(kw_only=True)
 class ResponseRefusedEvent(WorkflowEvent):
     """Something arrived for a request that is not an acceptable response (not JSON, not sent
-    with `send_response`, or of the wrong type); the request stays open."""
+    with `send_response`, of the wrong type, or a named event that fits no single request);
+    the request stays open. `event_name` is the name of the event that was refused."""
 
     type: ClassVar[str] = "response_refused"
     request_id: str
     port_id: str
     error: str
+    event_name: str = ""
+
+
+@dataclass(kw_only=True)
+class RequestTimedOutEvent(WorkflowEvent):
+    """A request got no response within its port's timeout; it is closed (P8)."""
+
+    type: ClassVar[str] = "request_timed_out"
+    request_id: str
+    port_id: str
+    waited_seconds: float = 0.0
+
+
+@dataclass(kw_only=True)
+class DelayStartedEvent(WorkflowEvent):
+    """A message reached a `Delay`: it is forwarded after `seconds` (C2)."""
+
+    type: ClassVar[str] = "delay_started"
+    timer_id: str
+    delay_id: str
+    seconds: float = 0.0
+
+
+@dataclass(kw_only=True)
+class DelayElapsedEvent(WorkflowEvent):
+    """A delay's timer fired; its message goes on to the delay's successors (C2)."""
+
+    type: ClassVar[str] = "delay_elapsed"
+    timer_id: str
+    delay_id: str
 
 
 @dataclass(kw_only=True)
@@ -162,6 +193,9 @@ EVENT_TYPES: dict[str, type[WorkflowEvent]] = {
         WaitingForInputEvent,
         ResponseReceivedEvent,
         ResponseRefusedEvent,
+        RequestTimedOutEvent,
+        DelayStartedEvent,
+        DelayElapsedEvent,
         WorkflowCompletedEvent,
         WorkflowFailedEvent,
     )

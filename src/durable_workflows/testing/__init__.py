@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..durable.replay import NondeterminismError, ReplayReport, replay
 from ..sidecar.clock import VirtualClock
 from .oracle import DurableMismatchError, assert_durable_matches_in_process
-from .runner import InProcessResult, InProcessRunner, run_in_process
+from .runner import NO_RESPONSE, InProcessResult, InProcessRunner, run_in_process
 from .scripted import run_scripted
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ __all__ = [
     "DurableMismatchError",
     "InProcessResult",
     "InProcessRunner",
+    "NO_RESPONSE",
     "NoStrategyError",
     "NondeterminismError",
     "ReplayReport",

@@ -24,7 +24,7 @@ from ..runtime.events import WaitingForInputEvent, WorkflowCompletedEvent
 from .repro import reproduction
 from .runner import InProcessResult
 from .scripted import Batch, ScriptedRunner
-from .strategies import inputs_for, responses_for
+from .strategies import inputs_for, responses_for, values_for
 
 Invariant = Callable[[Any, InProcessResult], Any]
 """``invariant(input, result)``: fails by returning False or raising (e.g. an assert)."""
@@ -117,14 +117,18 @@ def check_workflow(
 def _response_strategies(
     workflow: Workflow, overrides: Mapping[str, st.SearchStrategy[Any]]
 ) -> dict[str, st.SearchStrategy[Any]]:
-    unknown = sorted(set(overrides) - set(workflow.ports))
+    names = workflow.request_names
+    unknown = sorted(set(overrides) - set(names))
     if unknown:
-        msg = f"responses= names {unknown}, which are not request ports of {workflow.name!r} (ports: {sorted(workflow.ports)})"
+        msg = f"responses= names {unknown}, which are not request ports of {workflow.name!r} (ports: {sorted(names)})"
         raise DurableWorkflowsError(msg)
-    return {
+    strategies = {
         port_id: overrides[port_id] if port_id in overrides else responses_for(port)
         for port_id, port in workflow.ports.items()
     }
+    for asker in workflow.askers:  # executors that ask with ctx.request_info (P11)
+        strategies[asker] = overrides.get(asker) or values_for(workflow.response_type(asker))
+    return strategies
 
 
 def _chooser(
@@ -151,9 +155,9 @@ def _chooser(
 
 
 def _check_request(workflow: Workflow, request: WaitingForInputEvent) -> None:
-    port = workflow.ports[request.port_id]
     try:
-        json.dumps(workflow.registry.encode(request.request, port.input_types))
+        hints = workflow.request_hints(request.port_id)
+        json.dumps(workflow.registry.encode(request.request, hints))
     except (DurableWorkflowsError, TypeError, ValueError) as exc:
         reason = f"request {request.request_id!r} cannot be sent to whoever answers it: {_first_line(exc)}"
         raise _Failure(reason, _still_open(request)) from exc
@@ -163,14 +167,14 @@ def _deliverable(
     workflow: Workflow, engine: Engine, request: WaitingForInputEvent, value: Any
 ) -> Any:
     """`value` as a client would deliver it (validated, through JSON); a failure if it cannot."""
-    port = workflow.ports[request.port_id]
     try:
-        accepted = engine.coerce_response(port, value)
-        wire = json.loads(json.dumps(workflow.registry.encode(accepted, port.output_types)))
+        accepted = engine.coerce_response(request.port_id, value)
+        hints = (workflow.response_type(request.port_id),)
+        wire = json.loads(json.dumps(workflow.registry.encode(accepted, hints)))
         workflow.registry.decode(wire)
     except (DurableWorkflowsError, TypeError, ValueError) as exc:
         reason = (
-            f"request {request.request_id!r} of port {port.id!r} cannot be answered with "
+            f"request {request.request_id!r} of port {request.port_id!r} cannot be answered with "
             f"{value!r:.200}: {_first_line(exc)}"
         )
         raise _Failure(reason, _still_open(request)) from exc

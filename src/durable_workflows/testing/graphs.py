@@ -6,7 +6,10 @@ appends its id to the path, so a message says where it has been. Nodes are class
 async function executors, request ports and agents; they use shared state, outputs, custom
 events, extra and targeted sends and halts; edges are single (with or without a condition),
 fan-out, switch-case, fan-in barriers and self-loops; executors have retry policies and
-timeouts, ports timeouts. Each construct can be switched off.
+timeouts, ports timeouts and timeout routes (P8); class executors ask with `request_info` and
+answer in a response handler (P11); delays hold messages for a few minutes (C2); sub-workflows
+(a chain, with a request port or a delay in the middle) run as child runs (W1). Each construct
+can be switched off.
 """
 
 from __future__ import annotations
@@ -23,17 +26,21 @@ from pydantic import BaseModel
 
 from ..errors import WorkflowValidationError
 from ..graph.builder import WorkflowBuilder
+from ..graph.subworkflow import SubWorkflow
 from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import AgentResponse
 from ..model.context import WorkflowContext
+from ..model.delays import Delay
 from ..model.edges import Case, Default
 from ..model.executors import Executor, executor, handler
 from ..model.nodes import Node
 from ..model.policies import RetryPolicy
-from ..model.ports import RequestPort
+from ..model.ports import RequestPort, RequestTimedOut
+from ..model.requests import response_handler
 
-NodeKind = Literal["class", "function", "async", "port", "agent"]
+NodeKind = Literal["class", "function", "async", "port", "agent", "delay", "workflow"]
+SubKind = Literal["plain", "port", "delay"]
 GroupKind = Literal["edges", "fan-out", "switch"]
 
 LOOP_LIMIT = 6
@@ -91,6 +98,15 @@ class NodeSpec:
     """Requests a halt when it sees a path of `HALT_AT` steps or more."""
     retry: bool = False
     timeout: bool = False
+    timeout_route: bool = False
+    """A port's timed-out requests go to a terminal ``n{i}.expired`` node (P8)."""
+    minutes: int = 1
+    """A delay's duration."""
+    sub: SubKind = "plain"
+    """What a sub-workflow has between its two executors."""
+    asks: bool = False
+    """A class executor that also asks (`ctx.request_info`) when the path length is a multiple
+    of three, and sends the answer on from its response handler (P11)."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +139,9 @@ class WorkflowSpec:
 
     def build(self) -> Workflow:
         """The workflow (raises `WorkflowValidationError` for an invalid combination)."""
-        chains = [_make(i, spec, self._successors(i)) for i, spec in enumerate(self.nodes)]
+        chains = [
+            _make(i, spec, self._successors(i), self.name) for i, spec in enumerate(self.nodes)
+        ]
         builder = WorkflowBuilder(chains[0][0], name=self.name, max_supersteps=self.max_supersteps)
         for i in self.declaration_order:
             builder.add_node(chains[i][0])
@@ -149,6 +167,9 @@ class WorkflowSpec:
             builder.add_fan_in_barrier_edge([outs[s] for s in sources], ins[joined])
         for i in self.loops:
             builder.add_edge(outs[i], ins[i], below_loop_limit)
+        for i, spec in enumerate(self.nodes):
+            if spec.timeout_route:
+                builder.add_timeout_edge(ins[i], _expired(f"n{i}"))
         return builder.build()
 
     def _successors(self, i: int) -> list[str]:
@@ -168,6 +189,8 @@ def _step(
     out = Trace(path=[*trace.path, node_id])
     if spec.extra and len(trace.path) % 2 == 1:
         ctx.send_message(Trace(path=[*out.path, "extra", node_id]), target_id=target)
+    if spec.asks and len(trace.path) % 3 == 0:
+        ctx.request_info(Trace(path=[*out.path, "asks"]), response_type=Trace)
     if spec.halt and len(trace.path) >= HALT_AT:
         ctx.request_halt()
     return out
@@ -196,20 +219,60 @@ class TraceNode(Executor):
         return _step(self.id, self.spec, _joined(batch), ctx, self.target)
 
 
-def _make(i: int, spec: NodeSpec, successors: list[str]) -> list[Node]:
+class AskingTraceNode(TraceNode):
+    """A `TraceNode` that asks, and answers in its response handler."""
+
+    @response_handler
+    def on_answer(self, asked: Trace, answer: Trace, ctx: WorkflowContext[Trace, str]) -> Trace:
+        ctx.yield_output(f"{self.id} got {'/'.join(answer.path)}")
+        return Trace(path=[*asked.path, *answer.path])
+
+
+def _sub_workflow(name: str, sub: SubKind) -> Workflow:
+    """A small child workflow: enter -> [a port or a delay] -> leave, over traces."""
+
+    @executor(id="enter")
+    def enter(trace: Trace) -> Trace:
+        return Trace(path=[*trace.path, f"{name}.enter"])
+
+    @executor(id="leave")
+    def leave(trace: Trace) -> Trace:
+        return Trace(path=[*trace.path, f"{name}.leave"])
+
+    middle: list[Node] = []
+    if sub == "port":
+        middle = [RequestPort("ask", request_type=Trace, response_type=Trace, timeout=timedelta(days=1))]
+    elif sub == "delay":
+        middle = [Delay("wait", timedelta(minutes=2), message_type=Trace)]
+    return WorkflowBuilder(enter, name=name).add_chain([enter, *middle, leave]).build()
+
+
+def _make(i: int, spec: NodeSpec, successors: list[str], workflow_name: str) -> list[Node]:
     """Node `n{i}`: one node, or for an agent the chain prompt -> agent -> reply."""
     node_id = f"n{i}"
     target = None
     if spec.target is not None and successors:
         target = successors[spec.target % len(successors)]
     if spec.kind == "class":
-        return [TraceNode(node_id, spec, target)]
+        return [(AskingTraceNode if spec.asks else TraceNode)(node_id, spec, target)]
     if spec.kind == "port":
         timeout = timedelta(days=1) if spec.timeout else None
         return [RequestPort(node_id, request_type=Trace, response_type=Trace, timeout=timeout)]
     if spec.kind == "agent":
         return _agent_chain(node_id)
+    if spec.kind == "delay":
+        return [Delay(node_id, timedelta(minutes=spec.minutes), message_type=Trace)]
+    if spec.kind == "workflow":
+        return [SubWorkflow(_sub_workflow(f"{workflow_name}_{node_id}", spec.sub), id=node_id)]
     return [_function(node_id, spec, target)]
+
+
+def _expired(port_id: str) -> Node:
+    @executor(id=f"{port_id}.expired")
+    def expired(timed_out: RequestTimedOut[Trace]) -> Trace:
+        return Trace(path=[*timed_out.request.path, f"{timed_out.request_id} timed out"])
+
+    return expired
 
 
 def _function(node_id: str, spec: NodeSpec, target: str | None) -> Node:
@@ -261,6 +324,8 @@ class _Options:
     targeted: bool
     policies: bool
     fan_ins: bool
+    timeout_routes: bool
+    asks: bool
 
 
 def workflow_specs(
@@ -274,6 +339,10 @@ def workflow_specs(
     targeted: bool = True,
     policies: bool = True,
     fan_ins: bool = True,
+    timeout_routes: bool = True,
+    asks: bool = True,
+    delays: bool = True,
+    subworkflows: bool = True,
 ) -> st.SearchStrategy[WorkflowSpec]:
     """Random workflow descriptions (`WorkflowSpec`); see `workflows` for the constructs."""
     kinds: tuple[NodeKind, ...] = ("class", "function", "async")
@@ -281,7 +350,11 @@ def workflow_specs(
         kinds += ("port",)
     if agents:
         kinds += ("agent",)
-    options = _Options(kinds, loops, halts, targeted, policies, fan_ins)
+    if delays:
+        kinds += ("delay",)
+    if subworkflows:
+        kinds += ("workflow",)
+    options = _Options(kinds, loops, halts, targeted, policies, fan_ins, timeout_routes, asks)
     return _specs(min_nodes, max_nodes, options)
 
 
@@ -327,19 +400,30 @@ def _specs(draw: st.DrawFn, min_nodes: int, max_nodes: int, options: _Options) -
 def _kind(draw: st.DrawFn, i: int, barrier_target: bool, options: _Options) -> NodeKind:
     if i == 0:
         return "class"
-    kinds = [k for k in options.kinds if not (barrier_target and k == "port")]
-    return draw(st.sampled_from(kinds))  # (a port cannot take a barrier's list)
+    held = ("port", "delay", "workflow")
+    kinds = [k for k in options.kinds if not (barrier_target and k in held)]
+    return draw(st.sampled_from(kinds))  # (these take a trace, not a barrier's list)
 
 
 def _behaviour(draw: st.DrawFn, node: NodeSpec, sends: bool, options: _Options) -> NodeSpec:
+    if node.kind == "delay":
+        return replace(node, minutes=draw(st.integers(1, 3)))
+    if node.kind == "workflow":
+        subs: list[SubKind] = ["plain", "delay"]
+        if "port" in options.kinds:
+            subs.append("port")
+        return replace(node, sub=draw(st.sampled_from(subs)))
     if node.kind in ("port", "agent"):
-        return replace(node, timeout=options.policies and node.kind == "port" and draw(st.booleans()))
+        timeout = options.policies and node.kind == "port" and draw(st.booleans())
+        route = timeout and options.timeout_routes and draw(st.booleans())
+        return replace(node, timeout=timeout, timeout_route=route)
     extra = sends and draw(st.booleans())
     target = draw(st.none() | st.integers(0, 3)) if extra and options.targeted else None
     halt = options.halts and draw(st.integers(0, 5)) == 0
     retry = options.policies and draw(st.booleans())
     timeout = options.policies and draw(st.booleans())
-    return NodeSpec(node.kind, extra, target, halt, retry, timeout)
+    asks = options.asks and node.kind == "class" and draw(st.integers(0, 2)) == 0
+    return NodeSpec(node.kind, extra, target, halt, retry, timeout, asks=asks)
 
 
 def workflows(
@@ -353,6 +437,10 @@ def workflows(
     targeted: bool = True,
     policies: bool = True,
     fan_ins: bool = True,
+    timeout_routes: bool = True,
+    asks: bool = True,
+    delays: bool = True,
+    subworkflows: bool = True,
 ) -> st.SearchStrategy[Workflow]:
     """Random valid workflows over `Trace` messages (every construct unless switched off).
 
@@ -369,6 +457,10 @@ def workflows(
         targeted=targeted,
         policies=policies,
         fan_ins=fan_ins,
+        timeout_routes=timeout_routes,
+        asks=asks,
+        delays=delays,
+        subworkflows=subworkflows,
     )
     return specs.map(build_or_none).filter(lambda w: w is not None)  # type: ignore[return-value]
 

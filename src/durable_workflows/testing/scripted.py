@@ -3,8 +3,9 @@ with what, and in what order, each time the run waits.
 
 `run_in_process(..., responses=f)` answers every open request, in creation order, whenever the
 run waits (P5). A script also says *when*: its n-th batch is submitted, in order, the n-th time
-the run waits, and the requests it leaves open stay open for later batches. This is what
-`check_workflow` explores and what its reproductions replay.
+the run waits, and the requests it leaves open stay open for later batches; a response given as
+`NO_RESPONSE` leaves its request open and lets time pass (C1). This is what `check_workflow`
+explores and what its reproductions replay.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 from ..graph.workflow import Workflow
 from ..runtime.engine import RunState
 from ..runtime.events import WaitingForInputEvent
-from .runner import InProcessResult, InProcessRunner
+from ..runtime.subruns import qualified
+from .runner import NO_RESPONSE, InProcessResult, InProcessRunner
 
 Batch = Sequence[tuple[str, Any]]
 """``(request_id, response)`` pairs submitted, in order, at one wait."""
@@ -35,13 +37,29 @@ class ScriptedRunner(InProcessRunner):
 
     def _answer(self, state: RunState) -> bool:
         announced = {e.request_id: e for e in self.events if isinstance(e, WaitingForInputEvent)}
-        batch = list(self.choose([announced[r] for r in state.requests]))
+        chosen = list(self.choose([announced[r] for r in state.requests]))
+        batch = [(request_id, value) for request_id, value in chosen if value is not NO_RESPONSE]
+        self.declined = len(batch) < len(chosen)
         if not batch:
             return False
         self.answered.append(batch)
         for request_id, response in batch:
             self._emit(self.engine.submit_response(state, request_id, response))
+            self.trail.append(("answer", (self.qualify(request_id), response)))
         return True
+
+    def _child_runner(self, workflow: Workflow, key: str) -> InProcessRunner:
+        """A child run asks the same `choose`, about its requests with prefixed ids (W4)."""
+        node_id, prefix = key.split(":", 1)[0], f"{key}/"
+
+        def choose(open_requests: list[WaitingForInputEvent]) -> Batch:
+            shown = [qualified(r, node_id, key) for r in open_requests]
+            batch = self.choose([r for r in shown if isinstance(r, WaitingForInputEvent)])
+            return [(request_id.removeprefix(prefix), value) for request_id, value in batch]
+
+        child = ScriptedRunner(workflow, choose)
+        child.answered = self.answered
+        return child
 
 
 def run_scripted(

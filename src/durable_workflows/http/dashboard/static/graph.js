@@ -6,7 +6,7 @@
 import { h, STATES } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const DRAWN = new Set(["executor", "agent", "port"]);
+const DRAWN = new Set(["executor", "agent", "port", "delay", "workflow"]);
 
 /** Put the graph into `container`; returns a view with draw(runState), or null without SVG. */
 export function showGraph(container, graph, { caption } = {}) {

@@ -69,7 +69,7 @@ export class RunState {
   /** Apply one event (the JSON of the SSE stream); returns this. */
   apply(event) {
     if (typeof event.sequence === "number") this.lastSequence = Math.max(this.lastSequence, event.sequence);
-    const nodeId = event.executorId || event.portId;
+    const nodeId = event.executorId || event.portId || event.delayId;
     switch (event.type) {
       case "workflow_started":
         if (this.status === "pending") this.status = "running";
@@ -96,7 +96,19 @@ export class RunState {
         this.status = "waiting";
         break;
       }
+      case "delay_started": {
+        const superstep = Number(String(event.timerId).split(":")[1]) || this.superstep;
+        this.superstep = Math.max(this.superstep, superstep);
+        this._set(nodeId, "waiting", true);
+        this._activated(nodeId, superstep);
+        break;
+      }
+      case "delay_elapsed":
+        this._set(nodeId, "completed");
+        this._finished(nodeId, this.superstep);
+        break;
       case "response_received":
+      case "request_timed_out":
         this.pending.delete(event.requestId);
         if (![...this.pending.values()].some((p) => p.portId === nodeId)) this._set(nodeId, "completed");
         this._finished(nodeId, this.superstep);
