@@ -9,6 +9,13 @@ NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?
+if [ "$#" = "0" ] && [ "$rc" = "0" ]; then
+    # The host's worker and client use the in-process transport by default; run the key
+    # end-to-end tests over the loopback gRPC transport too (docs/hosting.md, "Transport").
+    DURABLE_WORKFLOWS_TRANSPORT=grpc .venv/bin/python -m pytest -q \
+        tests/durable/test_e2e.py tests/durable/test_restart.py tests/reliability
+    rc=$?
+fi
 set -e
 # Exit code 5 means "no tests collected": not a failure.
 [ "$rc" = "5" ] && rc=0

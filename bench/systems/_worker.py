@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TextIO
 
 import grpc
@@ -63,6 +63,9 @@ class Spec:
     server_threads: int = 10
     thread_pool_workers: int = 6
     max_work_items: int = 200
+    variant: dict[str, Any] = field(default_factory=dict)
+    """The system variant's own settings (bench/run.py VARIANTS); with ``embedded`` the
+    system runs its own backend instead of the harness's."""
 
     def concurrency(self) -> ConcurrencyOptions:
         """The worker concurrency every system gets (durabletask's defaults on 2 CPUs)."""
@@ -277,7 +280,7 @@ def main(name: str, factory: type[System] | None, unavailable: str | None = None
     try:
         address = None
         info: dict[str, Any] = {"kind": "none"}
-        if factory.uses_backend and spec.scenario != "build":
+        if factory.uses_backend and spec.scenario != "build" and "embedded" not in spec.variant:
             backend, address, info = start_backend(spec)
         system = factory(spec, address)
         result = asyncio.run(measure(system, spec))

@@ -2,12 +2,16 @@
 
 `DurableWorkflowHost` connects to the harness's backend (given as a plain sidecar address),
 so it runs on the same backend as the floor and the peer, with `max_concurrency` set to the
-shared thread-pool size.
+shared thread-pool size. The variants with ``embedded`` in their settings (lib-mem, lib-file,
+...) use the host's own embedded backend instead, the SQLite sidecar on ``:memory:`` or on a
+file, as users get it; ``transport`` picks how the host's worker and client reach it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import time
 from contextlib import AsyncExitStack
 from typing import Any
@@ -37,8 +41,8 @@ class Library(System):
         self.stack = AsyncExitStack()
         host = DurableWorkflowHost(
             workflows=by_name.values(),
-            connection_string=self.address,
             max_concurrency=self.spec.thread_pool_workers,
+            **self._backend_arguments(),
         )
         self.host = await self.stack.enter_async_context(host)
         self.client = self.host.client
@@ -47,6 +51,26 @@ class Library(System):
             "note": "the library's create_worker: ConcurrencyOptions(maximum_thread_pool_workers="
             "max_concurrency), other limits at durabletask's defaults, no idle detector",
         }
+
+    def _backend_arguments(self) -> dict[str, Any]:
+        """The host's backend: the harness's by address, or its own embedded one."""
+        embedded = self.spec.variant.get("embedded")
+        if embedded is None:
+            return {"connection_string": self.address}
+        arguments: dict[str, Any] = {}
+        if embedded == "file":
+            tmp = self.stack.enter_context(
+                tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")))
+            arguments["database"] = os.path.join(tmp, "runs.db")
+        transport = self.spec.variant.get("transport")
+        if transport is not None:
+            arguments["transport"] = transport
+        self.details["backend"] = {
+            "kind": f"embedded-{embedded}",
+            "class": "durable_workflows.sidecar.SqliteSidecar (WAL, synchronous=NORMAL)",
+            "transport": transport or "host default",
+        }
+        return arguments
 
     async def stop(self) -> None:
         await self.stack.aclose()

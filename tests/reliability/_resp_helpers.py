@@ -26,7 +26,7 @@ from durable_workflows.hosting.factories import create_client
 from durable_workflows.runtime.engine import Engine
 
 LOOP_STEPS = 30
-"""Supersteps of `busy_ports`' loop: more than one generation (25 supersteps) holds."""
+"""Supersteps of `busy_ports`' loop: more than one generation (SUPERSTEPS_PER_GENERATION) holds."""
 
 
 def busy_ports(name: str, step_seconds: float = 0.0) -> Workflow:

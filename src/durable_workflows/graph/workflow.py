@@ -111,9 +111,9 @@ class Workflow:
         """The fan-in barriers."""
         return tuple(g for g in self.groups if isinstance(g, FanInEdge))
 
-    @property
+    @cached_property
     def ports(self) -> dict[str, RequestPort]:
-        """The request ports by id."""
+        """The request ports by id (computed once: every superstep of every replay reads it)."""
         return {n.id: n for n in self.nodes.values() if isinstance(n, RequestPort)}
 
     @cached_property
@@ -123,7 +123,7 @@ class Workflow:
             n.id: n for n in self.nodes.values() if isinstance(n, Executor) and n.response_handlers
         }
 
-    @property
+    @cached_property
     def request_names(self) -> tuple[str, ...]:
         """What requests wait at: the ports and the executors that ask (P10, P11)."""
         return (*self.ports, *self.askers)

@@ -472,14 +472,14 @@ class WorkflowRun:
         request_id = request if isinstance(request, str) else request.request_id
         state = await self._state()
         status = self._status(state)
+        answered = already_answered(state, self.run_id, request_id)
+        if answered is not None:  # P7, also once the run has ended
+            raise answered
         if not status.is_active:
             msg = f"run {self.run_id!r} is {status.status}; it no longer accepts responses"
             raise InvalidResponseError(msg)
         pending = {r.request_id: r for r in status.pending_requests}
         if request_id not in pending:
-            answered = already_answered(state, self.run_id, request_id)
-            if answered is not None:
-                raise answered
             msg = f"run {self.run_id!r} has no pending request {request_id!r} (pending: {sorted(pending) or 'none'})"
             raise InvalidResponseError(msg)
         [entry] = [r for r in custom_status(state)["requests"] if r["request_id"] == request_id]

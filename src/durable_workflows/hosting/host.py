@@ -31,6 +31,7 @@ from .auth import check_token, with_token
 from .client import WorkflowClient
 from .connection import ConnectionSettings, resolve_connection
 from .factories import create_client, create_worker, durabletask_logger
+from .inprocess import InProcessTransport, Transport, resolve_transport
 from .retention import RetentionLoop, check_retention
 from .rpc_errors import MappedClient
 
@@ -64,6 +65,9 @@ class DurableWorkflowHost:
     ``retention=timedelta(days=7)`` purges finished runs (and the event logs of streamed runs)
     once they ended longer ago than that, checking every tenth of it (1 s to 10 min).
 
+    With the embedded backend the host's worker and clients call the sidecar in-process
+    (``transport="auto"``, the default); ``transport="grpc"`` (or
+    ``$DURABLE_WORKFLOWS_TRANSPORT=grpc``) sends them over loopback gRPC like other processes.
     ``clock="virtual"`` (embedded backend, for tests) stops time until `advance` moves it.
     Payloads over ``max_payload_bytes`` (default 16 MiB, 1 MiB on the Durable Task Scheduler)
     fail their run, or are refused, with an error naming them. A host that is not stopped is
@@ -94,6 +98,7 @@ class DurableWorkflowHost:
         version_filters: bool | None = None,
         retention: timedelta | None = None,
         clock: Literal["system", "virtual"] | VirtualClock = "system",
+        transport: Transport | None = None,
     ) -> None:
         if mode not in ("all", "worker", "client"):
             raise DurableWorkflowsError(f"mode must be 'all', 'worker' or 'client', not {mode!r}")
@@ -113,6 +118,8 @@ class DurableWorkflowHost:
             raise DurableWorkflowsError(msg)
         self._database = ":memory:" if database is None else os.fspath(database)
         self._clock = _virtual_clock(clock, embedded=self._settings is None)
+        self._transport = resolve_transport(transport, embedded=self._settings is None)
+        self._inprocess: InProcessTransport | None = None
         self._max_concurrency = max_concurrency
         scheduler = self._settings is not None and self._settings.is_scheduler
         self.max_payload_bytes = (
@@ -149,6 +156,11 @@ class DurableWorkflowHost:
         return str(self._target)
 
     @property
+    def transport(self) -> str:
+        """How this host's worker and clients reach the backend: ``"inprocess"`` or ``"grpc"``."""
+        return self._transport
+
+    @property
     def client(self) -> WorkflowClient:
         """A `WorkflowClient` for the current event loop."""
         if self._target is None:
@@ -160,7 +172,11 @@ class DurableWorkflowHost:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            durable = create_client(self._target, asynchronous=True, logger=self._logger)
+            durable = (
+                self._inprocess.client(logger=self._logger)
+                if self._inprocess is not None
+                else create_client(self._target, asynchronous=True, logger=self._logger)
+            )
             client = self._clients[loop] = WorkflowClient(
                 durable,
                 self.workflows,
@@ -212,18 +228,30 @@ class DurableWorkflowHost:
         if self._settings is None:
             self._backend = SqliteSidecar(self._database, clock=self._clock).start()
             self._target = self._backend.address
+            if self._transport == "inprocess":
+                self._inprocess = InProcessTransport(self._backend)
         else:
             self._target = self._settings
         _stop_at_exit(self)
         if self.mode != "client":
             if isinstance(self._target, ConnectionSettings) and not self._target.is_scheduler:
                 check_token(self._target)
-            target = self._target
-            self._signaller = StreamSignaller(lambda: create_client(target, logger=self._logger))
-            worker: Any = create_worker(
-                self._target, max_concurrency=self._max_concurrency, logger=self._logger
+            target, inprocess = self._target, self._inprocess
+
+            def sync_client() -> Any:
+                if inprocess is not None:
+                    return inprocess.sync_client(logger=self._logger)
+                return create_client(target, logger=self._logger)
+
+            self._signaller = StreamSignaller(sync_client)
+            worker: Any = (
+                inprocess.worker(max_concurrency=self._max_concurrency, logger=self._logger)
+                if inprocess is not None
+                else create_worker(
+                    self._target, max_concurrency=self._max_concurrency, logger=self._logger
+                )
             )
-            self._shared_state = SharedStateReader(create_client(self._target, logger=self._logger))
+            self._shared_state = SharedStateReader(sync_client())
             try:
                 register(
                     worker,
@@ -274,6 +302,9 @@ class DurableWorkflowHost:
         if self._signaller is not None:
             self._signaller.close()
             self._signaller = None
+        if self._inprocess is not None:
+            self._inprocess.close()
+            self._inprocess = None
         if self._backend is not None:
             self._backend.stop()
             self._backend = None

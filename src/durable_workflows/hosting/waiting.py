@@ -3,7 +3,8 @@
 durabletask's ``wait_for_orchestration_completion`` is a blocking RPC: on the embedded sidecar
 each waiter holds one of its threads until the instance ends, so enough concurrent waiters
 starve the workers' own calls. Every wait of the library's clients polls the status instead,
-with jittered exponential backoff, and reads the payloads once, at the end.
+with jittered exponential backoff, and reads the payloads once, at the end. A client of the
+in-process transport is woken by the sidecar when the status changes instead of polling.
 """
 
 from __future__ import annotations
@@ -36,13 +37,18 @@ async def wait_until_ended(
         if state.runtime_status.name not in ACTIVE:
             break
         pause = delay * random.uniform(0.5, 1.0)
+        left = None
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
                 status = state.runtime_status.name
                 raise TimeoutError(f"{what} {instance_id!r} is still {status} after {timeout} s")
             pause = min(pause, left)
-        await asyncio.sleep(pause)
+        status_change = getattr(durable_client, "status_change", None)
+        if status_change is not None:  # an `InProcessClient`: woken by the sidecar, no polling
+            await status_change(instance_id, state.runtime_status.value, left)
+        else:
+            await asyncio.sleep(pause)
         delay = min(WAIT_MAX, delay * 2)
     final = await durable_client.get_orchestration_state(instance_id, fetch_payloads=True)
     if final is None:

@@ -28,7 +28,7 @@ from durable_workflows.sidecar.model import (
     orchestrator_started,
 )
 from durable_workflows.sidecar.store import Store
-from durable_workflows.sidecar.writer import TransactionFailedError
+from durable_workflows.sidecar.writer import TransactionFailedError, Waker
 
 log = logging.getLogger("durable_workflows.sidecar")
 
@@ -60,7 +60,9 @@ class Core:
         self.ready_orchestrations: ReadyQueue[str] = ReadyQueue()
         self.ready_activities: ReadyQueue[int] = ReadyQueue()
         self.ready_entities: ReadyQueue[str] = ReadyQueue()
-        self._waiters: dict[str, list[threading.Event]] = {}
+        self._waiters: dict[str, list[Waker]] = {}
+        self._waited: dict[str, int | None] = {}
+        """The status (None: no such instance) the waiters of an instance wait to change."""
         self._touched: set[str] = set()
         self._work_added = False
         self._timer_added = False
@@ -116,8 +118,12 @@ class Core:
             log.exception("sidecar transaction failed; reloading state from the database")
             self._reload()
             raise
-        wake = [event for instance_id in self._touched
-                for event in self._waiters.pop(instance_id, ())]
+        wake: list[Waker] = []
+        for instance_id in self._touched:
+            if instance_id in self._waiters and self._status(instance_id) != self._waited.get(
+                    instance_id):
+                wake += self._waiters.pop(instance_id)
+                del self._waited[instance_id]
         self._touched.clear()
         self._store.submit(wake)
         self._notify()
@@ -177,6 +183,7 @@ class Core:
             for event in waiters:
                 event.set()
         self._waiters.clear()
+        self._waited.clear()
         self._load()
         self._notify()
 
@@ -387,9 +394,37 @@ class Core:
 
     # -- waiting for state changes ---------------------------------------------------------
 
+    def _status(self, instance_id: str) -> int | None:
+        inst = self.instances.get(instance_id)
+        return None if inst is None else inst.status
+
+    def watch(self, instance_id: str, status: int | None, waker: Waker) -> bool:
+        """Call ``waker.set()`` once the instance's status durably differs from ``status``
+        (None: no such instance). False, and no call, if it differs already."""
+        with self._lock:
+            if self._status(instance_id) != status or self.closed:
+                return False
+            self._waiters.setdefault(instance_id, []).append(waker)
+            self._waited[instance_id] = status
+            return True
+
+    def unwatch(self, instance_id: str, waker: Waker) -> None:
+        """Forget a `watch` that was not woken (its waiter gave up)."""
+        with self._lock:
+            waiters = self._waiters.get(instance_id, [])
+            if waker in waiters:
+                waiters.remove(waker)
+            if not waiters:
+                self._waiters.pop(instance_id, None)
+                self._waited.pop(instance_id, None)
+
     def wait_for(self, instance_id: str, predicate: Callable[[Instance], bool],
                  timeout: float | None, is_active: Callable[[], bool]) -> Instance | None:
-        """Block until the instance satisfies ``predicate``; None on timeout or cancellation."""
+        """Block until the instance satisfies ``predicate``; None on timeout or cancellation.
+
+        ``predicate`` may look at the instance's status only: a waiter is woken when the
+        status changes durably (or the instance appears or goes), not on every step.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
@@ -401,10 +436,14 @@ class Core:
                     return None
                 event = threading.Event()
                 self._waiters.setdefault(instance_id, []).append(event)
+                self._waited[instance_id] = self._status(instance_id)
             if not event.wait(remaining):
                 with self._lock:
                     waiters = self._waiters.get(instance_id, [])
                     if event in waiters:
                         waiters.remove(event)
+                    if not waiters:
+                        self._waiters.pop(instance_id, None)
+                        self._waited.pop(instance_id, None)
             if not is_active():
                 return None

@@ -23,6 +23,8 @@ from durable_workflows.sidecar.store import Store
 
 _UNLIMITED = 1 << 30
 _ENTITY_BATCH = 100
+STREAM_ORDER: tuple[Kind, ...] = ("orchestration", "activity", "entity")
+"""The order in which a stream is offered ready work (a remote worker queues it all)."""
 
 MAX_WORK_ITEM_BYTES = 256 * 1024 * 1024
 """Largest orchestrator or activity work item handed to a worker; a bigger one fails its run."""
@@ -57,12 +59,15 @@ class Dispatcher(Engine):
         self.clock.subscribe(self._clock_moved)
 
     def close(self) -> None:
-        """Stop the timer thread and wake every waiting stream."""
+        """Stop the timer thread and wake every waiting stream and state waiter."""
         self.clock.unsubscribe(self._clock_moved)
         with self._lock:
             self.closed = True
             self._work_cv.notify_all()
             self._sched_cv.notify_all()
+            for waiters in self._waiters.values():
+                for event in waiters:
+                    event.set()
         self._timer_thread.join()
 
     # -- streams ---------------------------------------------------------------------------
@@ -105,11 +110,18 @@ class Dispatcher(Engine):
                             stream.stream_id, len(released))
             self._work_cv.notify_all()
 
-    def next_work_item(self, stream: Stream) -> Any:
-        """Block until there is work for ``stream`` (or a health ping is due); None once closed."""
+    def drain(self, stream: Stream) -> None:
+        """Give ``stream`` no more work items (waiting takers get None); its leases stay."""
         with self._lock:
-            while not (stream.closed or self.closed):
-                item = self._take(stream)
+            stream.draining = True
+            self._work_cv.notify_all()
+
+    def next_work_item(self, stream: Stream, order: tuple[Kind, ...] = STREAM_ORDER) -> Any:
+        """Block until there is work for ``stream`` (or a health ping is due); None once closed
+        or draining. ``order`` is the preference between ready kinds of work."""
+        with self._lock:
+            while not (stream.closed or stream.draining or self.closed):
+                item = self._take(stream, order)
                 now = time.monotonic()
                 if item is None and now - stream.last_sent >= self.ping_interval:
                     item = pb.WorkItem(healthPing=pb.HealthPing())
@@ -118,6 +130,16 @@ class Dispatcher(Engine):
                     return item
                 self._work_cv.wait(stream.last_sent + self.ping_interval - now)
             return None
+
+    def take_work_item(self, stream: Stream, order: tuple[Kind, ...] = STREAM_ORDER) -> Any:
+        """A work item for ``stream`` if one is ready now, else None; never waits."""
+        with self._lock:
+            if stream.closed or stream.draining or self.closed:
+                return None
+            item = self._take(stream, order)
+            if item is not None:
+                stream.last_sent = time.monotonic()
+            return item
 
     def _skip(self, stream: Stream, kind: Kind, key: str | int) -> bool:
         """Whether to leave an item for another stream (this one let its lease expire)."""
@@ -131,16 +153,15 @@ class Dispatcher(Engine):
             self._sched_cv.notify()
         return lease
 
-    def _take(self, stream: Stream) -> Any:
-        if stream.has_room("orchestration"):
-            item = self._take_orchestration(stream)
-            if item is not None:
-                return item
-        if stream.has_room("activity"):
-            item = self._take_activity(stream)
-            if item is not None:
-                return item
-        return self._take_entity(stream) if stream.has_room("entity") else None
+    def _take(self, stream: Stream, order: tuple[Kind, ...]) -> Any:
+        takers = {"orchestration": self._take_orchestration, "activity": self._take_activity,
+                  "entity": self._take_entity}
+        for kind in order:
+            if stream.has_room(kind):
+                item = takers[kind](stream)
+                if item is not None:
+                    return item
+        return None
 
     def _pick(self, stream: Stream, kind: Kind, ready: ReadyQueue[K],
               describe: Callable[[K], tuple[str, str | None] | None]) -> K | None:

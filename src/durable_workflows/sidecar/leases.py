@@ -28,6 +28,8 @@ class Stream:
         default_factory=lambda: {"orchestration": 0, "activity": 0, "entity": 0}
     )
     closed: bool = False
+    draining: bool = False
+    """Takes no new work items, while those in flight may still complete."""
     last_sent: float = field(default_factory=time.monotonic)
 
     def has_room(self, kind: Kind) -> bool:

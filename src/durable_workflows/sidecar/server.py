@@ -69,6 +69,7 @@ class SqliteSidecar:
         self._port: int | None = None
         self._server: Any = None
         self._engine: Dispatcher | None = None
+        self._servicer: Servicer | None = None
         self._store: Store | None = None
 
     @property
@@ -77,6 +78,13 @@ class SqliteSidecar:
         if self._port is None:
             raise SidecarError("the sidecar is not running")
         return self._port
+
+    @property
+    def servicer(self) -> Servicer:
+        """The running sidecar's servicer, for in-process callers (`sidecar.inproc`)."""
+        if self._servicer is None:
+            raise SidecarError("the sidecar is not running")
+        return self._servicer
 
     @property
     def address(self) -> str:
@@ -106,8 +114,9 @@ class SqliteSidecar:
                          ("grpc.max_receive_message_length", -1)],
                 interceptors=[TokenInterceptor(self._token)] if self._token is not None else [],
             )
+            servicer = Servicer(engine)
             add_servicer: Any = stubs.add_TaskHubSidecarServiceServicer_to_server
-            add_servicer(Servicer(engine), server)
+            add_servicer(servicer, server)
             port = self._bind(server, credentials)
         except BaseException:
             if engine is not None:
@@ -116,6 +125,7 @@ class SqliteSidecar:
             raise
         server.start()
         self._server, self._engine, self._store, self._port = server, engine, store, port
+        self._servicer = servicer
         log.info("sidecar serving %s on %s", self.db, self.address)
         return self
 
@@ -156,6 +166,7 @@ class SqliteSidecar:
         """Stop serving and close the database (idempotent)."""
         server, engine, store = self._server, self._engine, self._store
         self._server = self._engine = self._store = None
+        self._servicer = None
         self._port = None
         if engine is not None:
             engine.close()

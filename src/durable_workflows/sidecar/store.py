@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -22,7 +21,7 @@ from durable_workflows.sidecar.model import (
     pb,
 )
 from durable_workflows.sidecar.schema import open_database
-from durable_workflows.sidecar.writer import Op, Ticket, Writer
+from durable_workflows.sidecar.writer import Op, Ticket, Waker, Writer
 
 _ID_TABLES = ("messages", "delayed", "activities", "lock_requests")
 _TERMINAL = sorted(TERMINAL_STATUSES)
@@ -96,7 +95,7 @@ class Store:
     def _stage(self, sql: str, params: Sequence[Any] = (), many: bool = False) -> None:
         self._ops.append((sql, params, many))
 
-    def submit(self, wake: list[threading.Event]) -> Ticket:
+    def submit(self, wake: list[Waker]) -> Ticket:
         """Queue the staged statements as one transaction; ``wake`` is set once durable."""
         ops, self._ops = self._ops, []
         reclaim, self._reclaim = self._reclaim, False

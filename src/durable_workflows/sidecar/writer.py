@@ -12,7 +12,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from durable_workflows.sidecar.errors import SidecarError
 
@@ -20,6 +20,13 @@ log = logging.getLogger("durable_workflows.sidecar")
 
 Op = tuple[str, Sequence[Any], bool]
 """A staged statement: SQL, parameters (a list of parameter rows if ``many``), ``many``."""
+
+
+class Waker(Protocol):
+    """Told once a transaction is durable: a `threading.Event`, or anything with `set`."""
+
+    def set(self) -> None:
+        """Wake the waiter."""
 
 
 class TransactionFailedError(SidecarError):
@@ -31,7 +38,7 @@ class Ticket:
 
     __slots__ = ("_done", "error", "reclaim", "wake")
 
-    def __init__(self, wake: list[threading.Event], reclaim: bool = False) -> None:
+    def __init__(self, wake: list[Waker], reclaim: bool = False) -> None:
         self._done = threading.Event()
         self.error: BaseException | None = None
         self.wake = wake
@@ -70,7 +77,7 @@ class Writer:
         self.last: Ticket | None = None
         """The most recently submitted transaction."""
 
-    def submit(self, ops: list[Op], wake: list[threading.Event], reclaim: bool = False) -> Ticket:
+    def submit(self, ops: list[Op], wake: list[Waker], reclaim: bool = False) -> Ticket:
         """Queue one transaction's statements (`reclaim`: then shrink the file if worth it)."""
         ticket = Ticket(wake, reclaim)
         with self._cv:
