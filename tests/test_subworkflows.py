@@ -224,6 +224,25 @@ def test_a_delay_inside_a_child_moves_the_clock() -> None:
     assert runner.trail == [("jump", runner.start + timedelta(hours=3))]
 
 
+def test_the_child_runs_of_one_superstep_start_when_it_began() -> None:
+    """W3/C2: the child runs of one superstep run at the same time (as durably), so two
+    3-hour delays in two child runs end the superstep 3 hours later, not 6."""
+
+    @executor(id="after")
+    def after(x: int) -> int:
+        return x * 10
+
+    wait = Delay("wait", timedelta(hours=3), message_type=int)
+    child = WorkflowBuilder(begin, name="Waiting2").add_chain([begin, wait, after]).build()
+    left, right = SubWorkflow(child, id="left"), SubWorkflow(child, id="right")
+    builder = WorkflowBuilder(begin, name="TwoWaits").add_fan_out_edge(begin, [left, right])
+    workflow = builder.add_edge(left, collect).add_edge(right, collect).build()
+    runner = InProcessRunner(workflow)
+    assert runner.run(2).outputs == ["got 20", "got 20"]
+    assert runner.clock - runner.start == timedelta(hours=3)
+    assert [when - runner.start for _, when in runner.trail] == [timedelta(hours=3)] * 2
+
+
 def test_the_childs_graph_is_part_of_the_parents_hash() -> None:
     """B11: changing the child changes the parent's graph hash."""
     one = parent(doubler())

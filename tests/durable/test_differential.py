@@ -38,6 +38,7 @@ from durable_workflows.testing import (
     assert_durable_matches_in_process,
     workflows,
 )
+from durable_workflows.testing.graphs import GroupSpec, NodeSpec, WorkflowSpec, build_or_none
 from reliability._types_helpers import assert_same
 
 _names = itertools.count()
@@ -74,6 +75,42 @@ def _has_deadlines(workflow: Workflow) -> bool:
 def test_durable_matches_in_process_when_time_passes(workflow: Workflow) -> None:
     """P8, P10, C1, C2: requests left unanswered time out, and delays fire, at the same point of
     both runs (the durable one on a virtual clock); named events answer like send_response."""
+    asyncio.run(
+        assert_durable_matches_in_process(
+            workflow, Trace(path=["in"]), responses=answer_or_wait, named_events=True
+        )
+    )
+
+
+def _node(kind: str, **fields: Any) -> NodeSpec:
+    base: dict[str, Any] = {"extra": False, "target": None, "halt": False, "retry": False}
+    base |= {"timeout": False, "timeout_route": False, "minutes": 1, "sub": "plain", "asks": False}
+    return NodeSpec(kind=kind, **{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_child_runs_of_one_superstep_wait_at_the_same_time_as_in_process() -> None:
+    """W3/C2 (a once-flaky example): two child runs with a 2-minute delay each, started in the
+    superstep that also starts a parent delay due a minute after them; the superstep ends when
+    both children's delays end (at the same time), before the parent's delay fires."""
+    edges = lambda source, *targets: GroupSpec("edges", source, targets, (None,) * len(targets))  # noqa: E731
+    spec = WorkflowSpec(
+        nodes=(
+            _node("class", halt=True, asks=True),
+            _node("class", halt=True, asks=True),
+            _node("delay"),
+            _node("port"),
+            _node("workflow", sub="delay"),
+            _node("delay", minutes=3),
+        ),
+        declaration_order=(0, 1, 2, 3, 4, 5),
+        groups=(edges(0, 1), edges(1, 2, 3, 2), edges(2, 4, 5), edges(4, 5)),
+        fan_ins=(),
+        loops=(),
+        name="ChildDelays",
+        max_supersteps=100,
+    )
+    workflow = build_or_none(spec)
+    assert workflow is not None
     asyncio.run(
         assert_durable_matches_in_process(
             workflow, Trace(path=["in"]), responses=answer_or_wait, named_events=True

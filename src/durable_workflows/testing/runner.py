@@ -235,24 +235,26 @@ class InProcessRunner:
         if not any(isinstance(nodes[i.node_id], SubWorkflow) for i in step.invocations):
             return self.execute(state, step)
         shared = dict(state.shared)
+        began = self.clock
         results = []
         for invocation in step.invocations:
             if isinstance(nodes[invocation.node_id], SubWorkflow):
-                results.append((yield from self._run_child(state, invocation)))
+                results.append((yield from self._run_child(state, invocation, began)))
             else:
                 results.append(self._invoke(state, invocation, shared))
         return results
 
     def _run_child(
-        self, state: RunState, invocation: Invocation
+        self, state: RunState, invocation: Invocation, began: datetime
     ) -> Generator[None, None, InvocationResult]:
         """One sub-workflow invocation: a child run to its end; its outputs are the node's
-        returned messages (W1)."""
+        returned messages (W1). Its clock starts when the superstep began (W3: the child runs
+        of one superstep run at the same time, though one after the other here)."""
         node = self.workflow.nodes[invocation.node_id]
         assert isinstance(node, SubWorkflow)
         key = invocation_key(node.id, state.superstep, invocation.branch)
         child = self._child_runner(node.workflow, key)
-        child.clock, child.trail = self.clock, self.trail
+        child.clock, child.trail = began, self.trail
         child.run_id = child_run_id(state.run_id, key)
         child.forward = lambda events: self._emit(
             [e for e in (qualified(event, node.id, key) for event in events) if e is not None]
