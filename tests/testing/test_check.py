@@ -19,6 +19,7 @@ from durable_workflows import (
     DurableWorkflowsError,
     InvalidResponseError,
     RequestPort,
+    SubWorkflow,
     WorkflowBuilder,
     WorkflowContext,
     executor,
@@ -282,3 +283,32 @@ def test_run_scripted_submits_batches_in_order() -> None:
     refused = run_scripted(flow, "post", [[("legal:9:9", True)]])
     assert refused.status == "failed"
     assert isinstance(refused.error, InvalidResponseError)
+
+
+def test_a_sub_workflows_requests_are_answered_like_the_parents() -> None:
+    """W4: a child run's request ("review/approve") is drawn and answered like any other."""
+
+    @executor(id="ask")
+    def ask(x: int) -> int:
+        return x
+
+    @executor(id="decide")
+    def decide(ok: bool) -> str:
+        return "approved" if ok else "refused"
+
+    approve = RequestPort("approve", request_type=int, response_type=bool)
+    child = (
+        WorkflowBuilder(ask, name="Review").add_edge(ask, approve).add_edge(approve, decide).build()
+    )
+
+    @executor(id="start")
+    def start(x: int) -> int:
+        return x
+
+    parent = WorkflowBuilder(start, name="Submit").add_edge(start, SubWorkflow(child, id="review"))
+    check_workflow(
+        parent.build(),
+        lambda _, result: result.status != "completed" or result.result in ("approved", "refused"),
+        inputs=st.integers(0, 9),
+        max_examples=10,
+    )

@@ -147,6 +147,9 @@ def _chooser(
         for index in order[:count]:
             request = open_requests[index]
             _check_request(workflow, request)
+            if request.port_id not in strategies:  # a sub-workflow's request ("node/port", W4)
+                response_type = workflow.response_type(request.port_id)
+                strategies[request.port_id] = values_for(response_type)
             value = data.draw(strategies[request.port_id], label=request.request_id)
             batch.append((request.request_id, _deliverable(workflow, engine, request, value)))
         return batch
