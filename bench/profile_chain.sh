@@ -12,7 +12,7 @@ mkfifo "$fifo"
 target=$!
 exec 3< "$fifo"
 read -r _ pid <&3
-.venv/bin/py-spy record --gil --threads --nonblocking -r 200 -f raw -o "$out" --pid "$pid" >/dev/null 2>&1 &
+.venv/bin/py-spy record --gil --threads --nonblocking -r 1000 -f raw -o "$out" --pid "$pid" >/dev/null 2>&1 &
 spy=$!
 cat <&3
 wait "$target"

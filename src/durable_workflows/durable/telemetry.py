@@ -43,7 +43,13 @@ class _Otel:
         from opentelemetry import context, metrics, trace
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-        self.context, self.trace = context, trace
+        self.context, self.trace, self.metrics = context, trace, metrics
+        try:
+            from opentelemetry.metrics._internal import _ProxyMeterProvider
+        except ImportError:  # pragma: no cover - a newer API: count every meter provider as set
+            self._proxy_meters: type | None = None
+        else:
+            self._proxy_meters = _ProxyMeterProvider
         self.propagator = TraceContextTextMapPropagator()
         self.tracer = trace.get_tracer(SCOPE)
         meter = metrics.get_meter(SCOPE)
@@ -60,6 +66,13 @@ class _Otel:
             "durable_workflows.step.duration",
             unit="s",
             description="Duration of one executor activity attempt or agent turn",
+        )
+
+    def configured(self) -> bool:
+        """Whether a tracer or meter provider has been set (the defaults are proxies)."""
+        return not isinstance(self.trace.get_tracer_provider(), self.trace.ProxyTracerProvider) or (
+            self._proxy_meters is None
+            or not isinstance(self.metrics.get_meter_provider(), self._proxy_meters)
         )
 
     def parent(self, carrier: Any) -> Any:
@@ -93,7 +106,9 @@ _attempts: OrderedDict[str, int] = OrderedDict()
 
 
 def otel() -> _Otel | None:
-    """The OpenTelemetry API, imported on first use; None when it is not installed."""
+    """The OpenTelemetry API, imported on first use; None when it is not installed or when
+    neither a tracer provider nor a meter provider is set (the API's defaults record nothing,
+    and spans and attempt counting cost a chain step about a tenth of its time)."""
     global _api, _checked
     if not _checked:
         with _import_lock:
@@ -103,7 +118,7 @@ def otel() -> _Otel | None:
                 except ImportError:
                     _api = None
                 _checked = True
-    return _api
+    return _api if _api is not None and _api.configured() else None
 
 
 def _keep(key: tuple[str, str], span: Any) -> None:

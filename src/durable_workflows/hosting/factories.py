@@ -20,6 +20,7 @@ from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
 from ..durable.event_data import EventDataConverter
 from ..errors import DurableWorkflowsError
+from ..sidecar.sticky import keep_orchestrators
 from .auth import channel_arguments
 from .connection import ConnectionSettings, create_credential, parse_connection_string
 
@@ -61,7 +62,8 @@ def create_worker(
     run at once in this worker (its thread pool); default `default_max_concurrency()`.
     Workers on a plain sidecar never drop an idle stream (those backends send no health
     pings); on the Durable Task Scheduler, which pings, durabletask's 120 s detector of
-    silently dead streams stays on.
+    silently dead streams stays on. The worker keeps its running orchestrators between their
+    episodes (`durable_workflows.sidecar.sticky`).
     """
     settings = _settings(target)
     threads = default_max_concurrency() if max_concurrency is None else max_concurrency
@@ -82,8 +84,9 @@ def create_worker(
             data_converter=EventDataConverter(),
             logger=logger or durabletask_logger(),
         )
+        keep_orchestrators(scheduler_worker)
         return scheduler_worker
-    return TaskHubGrpcWorker(
+    worker = TaskHubGrpcWorker(
         **channel_arguments(settings, asynchronous=False),
         channel_options=channel_options(),
         concurrency_options=concurrency,
@@ -91,6 +94,8 @@ def create_worker(
         data_converter=EventDataConverter(),
         logger=logger or durabletask_logger(),
     )
+    keep_orchestrators(worker)
+    return worker
 
 
 @overload

@@ -5,7 +5,8 @@ an asyncio loop and a thread pool before an executor sees them, and returns each
 unary RPC. When the worker and the sidecar share a process, `LocalWorker` skips all of that:
 its threads take work items straight from the sidecar's dispatcher and hand them to the
 worker's own orchestration, activity and entity executors (so replay and results are exactly
-durabletask's), which complete them through an `InProcessChannel`.
+durabletask's), which complete them through an `InProcessChannel`. The worker keeps each
+running orchestrator between its episodes (`sidecar/sticky.py`).
 
 The sidecar sees one ordinary worker stream: leases, redelivery, filters and concurrency
 limits work as for a remote worker, and remote workers may share the task hub.
@@ -24,6 +25,7 @@ from durable_workflows.sidecar.inproc import InProcessChannel
 from durable_workflows.sidecar.leases import Kind
 from durable_workflows.sidecar.model import pb
 from durable_workflows.sidecar.server import SqliteSidecar
+from durable_workflows.sidecar.sticky import keep_orchestrators
 from durable_workflows.sidecar.writer import TransactionFailedError
 
 log = logging.getLogger("durable_workflows.sidecar")
@@ -64,6 +66,7 @@ class LocalWorker:
         self._completions: Any = None
         self._next = threading.local()
         """``item``: the work item the current thread took when it completed its last one."""
+        self._kept = keep_orchestrators(worker)
 
     @property
     def worker(self) -> TaskHubGrpcWorker:
@@ -99,6 +102,8 @@ class LocalWorker:
         for thread in self._threads:
             thread.join()
         self._threads = []
+        if self._kept is not None:
+            self._kept.clear()
         self._engine.close_stream(stream)
 
     def _request(self) -> Any:
