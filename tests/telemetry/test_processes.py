@@ -99,3 +99,24 @@ def test_without_opentelemetry_runs_work_and_nothing_is_traced(tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_without_a_provider_nothing_is_recorded_until_one_is_set() -> None:
+    script = textwrap.dedent(
+        """
+        from opentelemetry import metrics, trace
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.trace import TracerProvider
+        from durable_workflows.durable.telemetry import otel
+
+        assert otel() is None, "the API's proxies record nothing: no spans are made"
+        metrics.set_meter_provider(MeterProvider())
+        assert otel() is not None, "a meter provider alone turns the metrics on"
+        trace.set_tracer_provider(TracerProvider())
+        assert otel() is not None
+        print("ok")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
