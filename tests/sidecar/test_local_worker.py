@@ -209,3 +209,32 @@ def test_a_stock_worker_runs_over_the_in_process_channel(
         worker.stop()
     assert state is not None and state.serialized_output == "[3, 1]"
     assert time.monotonic() - started < 5
+
+
+def step_chain(ctx: task.OrchestrationContext, n: int) -> Any:
+    x = 0
+    for _ in range(n):
+        x = yield ctx.call_activity(add_one, input=x)
+    return x
+
+
+def test_an_activity_result_is_saved_with_the_step_that_follows_it(
+    sidecar: SqliteSidecar, in_process: dt_client.TaskHubGrpcClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    writer = sidecar.servicer.engine._store._writer
+    commits: list[int] = []
+    commit = writer._commit
+    monkeypatch.setattr(writer, "_commit", lambda batch: commits.append(len(batch)) or commit(batch))
+    local = local_worker(sidecar, add_one, threads=1)
+    local.add_orchestrator(step_chain)
+    local.start()
+    try:
+        instance = in_process.schedule_new_orchestration(step_chain, input=30)
+        state = in_process.wait_for_orchestration_completion(instance, timeout=30)
+    finally:
+        local.stop()
+    assert state is not None and state.serialized_output == "30"
+    # one commit per step (the activity's result rides with the next orchestrator step),
+    # where waiting for each result on its own would take two
+    assert len(commits) <= 30 + 5, commits

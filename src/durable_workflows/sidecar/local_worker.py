@@ -166,16 +166,22 @@ class _Completions:
         return self._complete(self._engine.complete_orchestration, request)
 
     def CompleteActivityTask(self, request: Any, **_: Any) -> Any:
-        """Record an activity result."""
-        return self._complete(self._engine.complete_activity, request)
+        """Record an activity result. When this thread's next item is an orchestrator
+        episode, the result is committed with that episode's step instead of on its own: an
+        episode's completion always waits for every change before it, so the result is durable
+        before anything that depends on it is (a crash in between runs the activity again, as
+        any crash before its result is saved does)."""
+        return self._complete(self._engine.complete_activity, request, lazy=True)
 
     def CompleteEntityTask(self, request: Any, **_: Any) -> Any:
         """Apply an entity batch."""
         return self._complete(self._engine.complete_entity, request)
 
-    def _complete(self, apply: Any, request: Any) -> Any:
+    def _complete(self, apply: Any, request: Any, *, lazy: bool = False) -> Any:
         apply(request)
-        self._pending.item = self._engine.take_work_item(self._stream, TASKS_FIRST)
+        item = self._pending.item = self._engine.take_work_item(self._stream, TASKS_FIRST)
+        if lazy and item is not None and item.HasField("orchestratorRequest"):
+            return pb.CompleteTaskResponse()  # that episode's completion commits this result
         try:
             self._engine.sync()
         except TransactionFailedError:
