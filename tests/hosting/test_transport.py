@@ -239,27 +239,28 @@ def test_in_process_needs_the_embedded_backend() -> None:
         DurableWorkflowHost(workflows=[CHAIN], transport="pigeon")  # type: ignore[arg-type]
 
 
-def test_an_in_process_client_is_woken_by_a_status_change() -> None:
-    """`InProcessClient.status_change` (used by every wait of an in-process client) returns
-    when the run's status changes, at once if it already differs, or at its timeout."""
-    from durabletask.client import OrchestrationStatus
+def test_an_in_process_client_is_woken_by_a_state_change() -> None:
+    """`InProcessClient.state_change` (used by every wait of an in-process client) returns
+    when the run's status (or with ``custom=True`` its custom status, where verdicts on
+    responses appear) changes, at once if it already differs, or at its timeout."""
 
-    async def main() -> tuple[bool, str]:
+    async def main() -> list[bool]:
         async with DurableWorkflowHost(workflows=[APPROVAL], transport="inprocess") as host:
             durable = host.client.durable_client
             run = await host.client.run(APPROVAL, 3)
             [request] = await _requests(run)
-            running = OrchestrationStatus.RUNNING.value
-            await asyncio.wait_for(durable.status_change(run.run_id, running, 0.1), 5)
-            still = (await run.get_status()).status
-            waiting = asyncio.ensure_future(durable.status_change(run.run_id, running, 30))
-            await run.send_response(request, True)
-            await asyncio.wait_for(waiting, 10)
-            completed = OrchestrationStatus.COMPLETED.value
-            await asyncio.wait_for(durable.status_change(run.run_id, completed, 30), 10)
-            done = (await run.get_status()).status
-            pending = OrchestrationStatus.PENDING.value
-            await asyncio.wait_for(durable.status_change(run.run_id, pending, 30), 5)
-            return still == "RUNNING", done
+            before = await durable.get_orchestration_state(run.run_id)
+            await asyncio.wait_for(durable.state_change(before, 0.1), 5)  # times out
+            status = asyncio.ensure_future(durable.state_change(before, 30))
+            custom = asyncio.ensure_future(durable.state_change(before, 30, custom=True))
+            await asyncio.sleep(0.05)
+            idle = not status.done() and not custom.done()
+            await run.send_response(request, True)  # returns once the verdict is published
+            await asyncio.wait_for(custom, 10)
+            await run.wait_for_completion(timeout=10)
+            await asyncio.wait_for(status, 10)
+            await asyncio.wait_for(durable.state_change(before, 30), 5)  # differs already
+            done = (await run.get_status()).status == "COMPLETED"
+            return [idle, done]
 
-    assert asyncio.run(main()) == (True, "COMPLETED")
+    assert asyncio.run(main()) == [True, True]

@@ -238,3 +238,29 @@ def test_an_activity_result_is_saved_with_the_step_that_follows_it(
     # one commit per step (the activity's result rides with the next orchestrator step),
     # where waiting for each result on its own would take two
     assert len(commits) <= 30 + 5, commits
+
+
+def test_a_status_read_is_answered_on_the_loop_only_from_durable_state(
+    sidecar: SqliteSidecar, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nothing waiting for its commit, `GetInstance` needs no pool thread; with a change
+    staged but not yet durable, it goes to a pool thread and waits for that commit."""
+    engine = sidecar.servicer.engine
+
+    async def main() -> list[Any]:
+        channel = AsyncInProcessChannel(sidecar.servicer)
+        c = dt_client.AsyncTaskHubGrpcClient(channel=channel, logger=QUIET)
+        try:
+            run_id = await c.schedule_new_orchestration("nobody-serves-this", input=1)
+            channel._pool.shutdown()  # from here on, a call that needs a thread fails
+            inline = [await c.get_orchestration_state(run_id),
+                      await c.get_orchestration_state("never-started")]
+            monkeypatch.setattr(engine, "settled", lambda: False)
+            with pytest.raises(RuntimeError, match="shutdown"):
+                await c.get_orchestration_state(run_id)
+            return inline
+        finally:
+            await channel.close()
+
+    found, missing = asyncio.run(main())
+    assert found is not None and found.name == "nobody-serves-this" and missing is None

@@ -6,7 +6,6 @@ written by the orchestrator), so streams resume by sequence number and have no s
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -65,8 +64,8 @@ from .run_info import (
     summarize,
     utc,
 )
-from .verdicts import ACTIVE, already_answered, custom_status, wait_for_verdict
-from .waiting import wait_until_ended
+from .verdicts import ACTIVE, already_answered, custom_status
+from .waiting import pause_for_change, wait_for_verdict, wait_until_ended
 
 _UNKNOWN = object()
 """The response type of a request whose port the workflow as defined here does not have."""
@@ -558,7 +557,8 @@ class StreamingWorkflowRun(WorkflowRun):
         cursor = from_sequence
         delay = _POLL_MIN
         while True:
-            status = await self.get_status()
+            state = await self._state()
+            status = self._status(state)
             progressed = False
             while cursor < status.last_sequence:
                 events = await self._read_chunk(cursor + 1)
@@ -579,7 +579,8 @@ class StreamingWorkflowRun(WorkflowRun):
                 )
                 return
             delay = _POLL_MIN if progressed else min(_POLL_MAX, delay * 2)
-            await asyncio.sleep(delay)
+            if not progressed:  # new events show in the custom status
+                await pause_for_change(self._durable, state, delay, None, custom=True)
 
     async def recorded_events(self, after: int = 0) -> list[WorkflowEvent]:
         """The events recorded so far after sequence `after`, in order (does not wait)."""

@@ -15,12 +15,13 @@ import logging
 import os
 from typing import Any, Literal, get_args
 
-from durabletask.client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
+from durabletask.client import AsyncTaskHubGrpcClient, OrchestrationState, TaskHubGrpcClient
 from durabletask.worker import ConcurrencyOptions, TaskHubGrpcWorker
 
 from ..durable.event_data import EventDataConverter
 from ..errors import DurableWorkflowsError
 from ..sidecar import SqliteSidecar
+from ..sidecar.core import Seen
 from ..sidecar.inproc import AsyncInProcessChannel, InProcessChannel
 from ..sidecar.local_worker import LocalWorker
 from .factories import default_max_concurrency, durabletask_logger
@@ -97,7 +98,7 @@ class InProcessTransport:
 
 class InProcessClient(AsyncTaskHubGrpcClient):
     """An `AsyncTaskHubGrpcClient` on an `AsyncInProcessChannel` that can also wait for a
-    status change without polling and without holding a thread (`status_change`)."""
+    state change without polling and without holding a thread (`state_change`)."""
 
     def __init__(
         self, sidecar: SqliteSidecar, channel: AsyncInProcessChannel, logger: logging.Logger
@@ -105,13 +106,18 @@ class InProcessClient(AsyncTaskHubGrpcClient):
         super().__init__(channel=channel, logger=logger)
         self._engine = sidecar.servicer.engine
 
-    async def status_change(self, instance_id: str, status: int, timeout: float | None) -> None:
-        """Return once the instance's status durably differs from `status` (a
-        `durabletask.client.OrchestrationStatus` value), or after `timeout` seconds."""
+    async def state_change(self, state: OrchestrationState, timeout: float | None, *,
+                           custom: bool = False) -> None:
+        """Return once the instance's status (with `custom`, or its custom status) durably
+        differs from those in `state`, or after `timeout` seconds."""
+        instance_id = state.instance_id
+        seen: Seen = (state.runtime_status.value,)
+        if custom:
+            seen = (state.runtime_status.value, state.serialized_custom_status)
         loop = asyncio.get_running_loop()
         changed: asyncio.Future[None] = loop.create_future()
         waker = _LoopWaker(loop, changed)
-        if not self._engine.watch(instance_id, status, waker):
+        if not self._engine.watch(instance_id, seen, waker):
             return
         try:
             await asyncio.wait({changed}, timeout=timeout)

@@ -7,19 +7,14 @@ token to ``[reason, time]``. A sender tags its response with a fresh token and r
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from datetime import timedelta
 from typing import Any
 
-from ..errors import InvalidResponseError, RequestAlreadyAnsweredError, WorkflowNotFoundError
+from ..errors import InvalidResponseError, RequestAlreadyAnsweredError
 
 ACTIVE = ("RUNNING", "PENDING", "SUSPENDED", "CONTINUED_AS_NEW")
 """Runtime statuses of a run that may still make progress."""
-
-POLL_MIN, POLL_MAX = 0.001, 0.25
-"""A run judges a response within milliseconds of its arrival: look early, then back off."""
 
 
 def custom_status(state: Any) -> dict[str, Any]:
@@ -78,25 +73,3 @@ def verdict(state: Any, run_id: str, request_id: str, token: str) -> bool:
         )
         raise InvalidResponseError(msg)
     return False
-
-
-async def wait_for_verdict(
-    durable: Any, run_id: str, request_id: str, token: str, timeout: float | None
-) -> None:
-    """Poll the run until it took (return) or refused (raise) the response sent with `token`."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay = POLL_MIN
-    while True:
-        state = await durable.get_orchestration_state(run_id, fetch_payloads=True)
-        if state is None:
-            raise WorkflowNotFoundError(f"no run with id {run_id!r}")
-        if verdict(state, run_id, request_id, token):
-            return
-        if deadline is not None and time.monotonic() >= deadline:
-            msg = (
-                f"run {run_id!r} did not take or refuse the response to {request_id!r} within "
-                f"{timeout} s; it stays queued (sending it again is safe)"
-            )
-            raise TimeoutError(msg)
-        await asyncio.sleep(delay)
-        delay = min(POLL_MAX, delay * 2)

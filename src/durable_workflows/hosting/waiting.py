@@ -15,10 +15,26 @@ import time
 from typing import Any
 
 from ..errors import WorkflowNotFoundError
-from .verdicts import ACTIVE
+from .verdicts import ACTIVE, verdict
 
 WAIT_MIN, WAIT_MAX = 0.005, 1.0
 """The first and the longest pause between two status reads, in seconds."""
+VERDICT_MIN, VERDICT_MAX = 0.001, 0.25
+"""The same, while a response waits for the run's verdict: a run judges a response within
+milliseconds of its arrival, so look early, then back off."""
+
+async def pause_for_change(
+    durable_client: Any, state: Any, pause: float, left: float | None, *, custom: bool = False
+) -> None:
+    """Sleep `pause` seconds before the next status read, or, on an `InProcessClient`, until
+    the sidecar says the status (with `custom`, or the custom status) changed from `state`'s
+    (at most `left` seconds)."""
+    state_change = getattr(durable_client, "state_change", None)
+    if state_change is not None:
+        await state_change(state, left, custom=custom)
+    else:
+        await asyncio.sleep(pause)
+
 
 async def wait_until_ended(
     durable_client: Any, instance_id: str, timeout: float | None, *, what: str = "run"
@@ -44,13 +60,32 @@ async def wait_until_ended(
                 status = state.runtime_status.name
                 raise TimeoutError(f"{what} {instance_id!r} is still {status} after {timeout} s")
             pause = min(pause, left)
-        status_change = getattr(durable_client, "status_change", None)
-        if status_change is not None:  # an `InProcessClient`: woken by the sidecar, no polling
-            await status_change(instance_id, state.runtime_status.value, left)
-        else:
-            await asyncio.sleep(pause)
+        await pause_for_change(durable_client, state, pause, left)
         delay = min(WAIT_MAX, delay * 2)
     final = await durable_client.get_orchestration_state(instance_id, fetch_payloads=True)
     if final is None:
         raise WorkflowNotFoundError(f"no {what} with id {instance_id!r}")
     return final
+
+
+async def wait_for_verdict(
+    durable: Any, run_id: str, request_id: str, token: str, timeout: float | None
+) -> None:
+    """Poll the run until it took (return) or refused (raise) the response sent with `token`."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = VERDICT_MIN
+    while True:
+        state = await durable.get_orchestration_state(run_id, fetch_payloads=True)
+        if state is None:
+            raise WorkflowNotFoundError(f"no run with id {run_id!r}")
+        if verdict(state, run_id, request_id, token):
+            return
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            msg = (
+                f"run {run_id!r} did not take or refuse the response to {request_id!r} within "
+                f"{timeout} s; it stays queued (sending it again is safe)"
+            )
+            raise TimeoutError(msg)
+        await pause_for_change(durable, state, delay, left, custom=True)
+        delay = min(VERDICT_MAX, delay * 2)

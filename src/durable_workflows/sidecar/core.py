@@ -30,6 +30,9 @@ from durable_workflows.sidecar.model import (
 from durable_workflows.sidecar.store import Store
 from durable_workflows.sidecar.writer import TransactionFailedError, Waker
 
+Seen = tuple[int | None] | tuple[int | None, str | None]
+"""What a state waiter saw: the instance's status, maybe with its custom status."""
+
 log = logging.getLogger("durable_workflows.sidecar")
 
 RECENTLY_FINISHED = 128
@@ -60,9 +63,8 @@ class Core:
         self.ready_orchestrations: ReadyQueue[str] = ReadyQueue()
         self.ready_activities: ReadyQueue[int] = ReadyQueue()
         self.ready_entities: ReadyQueue[str] = ReadyQueue()
-        self._waiters: dict[str, list[Waker]] = {}
-        self._waited: dict[str, int | None] = {}
-        """The status (None: no such instance) the waiters of an instance wait to change."""
+        self._waiters: dict[str, list[tuple[Waker, Seen]]] = {}
+        """Per instance, who waits for it to change, and from what (see `_seen`)."""
         self._touched: set[str] = set()
         self._work_added = False
         self._timer_added = False
@@ -120,10 +122,15 @@ class Core:
             raise
         wake: list[Waker] = []
         for instance_id in self._touched:
-            if instance_id in self._waiters and self._status(instance_id) != self._waited.get(
-                    instance_id):
-                wake += self._waiters.pop(instance_id)
-                del self._waited[instance_id]
+            waiters = self._waiters.pop(instance_id, None)
+            if not waiters:
+                continue
+            now = self._seen(instance_id, custom=True)
+            for waker, seen in waiters:
+                if seen == now[:len(seen)]:
+                    self._waiters.setdefault(instance_id, []).append((waker, seen))
+                else:
+                    wake.append(waker)
         self._touched.clear()
         self._store.submit(wake)
         self._notify()
@@ -143,6 +150,11 @@ class Core:
                 if self._store.broken:
                     self._reload()
             raise
+
+    def settled(self) -> bool:
+        """Whether every change staged so far is durable (a read now needs no `sync`)."""
+        ticket = self._store.last_ticket
+        return ticket is None or (ticket.done() and ticket.error is None)
 
     def _notify(self) -> None:
         """Wake worker streams and the timer thread if there is new work or a new timer."""
@@ -180,10 +192,9 @@ class Core:
             queue.clear()
         self._touched.clear()
         for waiters in self._waiters.values():
-            for event in waiters:
-                event.set()
+            for waker, _ in waiters:
+                waker.set()
         self._waiters.clear()
-        self._waited.clear()
         self._load()
         self._notify()
 
@@ -394,29 +405,33 @@ class Core:
 
     # -- waiting for state changes ---------------------------------------------------------
 
-    def _status(self, instance_id: str) -> int | None:
+    def _seen(self, instance_id: str, *, custom: bool) -> Seen:
+        """What a waiter waits to change: the status (None: no such instance), and with
+        ``custom`` the custom status too."""
         inst = self.instances.get(instance_id)
-        return None if inst is None else inst.status
+        status = None if inst is None else inst.status
+        if not custom:
+            return (status,)
+        return (status, None if inst is None else inst.custom_status)
 
-    def watch(self, instance_id: str, status: int | None, waker: Waker) -> bool:
-        """Call ``waker.set()`` once the instance's status durably differs from ``status``
-        (None: no such instance). False, and no call, if it differs already."""
+    def watch(self, instance_id: str, seen: Seen, waker: Waker) -> bool:
+        """Call ``waker.set()`` once the instance durably differs from ``seen``: ``(status,)``
+        or ``(status, custom_status)`` (status None: no such instance). False, and no call,
+        if it differs already."""
         with self._lock:
-            if self._status(instance_id) != status or self.closed:
+            if self._seen(instance_id, custom=len(seen) > 1) != seen or self.closed:
                 return False
-            self._waiters.setdefault(instance_id, []).append(waker)
-            self._waited[instance_id] = status
+            self._waiters.setdefault(instance_id, []).append((waker, seen))
             return True
 
     def unwatch(self, instance_id: str, waker: Waker) -> None:
         """Forget a `watch` that was not woken (its waiter gave up)."""
         with self._lock:
-            waiters = self._waiters.get(instance_id, [])
-            if waker in waiters:
-                waiters.remove(waker)
-            if not waiters:
+            waiters = [(w, s) for w, s in self._waiters.get(instance_id, []) if w is not waker]
+            if waiters:
+                self._waiters[instance_id] = waiters
+            else:
                 self._waiters.pop(instance_id, None)
-                self._waited.pop(instance_id, None)
 
     def wait_for(self, instance_id: str, predicate: Callable[[Instance], bool],
                  timeout: float | None, is_active: Callable[[], bool]) -> Instance | None:
@@ -435,15 +450,9 @@ class Core:
                 if remaining <= 0 or self.closed:
                     return None
                 event = threading.Event()
-                self._waiters.setdefault(instance_id, []).append(event)
-                self._waited[instance_id] = self._status(instance_id)
+                seen = self._seen(instance_id, custom=False)
+                self._waiters.setdefault(instance_id, []).append((event, seen))
             if not event.wait(remaining):
-                with self._lock:
-                    waiters = self._waiters.get(instance_id, [])
-                    if event in waiters:
-                        waiters.remove(event)
-                    if not waiters:
-                        self._waiters.pop(instance_id, None)
-                        self._waited.pop(instance_id, None)
+                self.unwatch(instance_id, event)
             if not is_active():
                 return None

@@ -66,8 +66,8 @@ class Dispatcher(Engine):
             self._work_cv.notify_all()
             self._sched_cv.notify_all()
             for waiters in self._waiters.values():
-                for event in waiters:
-                    event.set()
+                for waker, _ in waiters:
+                    waker.set()
         self._timer_thread.join()
 
     # -- streams ---------------------------------------------------------------------------

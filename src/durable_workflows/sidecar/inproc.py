@@ -10,6 +10,7 @@ sidecar's token check is a network guard and does not apply: the caller is in th
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -170,11 +171,19 @@ class InProcessChannel(grpc.Channel):  # type: ignore[misc]
         self.close()
 
 
+INLINE_READS = frozenset({"GetInstance"})
+"""Reads an async channel answers on the event loop when every staged change is durable."""
+
+
 class AsyncInProcessChannel(grpc.aio.Channel):  # type: ignore[misc]
     """A `grpc.aio.Channel` that calls `servicer` in threads of its own.
 
     The servicer blocks (commits, long waits), so calls run outside the event loop. A call the
-    caller cancels is cancelled for the servicer too.
+    caller cancels is cancelled for the servicer too. The exception: a status read
+    (`INLINE_READS`) made while no change waits for its commit cannot block, so it is answered
+    at once on the caller's thread (a hop to a pool thread and back costs 0.1-0.3 ms, most of
+    a status read); if a change was staged meanwhile, it is answered from a pool thread after
+    that change's commit, as any read.
     """
 
     def __init__(self, servicer: Servicer, threads: int = ASYNC_THREADS) -> None:
@@ -193,9 +202,16 @@ class AsyncInProcessChannel(grpc.aio.Channel):  # type: ignore[misc]
     def unary_unary(self, method: str, request_serializer: Any = None,
                     response_deserializer: Any = None, _registered_method: bool = False) -> Any:
         handler = _method(self._servicer, method)
+        name = method.rsplit("/", 1)[-1]
+        read = getattr(handler, "__wrapped__", None) if name in INLINE_READS else None
+        engine = self._servicer.engine
 
         async def call(request: Any, timeout: float | None = None, **_: Any) -> Any:
             context = CallContext(timeout)
+            if read is not None and engine.settled():
+                response = invoke(functools.partial(read, self._servicer), request, context)
+                if engine.settled():  # what it read is durable
+                    return response
             return await self._run(invoke, handler, request, context, context=context)
 
         return call
