@@ -262,3 +262,18 @@ def test_a_worker_class_with_its_own_episodes_is_left_alone() -> None:
     custom = Custom(host_address="localhost:1", logger=QUIET)
     assert keep_orchestrators(custom) is None
     assert "_execute_orchestrator" not in vars(custom)
+
+
+def test_the_cache_holds_a_bounded_amount_of_history() -> None:
+    registry = _registry()
+    cache = StickyCache(capacity_bytes=120)  # an entry here is about 50 bytes
+    for instance in ("a", "b", "c"):
+        backend = Backend(instance, 2)
+        old, new = backend.episode(1)
+        _sticky(registry, cache).execute(instance, old, new)
+    assert 0 < len(cache) < 3 and cache.take("c") is not None
+    tiny = StickyCache(capacity_bytes=10)  # a run bigger than the whole cache is not kept
+    backend = Backend("d", 2)
+    old, new = backend.episode(1)
+    _sticky(registry, tiny).execute("d", old, new)
+    assert len(tiny) == 0

@@ -38,16 +38,21 @@ from durabletask.worker import (
 
 MAX_KEPT = 1000
 """Orchestrators kept between episodes per worker, least recently run dropped first (as
-Temporal's Python SDK caches 1,000 workflows per worker by default)."""
+Temporal's Python SDK caches 1,000 workflows per worker by default)..."""
+MAX_KEPT_BYTES = 256 * 1024 * 1024
+"""...and at most this many bytes of history behind them (what they hold grows with it: a run
+waiting for weeks with megabytes of state should not pin that state in memory)."""
 
 
 class StickyCache:
     """Orchestrators kept between episodes, by instance id. An episode takes its instance's
     entry out (so no two threads share one) and puts it back when the run goes on."""
 
-    def __init__(self, capacity: int = MAX_KEPT) -> None:
+    def __init__(self, capacity: int = MAX_KEPT, capacity_bytes: int = MAX_KEPT_BYTES) -> None:
         self._capacity = capacity
+        self._capacity_bytes = capacity_bytes
         self._entries: OrderedDict[str, StickyExecutor] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -56,19 +61,27 @@ class StickyCache:
     def take(self, instance_id: str) -> StickyExecutor | None:
         """Remove and return the orchestrator kept for ``instance_id``, if any."""
         with self._lock:
-            return self._entries.pop(instance_id, None)
+            executor = self._entries.pop(instance_id, None)
+            if executor is not None:
+                self._bytes -= executor.history_bytes
+            return executor
 
     def keep(self, instance_id: str, executor: StickyExecutor) -> None:
         """Keep ``executor`` for the instance's next episode."""
+        if executor.history_bytes > self._capacity_bytes:
+            return
         with self._lock:
             self._entries[instance_id] = executor
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
+            self._bytes += executor.history_bytes
+            while len(self._entries) > self._capacity or self._bytes > self._capacity_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= dropped.history_bytes
 
     def clear(self) -> None:
         """Drop every kept orchestrator."""
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
 
 class StickyExecutor(_OrchestrationExecutor):
@@ -84,6 +97,8 @@ class StickyExecutor(_OrchestrationExecutor):
         """The last of them, to check that the next history continues it."""
         self._started: tuple[int, Any] = (-1, None)
         """The position of the generation's ``executionStarted`` event, and the event."""
+        self.history_bytes = 0
+        """Encoded size of the history processed (what the orchestrator holds grows with it)."""
 
     def execute(
         self, instance_id: str, old_events: Sequence[Any], new_events: Sequence[Any],
@@ -144,6 +159,7 @@ class StickyExecutor(_OrchestrationExecutor):
             failed = True
             ctx.set_failed(ex)
         self._seen += len(replayed) + len(new_events)
+        self.history_bytes += sum(event.ByteSize() for event in itertools.chain(replayed, new_events))
         self._last = new_events[-1]
         if self._started[1] is not None and not failed and not ctx._is_complete:
             self._cache.keep(instance_id, self)
