@@ -28,9 +28,10 @@ from .graph.subworkflow import SubWorkflow
 from .graph.workflow import Workflow
 from .hosting.agent_stream import AgentStream, AgentStreamUpdate
 from .hosting.auth import SidecarAuthenticationError
-from .hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient, WorkflowRun
+from .hosting.client import WorkflowClient
 from .hosting.host import DurableWorkflowHost
 from .hosting.run_info import RunSummary
+from .hosting.runs import RunStatus, StreamingWorkflowRun, WorkflowRun
 from .model.agent_nodes import AgentNode
 from .model.agent_protocol import AgentResponse, ChatMessage, Usage, WorkflowAgent
 from .model.context import WorkflowContext

@@ -455,7 +455,7 @@ class _DurableStub:
 
 
 def test_read_chunk_tolerates_empty_entity_state() -> None:
-    from durable_workflows.hosting.client import StreamingWorkflowRun
+    from durable_workflows.hosting.runs import StreamingWorkflowRun
 
     run = StreamingWorkflowRun(WorkflowClient(_DurableStub(), [CHAIN]), CHAIN, "r1")
     assert asyncio.run(run._read_chunk(1)) == []

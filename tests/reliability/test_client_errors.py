@@ -88,7 +88,7 @@ def test_unreachable_backend_raises_backend_unavailable() -> None:
 
 
 async def _handle(client: WorkflowClient, run_id: str) -> object:
-    from durable_workflows.hosting.client import WorkflowRun
+    from durable_workflows.hosting.runs import WorkflowRun
 
     return WorkflowRun(client, TINY, run_id)
 

@@ -19,8 +19,9 @@ from ..errors import InvalidResponseError
 from ..graph.builder import WorkflowBuilder
 from ..graph.workflow import Workflow
 from ..hosting.auth import with_token
-from ..hosting.client import StreamingWorkflowRun, WorkflowClient, WorkflowRun
+from ..hosting.client import WorkflowClient
 from ..hosting.connection import ENV_VAR, parse_connection_string, resolve_connection
+from ..hosting.runs import StreamingWorkflowRun, WorkflowRun
 from ..rendering import RenderingError, RunOverlay, render
 from ..rendering.output import output_format
 from ..runtime.events import (

@@ -11,8 +11,8 @@ from typing import Any
 
 from ..errors import WorkflowNotFoundError
 from ..graph.workflow import Workflow
-from ..hosting.client import StreamingWorkflowRun
 from ..hosting.run_info import parse_failure, summarize
+from ..hosting.runs import StreamingWorkflowRun
 from ..rendering import RunOverlay, render
 from ..runtime.events import WorkflowEvent
 from .runs import check_render_path, events_of, open_client, show_value

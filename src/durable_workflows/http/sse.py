@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 
 from ..errors import DurableWorkflowsError
-from ..hosting.client import StreamingWorkflowRun
+from ..hosting.runs import StreamingWorkflowRun
 from ..runtime.events import WorkflowEvent
 from .errors import LOG, error_body
 from .views import event_json

@@ -15,8 +15,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ..durable.names import orchestrator_name
 from ..errors import WorkflowNotFoundError
 from ..graph.workflow import Workflow
-from ..hosting.client import RunStatus, StreamingWorkflowRun, WorkflowClient
+from ..hosting.client import WorkflowClient
 from ..hosting.run_info import RunState
+from ..hosting.runs import RunStatus, StreamingWorkflowRun
 from ..rendering import workflow_to_svg
 from ..runtime.engine import Engine
 from ..runtime.events import WaitingForInputEvent
