@@ -25,7 +25,8 @@ from durable_workflows import (
     WorkflowRuntimeError,
     executor,
 )
-from durable_workflows.runtime.engine import Engine, RunState
+from durable_workflows.runtime.engine import Engine
+from durable_workflows.runtime.state import RunState
 from durable_workflows.testing import InProcessResult, run_in_process
 from durable_workflows.testing.runner import InProcessRunner
 

@@ -19,8 +19,8 @@ from ..errors import ExecutorFailedError
 from ..graph.subworkflow import SubWorkflow
 from ..graph.workflow import Workflow
 from ..model.context import InvocationResult, SentMessage
-from ..runtime.engine import Invocation
 from ..runtime.events import WorkflowEvent, event_from_dict
+from ..runtime.state import Invocation
 from ..runtime.subruns import child_run_id, invocation_key, qualified
 from .names import orchestrator_name
 from .seam import OrchestrationSeam

@@ -30,13 +30,14 @@ from ..model.agent_protocol import uses_tools
 from ..model.context import InvocationResult, SentMessage
 from ..model.executors import Executor
 from ..model.requests import InfoResponse
-from ..runtime.engine import Engine, RunState, Superstep
+from ..runtime.engine import Engine
 from ..runtime.events import (
     ExecutorFailedEvent,
     WorkflowEvent,
     WorkflowFailedEvent,
     WorkflowStartedEvent,
 )
+from ..runtime.state import RunState, Superstep
 from ..runtime.wire import decode_result, decode_state, encode_message, encode_state
 from ..values.typing_utils import type_key
 from .children import ChildRuns, report

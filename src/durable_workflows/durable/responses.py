@@ -18,8 +18,9 @@ from typing import Any
 
 from ..errors import DurableWorkflowsError, InvalidResponseError
 from ..graph.workflow import Workflow
-from ..runtime.engine import Engine, PendingRequest, RunState
+from ..runtime.engine import Engine
 from ..runtime.events import ResponseRefusedEvent, WorkflowEvent
+from ..runtime.state import PendingRequest, RunState
 from .seam import OrchestrationSeam
 
 VERDICT_TTL = timedelta(minutes=10)

@@ -22,8 +22,7 @@ from ..errors import (
     WorkflowNotFoundError,
 )
 from ..graph.workflow import Workflow
-from ..runtime.engine import Engine, PendingRequest
-from ..runtime.engine import RunState as EngineState
+from ..runtime.engine import Engine
 from ..runtime.events import (
     TERMINAL_EVENTS,
     WaitingForInputEvent,
@@ -31,6 +30,8 @@ from ..runtime.events import (
     WorkflowFailedEvent,
     event_from_dict,
 )
+from ..runtime.state import PendingRequest
+from ..runtime.state import RunState as EngineState
 from ..values.serialization import to_json
 from ..values.typing_utils import short_name
 from .run_info import RunState, run_state, split_failure, utc

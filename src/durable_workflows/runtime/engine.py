@@ -7,9 +7,7 @@ order, to `finish_superstep`. docs/semantics.md states the rules this module imp
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Container
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -24,7 +22,6 @@ from ..graph.workflow import Workflow
 from ..model.agent_nodes import AgentNode
 from ..model.context import InvocationResult, SentMessage
 from ..model.delays import Delay
-from ..model.edges import FanInEdge, FanOutEdge, SingleEdge, SwitchCaseEdge, condition_name
 from ..model.ports import RequestPort, timed_out_type
 from ..model.requests import InfoResponse
 from ..values.serialization import from_json
@@ -40,8 +37,9 @@ from .events import (
     WaitingForInputEvent,
     WorkflowCompletedEvent,
     WorkflowEvent,
-    WorkflowOutputEvent,
 )
+from .routing import can_fire, fire_barriers, output, route
+from .state import Delivery, Invocation, PendingRequest, PendingTimer, RunState, Superstep
 
 INPUT_SOURCE = "__input__"
 """The source of the workflow's input message."""
@@ -50,80 +48,6 @@ RunStatus = Literal["running", "waiting", "completed"]
 
 TIMED_OUT_KEPT = 256
 """How many of its most recent timeouts a run remembers, to refuse late responses clearly."""
-
-
-@dataclass
-class Delivery:
-    """A message on its way to `target`, to be handled in the next superstep."""
-
-    target: str
-    message: Any
-    source: str
-
-
-@dataclass
-class PendingRequest:
-    """A request waiting at a port for its response."""
-
-    request_id: str
-    port_id: str
-    request: Any
-    superstep: int
-    deadline: datetime | None = None
-    """When the request times out (ports with a timeout, given the driver's clock; P8)."""
-    response_type: Any = None
-    """For a request an executor made with `ctx.request_info`, the response type it asked for
-    (None: a port's request, whose response type is the port's)."""
-
-
-@dataclass
-class PendingTimer:
-    """A message held by a `Delay` until `due` (C2)."""
-
-    timer_id: str
-    node_id: str
-    message: Any
-    superstep: int
-    due: datetime | None = None
-
-
-@dataclass
-class Invocation:
-    """One handler call of a superstep: node `node_id` handles `message`."""
-
-    node_id: str
-    message: Any
-    source: str
-    branch: int
-    """Position of this invocation in its superstep (0-based)."""
-
-
-@dataclass
-class Superstep:
-    """What `begin_superstep` decided: the invocations to run and the new requests."""
-
-    number: int
-    invocations: list[Invocation]
-    new_requests: list[PendingRequest]
-    events: list[WorkflowEvent]
-
-
-@dataclass
-class RunState:
-    """Everything a run carries between supersteps (and across continue-as-new)."""
-
-    run_id: str = ""
-    superstep: int = 0
-    pending: list[Delivery] = field(default_factory=list)
-    barriers: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
-    shared: dict[str, Any] = field(default_factory=dict)
-    requests: dict[str, PendingRequest] = field(default_factory=dict)
-    outputs: list[Any] = field(default_factory=list)
-    halted: bool = False
-    timed_out: dict[str, float] = field(default_factory=dict)
-    """The most recent timed-out requests: request id -> seconds waited (P9)."""
-    timers: dict[str, PendingTimer] = field(default_factory=dict)
-    """Messages held by delays, in creation order (C2)."""
 
 
 class Engine:
@@ -170,7 +94,7 @@ class Engine:
         `completed`."""
         if state.halted:
             return "completed"
-        if state.pending or self._can_fire(state):
+        if state.pending or can_fire(self.workflow, state):
             return "running"
         return "waiting" if state.requests or state.timers else "completed"
 
@@ -180,7 +104,7 @@ class Engine:
         deadlines of new requests (without it they have none)."""
         if state.halted:
             return None
-        self._fire_barriers(state)
+        fire_barriers(self.workflow, state)
         if not state.pending:
             return None
         limit = self.workflow.max_supersteps
@@ -260,7 +184,7 @@ class Engine:
         for invocation, result in zip(step.invocations, results, strict=False):
             node_id = invocation.node_id
             for value in result.outputs:
-                self._output(state, events, node_id, value)
+                output(state, events, node_id, value)
             events += [CustomEvent(executor_id=node_id, data=data) for data in result.events]
             for info in result.requests:
                 count = asked.get(node_id, 0)
@@ -276,7 +200,7 @@ class Engine:
                 events.append(self._waiting_event(request))
             state.shared.update(result.state_updates)
             for sent in result.sent:
-                self._route(state, events, node_id, sent)
+                route(self.workflow, state, events, node_id, sent)
             state.halted = state.halted or result.halt
             events.append(ExecutorCompletedEvent(executor_id=node_id, superstep=step.number))
         if state.halted:
@@ -308,7 +232,7 @@ class Engine:
             ResponseReceivedEvent(request_id=request_id, port_id=port_id, response=response)
         ]
         if request.response_type is None:
-            self._route(state, events, port_id, SentMessage(response, None, returned=True))
+            route(self.workflow, state, events, port_id, SentMessage(response, None, returned=True))
         else:  # back to the executor that asked (P11)
             answer = InfoResponse(request.request, response, request.response_type)
             state.pending.append(Delivery(port_id, answer, request_id))
@@ -408,7 +332,7 @@ class Engine:
             if isinstance(item, PendingTimer):
                 del state.timers[item.timer_id]
                 events.append(DelayElapsedEvent(timer_id=item.timer_id, delay_id=item.node_id))
-                self._route(state, events, item.node_id, SentMessage(item.message, None, True))
+                route(self.workflow, state, events, item.node_id, SentMessage(item.message, None, True))
             else:
                 events += self._time_out(state, item)
         return events
@@ -458,89 +382,6 @@ class Engine:
             return None
         return node.thread_key(state.run_id, state.superstep, invocation.branch)
 
-    # -- routing -------------------------------------------------------------------------
-
-    def _output(
-        self, state: RunState, events: list[WorkflowEvent], node_id: str, value: Any
-    ) -> None:
-        state.outputs.append(value)
-        events.append(WorkflowOutputEvent(executor_id=node_id, data=value))
-
-    def _route(
-        self, state: RunState, events: list[WorkflowEvent], source: str, sent: SentMessage
-    ) -> None:
-        workflow = self.workflow
-        groups = workflow.outgoing[source]
-        value, target_id = sent.value, sent.target_id
-        self._check_sent_type(source, value)
-        if target_id is not None and target_id not in workflow.successors[source]:
-            successors = sorted(workflow.successors[source])
-            msg = (
-                f"{source!r} sent a message to {target_id!r}, which is not one of its "
-                f"successors {successors}; add an edge {source!r} -> {target_id!r} or fix target_id"
-            )
-            raise WorkflowRuntimeError(msg)
-        if not groups:
-            if sent.returned:
-                self._output(state, events, source, value)
-                return
-            msg = (
-                f"{source!r} sent a message but has no outgoing edges; add an edge from it, or "
-                "use ctx.yield_output(...) to produce a workflow output"
-            )
-            raise WorkflowRuntimeError(msg)
-        for group in groups:
-            if isinstance(group, SingleEdge):
-                if _wanted(target_id, group.target) and self._passes(group, source, value):
-                    state.pending.append(Delivery(group.target, value, source))
-            elif isinstance(group, FanOutEdge):
-                targets = (
-                    group.targets
-                    if target_id is None
-                    else [t for t in group.targets if t == target_id]
-                )
-                state.pending += [Delivery(t, value, source) for t in targets]
-            elif isinstance(group, SwitchCaseEdge):
-                selected = self._select_case(group, value)
-                if selected is not None and _wanted(target_id, selected):
-                    state.pending.append(Delivery(selected, value, source))
-            elif isinstance(group, FanInEdge) and _wanted(target_id, group.target):
-                state.barriers[group.id][source].append(value)
-
-    def _check_sent_type(self, source: str, value: Any) -> None:
-        declared = self.workflow.nodes[source].output_types
-        if type(value) in declared or any(matches(value, t) for t in declared):
-            return  # (a value whose exact class is declared matches it: the cheap check first)
-        names = " | ".join(short_name(t) for t in declared) or "nothing (it returns None)"
-        msg = (
-            f"{source!r} sent {a_type(value)}, but it declares that it sends "
-            f"{names}; fix the return annotation / WorkflowContext[...] or the value"
-        )
-        raise WorkflowRuntimeError(msg)
-
-    def _passes(self, edge: SingleEdge, source: str, value: Any) -> bool:
-        if edge.condition is None:
-            return True
-        where = f"the condition {condition_name(edge.condition)!r} of edge {source!r} -> {edge.target!r}"
-        return _evaluate(edge.condition, value, where)
-
-    def _select_case(self, group: SwitchCaseEdge, value: Any) -> str | None:
-        for condition, target, label in group.cases:
-            where = f"case {label!r} of the switch-case group from {group.source!r}"
-            if _evaluate(condition, value, where):
-                return target
-        return group.default
-
-    def _can_fire(self, state: RunState) -> bool:
-        return any(all(state.barriers[g.id][s] for s in g.sources) for g in self.workflow.fan_ins)
-
-    def _fire_barriers(self, state: RunState) -> None:
-        for group in self.workflow.fan_ins:
-            queues = state.barriers[group.id]
-            while all(queues[s] for s in group.sources):
-                batch = [queues[s].pop(0) for s in group.sources]
-                state.pending.append(Delivery(group.target, batch, group.id))
-
 
 def _coerce_response(response_type: Any, port_id: str, response: Any) -> Any:
     if is_any(response_type) or matches(response, response_type):
@@ -550,21 +391,3 @@ def _coerce_response(response_type: Any, port_id: str, response: Any) -> Any:
     except SerializationError as exc:
         msg = f"response to port {port_id!r} refused: {exc}"
         raise InvalidResponseError(msg) from exc
-
-
-def _wanted(target_id: str | None, target: str) -> bool:
-    return target_id is None or target_id == target
-
-
-def _evaluate(condition: Any, value: Any, where: str) -> bool:
-    try:
-        outcome = condition(value)
-    except Exception as exc:
-        msg = f"{where} raised {type(exc).__name__}: {exc}"
-        raise WorkflowRuntimeError(msg) from exc
-    if inspect.isawaitable(outcome):
-        if inspect.iscoroutine(outcome):
-            outcome.close()
-        msg = f"{where} returned an awaitable; conditions must be plain, synchronous functions"
-        raise WorkflowRuntimeError(msg)
-    return bool(outcome)

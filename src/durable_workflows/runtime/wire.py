@@ -10,7 +10,7 @@ from ..model.context import InvocationResult, SentMessage
 from ..model.requests import InfoRequest, InfoResponse
 from ..values.serialization import Envelope
 from ..values.typing_utils import type_key
-from .engine import Delivery, PendingRequest, PendingTimer, RunState
+from .state import Delivery, PendingRequest, PendingTimer, RunState
 
 INFO_RESPONSE = "__info_response__"
 """The envelope type of an `InfoResponse` (a response going back to the executor that asked)."""

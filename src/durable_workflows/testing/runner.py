@@ -26,7 +26,7 @@ from ..model.agent_nodes import AgentNode
 from ..model.agent_protocol import AgentThreadState
 from ..model.context import InvocationResult, SentMessage
 from ..model.executors import Executor
-from ..runtime.engine import Engine, Invocation, RunState, Superstep
+from ..runtime.engine import Engine
 from ..runtime.events import (
     ExecutorFailedEvent,
     ResponseRefusedEvent,
@@ -36,6 +36,7 @@ from ..runtime.events import (
     WorkflowStartedEvent,
 )
 from ..runtime.invoke import invoke_agent, invoke_executor
+from ..runtime.state import Invocation, RunState, Superstep
 from ..runtime.subruns import child_failure, child_run_id, invocation_key, qualified
 from ..runtime.wire import decode_message, decode_result, encode_message, encode_result
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..graph.workflow import Workflow
-from ..runtime.engine import RunState
 from ..runtime.events import WaitingForInputEvent
+from ..runtime.state import RunState
 from ..runtime.subruns import qualified
 from .runner import NO_RESPONSE, InProcessResult, InProcessRunner
 
