@@ -17,6 +17,7 @@ from durable_workflows import (
     InvalidResponseError,
     RequestAlreadyAnsweredError,
     RequestPort,
+    WaitingForInputEvent,
     WorkflowBuilder,
     WorkflowClient,
     WorkflowFailedError,
@@ -264,3 +265,31 @@ def test_an_in_process_client_is_woken_by_a_state_change() -> None:
             return [idle, done]
 
     assert asyncio.run(main()) == [True, True]
+
+
+def test_a_stream_outwaits_an_event_log_that_lags_the_status() -> None:
+    """The status announces events before the event log's entity has stored them; a stream
+    that finds them missing reads again (waiting for a status change instead would wait
+    forever once the run waits for input)."""
+
+    async def main() -> list[str]:
+        async with DurableWorkflowHost(workflows=[APPROVAL], transport="inprocess") as host:
+            run = await host.client.stream(APPROVAL, 3)
+            read_chunk, lagged = run._read_chunk, [0]
+
+            async def lagging(sequence: int) -> list[Any]:
+                if lagged[0] < 3:
+                    lagged[0] += 1
+                    return []
+                return await read_chunk(sequence)
+
+            run._read_chunk = lagging  # type: ignore[method-assign]
+            seen: list[str] = []
+            async for event in run.watch_stream():
+                seen.append(type(event).__name__)
+                if isinstance(event, WaitingForInputEvent):
+                    break
+            return seen
+
+    seen = asyncio.run(asyncio.wait_for(main(), 20))
+    assert seen[-1] == "WaitingForInputEvent"

@@ -6,6 +6,7 @@ A handle needs only the client's durabletask client (error-mapped) and its paylo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncGenerator
@@ -310,8 +311,13 @@ class StreamingWorkflowRun(WorkflowRun):
                     run_id=self.run_id, sequence=cursor + 1, error=status.error or status.status
                 )
                 return
-            delay = _POLL_MIN if progressed else min(_POLL_MAX, delay * 2)
-            if not progressed:  # new events show in the custom status
+            if progressed:
+                delay = _POLL_MIN
+                continue
+            delay = min(_POLL_MAX, delay * 2)
+            if cursor < status.last_sequence:  # announced, not yet in the event log: poll
+                await asyncio.sleep(delay)
+            else:  # the custom status announces new events
                 await pause_for_change(self._durable, state, delay, None, custom=True)
 
     async def recorded_events(self, after: int = 0) -> list[WorkflowEvent]:

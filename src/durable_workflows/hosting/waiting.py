@@ -28,10 +28,11 @@ async def pause_for_change(
 ) -> None:
     """Sleep `pause` seconds before the next status read, or, on an `InProcessClient`, until
     the sidecar says the status (with `custom`, or the custom status) changed from `state`'s
-    (at most `left` seconds)."""
+    (at most `left` seconds, and at most `WAIT_MAX`, so that a caller re-reads now and then
+    whatever happens)."""
     state_change = getattr(durable_client, "state_change", None)
     if state_change is not None:
-        await state_change(state, left, custom=custom)
+        await state_change(state, WAIT_MAX if left is None else min(left, WAIT_MAX), custom=custom)
     else:
         await asyncio.sleep(pause)
 
