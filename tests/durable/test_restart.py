@@ -6,7 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parent / "restart_host.py"
 
@@ -35,3 +39,39 @@ def test_run_survives_kill_9_of_its_host_process(tmp_path: Path) -> None:
     assert second.stdout.strip() == "done 10"
     counts = {s: len((tmp_path / s).read_text().splitlines()) for s in ("step1", "step2", "step3")}
     assert counts == {"step1": 1, "step2": 1, "step3": 1}  # step1 ran before the kill, once
+
+
+CHAIN = Path(__file__).resolve().parent / "chain_host.py"
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.15, 0.3])
+def test_a_chain_killed_at_any_step_finishes_and_repeats_at_most_the_steps_in_flight(
+    tmp_path: Path, delay: float
+) -> None:
+    """A step's result is saved with the next orchestrator step (docs/sidecar.md), so a crash
+    repeats at most the steps whose results were not yet saved: the one running and the one
+    whose result rode with the step in flight."""
+    db, log = str(tmp_path / "runs.db"), tmp_path / "steps.log"
+    first = subprocess.Popen(
+        [sys.executable, str(CHAIN), db, str(log), "start"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert first.stdout is not None
+        run_id = first.stdout.readline().strip()
+        assert run_id, f"the first host exited early (rc={first.poll()})"
+        time.sleep(delay)
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+    before = log.read_text().splitlines() if log.exists() else []
+    assert len(before) < 200, "killed midway (each step sleeps 2 ms)"
+    second = subprocess.run(
+        [sys.executable, str(CHAIN), db, str(log), "finish", run_id],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "200"
+    counts = Counter(int(line) for line in log.read_text().splitlines())
+    assert sorted(counts) == list(range(200)), "every step ran"
+    repeated = [step for step, n in counts.items() if n > 1]
+    assert all(counts[s] == 2 for s in repeated) and len(repeated) <= 2, (repeated, len(before))
