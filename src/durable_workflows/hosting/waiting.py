@@ -23,6 +23,7 @@ VERDICT_MIN, VERDICT_MAX = 0.001, 0.25
 """The same, while a response waits for the run's verdict: a run judges a response within
 milliseconds of its arrival, so look early, then back off."""
 
+
 async def pause_for_change(
     durable_client: Any, state: Any, pause: float, left: float | None, *, custom: bool = False
 ) -> None:
