@@ -200,12 +200,14 @@ class Dispatcher(Engine):
             extra = []
             if chosen.history_len and not new_events[0].HasField("orchestratorStarted"):
                 extra = [orchestrator_started(self.clock.time())]
-            request = pb.OrchestratorRequest(
-                instanceId=instance_id,
-                executionId=string_value(chosen.execution_id),
-                pastEvents=chosen.history,
-                newEvents=extra + new_events,
-            )
+            # built in place: a request built apart is copied again into its work item
+            item = pb.WorkItem()
+            request = item.orchestratorRequest
+            request.instanceId = instance_id
+            if chosen.execution_id is not None:
+                request.executionId.value = chosen.execution_id
+            request.pastEvents.extend(chosen.history or ())
+            request.newEvents.extend(extra + new_events)
             size = request.ByteSize()
             if self._refused("orchestration", instance_id, size, f"orchestration {instance_id!r}"):
                 continue
@@ -213,7 +215,8 @@ class Dispatcher(Engine):
             lease.rowids = [m.rowid for m in chosen.inbox]
             lease.extra = extra
             lease.size = size
-            return pb.WorkItem(completionToken=lease.token, orchestratorRequest=request)
+            item.completionToken = lease.token
+            return item
 
     def _take_activity(self, stream: Stream) -> Any:
         def describe(activity_id: int) -> tuple[str, str | None] | None:

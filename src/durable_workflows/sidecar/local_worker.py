@@ -21,6 +21,7 @@ from typing import Any
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask.worker import TaskHubGrpcWorker
 
+from durable_workflows.sidecar.flusher import Flusher
 from durable_workflows.sidecar.inproc import InProcessChannel
 from durable_workflows.sidecar.leases import Kind
 from durable_workflows.sidecar.model import pb
@@ -64,6 +65,7 @@ class LocalWorker:
         self._listen = threading.Lock()
         self._stream: Any = None
         self._completions: Any = None
+        self._flusher: Flusher | None = None
         self._next = threading.local()
         """``item``: the work item the current thread took when it completed its last one."""
         self._kept = keep_orchestrators(worker)
@@ -83,7 +85,9 @@ class LocalWorker:
         if self._stream is not None:
             raise RuntimeError("the local worker is already running")
         self._stream = self._engine.open_stream(self._request())
-        self._completions = _Completions(self._engine, self._stub, self._stream, self._next)
+        self._flusher = Flusher(self._engine)
+        self._completions = _Completions(
+            self._engine, self._stub, self._stream, self._next, self._flusher)
         count = self._worker.concurrency_options.maximum_thread_pool_workers
         self._threads = [
             threading.Thread(target=self._serve, args=(self._stream,),
@@ -102,6 +106,9 @@ class LocalWorker:
         for thread in self._threads:
             thread.join()
         self._threads = []
+        if self._flusher is not None:
+            self._flusher.stop()
+            self._flusher = None
         if self._kept is not None:
             self._kept.clear()
         self._engine.close_stream(stream)
@@ -152,11 +159,13 @@ class _Completions:
     stream gets that item at the same moment), then the commit is awaited as the servicer
     would. Other calls (give-backs) go through the servicer."""
 
-    def __init__(self, engine: Any, stub: Any, stream: Any, pending: threading.local) -> None:
+    def __init__(self, engine: Any, stub: Any, stream: Any, pending: threading.local,
+                 flusher: Flusher) -> None:
         self._engine = engine
         self._stub = stub
         self._stream = stream
         self._pending = pending
+        self._flusher = flusher
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stub, name)
@@ -166,22 +175,23 @@ class _Completions:
         return self._complete(self._engine.complete_orchestration, request)
 
     def CompleteActivityTask(self, request: Any, **_: Any) -> Any:
-        """Record an activity result. When this thread's next item is an orchestrator
-        episode, the result is committed with that episode's step instead of on its own: an
-        episode's completion always waits for every change before it, so the result is durable
-        before anything that depends on it is (a crash in between runs the activity again, as
-        any crash before its result is saved does)."""
-        return self._complete(self._engine.complete_activity, request, lazy=True)
+        """Record an activity result, acknowledged before its commit (`flusher.py`): it is
+        saved with the next commit of anything, at most `FLUSH_DELAY` later. An orchestrator
+        step's completion waits for every change before it, so the result is durable before
+        anything that depends on it is."""
+        return self._complete(self._engine.complete_activity, request, deferred=True)
 
     def CompleteEntityTask(self, request: Any, **_: Any) -> Any:
         """Apply an entity batch."""
         return self._complete(self._engine.complete_entity, request)
 
-    def _complete(self, apply: Any, request: Any, *, lazy: bool = False) -> Any:
+    def _complete(self, apply: Any, request: Any, *, deferred: bool = False) -> Any:
         apply(request)
         item = self._pending.item = self._engine.take_work_item(self._stream, TASKS_FIRST)
-        if lazy and item is not None and item.HasField("orchestratorRequest"):
-            return pb.CompleteTaskResponse()  # that episode's completion commits this result
+        if deferred:
+            if item is None or not item.HasField("orchestratorRequest"):
+                self._flusher.defer()  # (else the step this thread runs next commits it)
+            return pb.CompleteTaskResponse()
         try:
             self._engine.sync()
         except TransactionFailedError:
