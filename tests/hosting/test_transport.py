@@ -293,3 +293,21 @@ def test_a_stream_outwaits_an_event_log_that_lags_the_status() -> None:
 
     seen = asyncio.run(asyncio.wait_for(main(), 20))
     assert seen[-1] == "WaitingForInputEvent"
+
+
+@pytest.mark.parametrize("transport", ["inprocess", "grpc"])
+def test_wait_until_settled_returns_when_the_run_waits_or_ends(transport: str) -> None:
+    """`run.wait_until_settled` (behind the HTTP API's ``?wait=``): the status once the run
+    waits for input or has ended; with ``answered``, not before the run took that answer."""
+
+    async def main() -> list[str]:
+        async with DurableWorkflowHost(workflows=[APPROVAL], transport=transport) as host:
+            run = await host.client.run(APPROVAL, 3)
+            waiting = await run.wait_until_settled(10)
+            [request] = waiting.pending_requests
+            await run.raise_event(request.port_id, True)  # returns before the run takes it
+            ended = await run.wait_until_settled(10, answered=request.request_id)
+            again = await run.wait_until_settled(0)
+            return [waiting.state, ended.state, again.state]
+
+    assert asyncio.run(main()) == ["waiting", "completed", "completed"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -43,7 +44,8 @@ _UNKNOWN = object()
 """The response type of a request whose port the workflow as defined here does not have."""
 
 _POLL_MIN, _POLL_MAX = 0.01, 0.25
-"""Backoff of `watch_stream`'s status reads when the client cannot be woken (seconds)."""
+"""Backoff of status reads (`watch_stream`, `wait_until_settled`) when the client cannot be
+woken by the backend (seconds)."""
 
 
 class RunOwner(Protocol):
@@ -172,6 +174,24 @@ class WorkflowRun:
     async def pending_requests(self) -> list[WaitingForInputEvent]:
         """The requests waiting for a response."""
         return (await self.get_status()).pending_requests
+
+    async def wait_until_settled(self, timeout: float, *, answered: str | None = None) -> RunStatus:
+        """The run's status once it has ended or waits for input, or after `timeout` seconds
+        (when it may still be running). With `answered`, a run still waiting for that request
+        (an answer sent but not yet taken) has not settled."""
+        deadline = time.monotonic() + timeout
+        delay = _POLL_MIN
+        while True:
+            state = await self._state()
+            status = self._status(state)
+            settled = status.state not in ("pending", "running") and all(
+                r.request_id != answered for r in status.pending_requests
+            )
+            left = deadline - time.monotonic()
+            if settled or left <= 0:
+                return status
+            await pause_for_change(self._durable, state, min(delay, left), left, custom=True)
+            delay = min(_POLL_MAX, delay * 2)
 
     async def wait_for_completion(self, timeout: float | None = None) -> Any:
         """Wait for the run to end; return its result (the last output, or None).

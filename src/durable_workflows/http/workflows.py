@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -48,7 +47,6 @@ from .views import (
 MAX_WAIT = 200.0
 """Longest ``wait`` a run request may ask for (seconds)."""
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_POLL_MIN, _POLL_MAX = 0.005, 0.25
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
@@ -111,7 +109,7 @@ async def run_workflow(
     base = ctx.base(request)
     urls = run_urls(base, name, run.run_id)
     headers = {"location": urls["status_url"]}
-    status = await _settled(run, wait) if wait > 0 else None
+    status = await run.wait_until_settled(wait) if wait > 0 else None
     if status is not None and not status.is_active:
         body = await _status_body(run, status, base)
         return JSONResponse(body.model_dump(mode="json", by_alias=True), headers=headers)
@@ -167,7 +165,7 @@ async def respond(
     await run.send_response(body.request_id, body.response)
     base = ctx.base(request)
     if wait > 0:
-        status = await _settled(run, wait, answered=body.request_id)
+        status = await run.wait_until_settled(wait, answered=body.request_id)
         body_ = await _status_body(run, status, base)
         return JSONResponse(body_.model_dump(mode="json", by_alias=True))
     accepted = RespondAccepted(
@@ -247,25 +245,6 @@ async def _find_run(ctx: ApiContext, name: str, run_id: str) -> StreamingWorkflo
     if state is None or state.name != orchestrator_name(workflow.name):
         raise WorkflowNotFoundError(f"workflow {name!r} has no run {run_id!r}")
     return StreamingWorkflowRun(client, workflow, run_id)
-
-
-async def _settled(
-    run: StreamingWorkflowRun, wait: float, answered: str | None = None
-) -> RunStatus:
-    """The run's status once it ended or waits for input (and no longer for `answered`), or
-    when `wait` seconds passed. Polled with backoff: a waiting request holds no backend thread."""
-    deadline = time.monotonic() + wait
-    delay = _POLL_MIN
-    while True:
-        status = await run.get_status()
-        settled = status.state not in ("pending", "running") and not any(
-            r.request_id == answered for r in status.pending_requests
-        )
-        remaining = deadline - time.monotonic()
-        if settled or remaining <= 0:
-            return status
-        await asyncio.sleep(min(delay, remaining))
-        delay = min(_POLL_MAX, delay * 1.5)
 
 
 async def _status_body(run: StreamingWorkflowRun, status: RunStatus, base: str) -> RunStatusBody:
