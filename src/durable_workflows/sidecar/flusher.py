@@ -2,9 +2,10 @@
 
 Waiting for its own commit after every activity result makes a fan-out of 1,000 activities
 1,000 SQLite transactions. A `LocalWorker` instead acknowledges an activity result once it is
-applied (the orchestrator sees it at once, from memory) and lets a `Flusher` commit everything
-pending at most `delay` seconds later; any other commit in between (an orchestrator step's, a
-client call's) saves it sooner. A crash inside that window runs the activity again, as a crash
+applied (the orchestrator sees it at once, from memory). If the thread runs an orchestrator
+step next, that step's commit saves it; otherwise a `Flusher` commits everything pending at
+most `delay` seconds later. Any other commit in between (another step's, a client call's) saves
+it sooner. A crash inside that window runs the activity again, as a crash
 just before its result was saved would: activities are at least once (docs/sidecar.md).
 """
 

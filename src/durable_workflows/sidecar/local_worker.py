@@ -176,9 +176,9 @@ class _Completions:
 
     def CompleteActivityTask(self, request: Any, **_: Any) -> Any:
         """Record an activity result, acknowledged before its commit (`flusher.py`): it is
-        saved with the next commit of anything, at most `FLUSH_DELAY` later. An orchestrator
-        step's completion waits for every change before it, so the result is durable before
-        anything that depends on it is."""
+        saved with the orchestrator step this thread runs next, when that step completes, or
+        else at most `FLUSH_DELAY` later. An orchestrator step's completion waits for every
+        change before it, so the result is durable before anything that depends on it is."""
         return self._complete(self._engine.complete_activity, request, deferred=True)
 
     def CompleteEntityTask(self, request: Any, **_: Any) -> Any:
