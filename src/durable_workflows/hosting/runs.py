@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from ..values.serialization import to_json
 from ..values.typing_utils import short_name
 from .run_info import RunState, run_state, split_failure, utc
 from .verdicts import ACTIVE, already_answered, custom_status
-from .waiting import pause_for_change, wait_for_verdict, wait_until_ended
+from .waiting import pause_for_change, wait_for_verdict, wait_until_ended, watch
 
 _UNKNOWN = object()
 """The response type of a request whose port the workflow as defined here does not have."""
@@ -179,19 +178,18 @@ class WorkflowRun:
         """The run's status once it has ended or waits for input, or after `timeout` seconds
         (when it may still be running). With `answered`, a run still waiting for that request
         (an answer sent but not yet taken) has not settled."""
-        deadline = time.monotonic() + timeout
-        delay = _POLL_MIN
-        while True:
-            state = await self._state()
+
+        def settled(state: Any) -> bool:
             status = self._status(state)
-            settled = status.state not in ("pending", "running") and all(
+            return status.state not in ("pending", "running") and all(
                 r.request_id != answered for r in status.pending_requests
             )
-            left = deadline - time.monotonic()
-            if settled or left <= 0:
-                return status
-            await pause_for_change(self._durable, state, min(delay, left), left, custom=True)
-            delay = min(_POLL_MAX, delay * 2)
+
+        state, _ = await watch(
+            self._state, settled, self._durable, timeout,
+            first=_POLL_MIN, longest=_POLL_MAX, custom=True,
+        )
+        return self._status(state)
 
     async def wait_for_completion(self, timeout: float | None = None) -> Any:
         """Wait for the run to end; return its result (the last output, or None).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import WorkflowNotFoundError
@@ -38,6 +39,45 @@ async def pause_for_change(
         await asyncio.sleep(pause)
 
 
+async def watch(
+    read: Callable[[], Awaitable[Any]],
+    done: Callable[[Any], bool],
+    durable_client: Any,
+    timeout: float | None,
+    *,
+    first: float = WAIT_MIN,
+    longest: float = WAIT_MAX,
+    custom: bool = False,
+) -> tuple[Any, bool]:
+    """Read a state with `read` until `done` accepts it: ``(state, True)``; or ``(the last
+    state, False)`` once `timeout` seconds passed (None: no limit). Between reads it pauses
+    with jittered exponential backoff from `first` to `longest` seconds (`pause_for_change`:
+    on an `InProcessClient`, until the state changes)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = first
+    while True:
+        state = await read()
+        if done(state):
+            return state, True
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return state, False
+        pause = delay * random.uniform(0.5, 1.0)
+        if left is not None:
+            pause = min(pause, left)
+        await pause_for_change(durable_client, state, pause, left, custom=custom)
+        delay = min(longest, delay * 2)
+
+
+async def _read_state(
+    durable_client: Any, instance_id: str, what: str, *, payloads: bool
+) -> Any:
+    state = await durable_client.get_orchestration_state(instance_id, fetch_payloads=payloads)
+    if state is None:
+        raise WorkflowNotFoundError(f"no {what} with id {instance_id!r}")
+    return state
+
+
 async def wait_until_ended(
     durable_client: Any, instance_id: str, timeout: float | None, *, what: str = "run"
 ) -> Any:
@@ -46,48 +86,34 @@ async def wait_until_ended(
     Raises `WorkflowNotFoundError` for an unknown instance and `TimeoutError` naming it after
     `timeout` seconds (None: no limit).
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay = WAIT_MIN
-    while True:
-        state = await durable_client.get_orchestration_state(instance_id, fetch_payloads=False)
-        if state is None:
-            raise WorkflowNotFoundError(f"no {what} with id {instance_id!r}")
-        if state.runtime_status.name not in ACTIVE:
-            break
-        pause = delay * random.uniform(0.5, 1.0)
-        left = None
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                status = state.runtime_status.name
-                raise TimeoutError(f"{what} {instance_id!r} is still {status} after {timeout} s")
-            pause = min(pause, left)
-        await pause_for_change(durable_client, state, pause, left)
-        delay = min(WAIT_MAX, delay * 2)
-    final = await durable_client.get_orchestration_state(instance_id, fetch_payloads=True)
-    if final is None:
-        raise WorkflowNotFoundError(f"no {what} with id {instance_id!r}")
-    return final
+    state, ended = await watch(
+        lambda: _read_state(durable_client, instance_id, what, payloads=False),
+        lambda s: s.runtime_status.name not in ACTIVE,
+        durable_client,
+        timeout,
+    )
+    if not ended:
+        status = state.runtime_status.name
+        raise TimeoutError(f"{what} {instance_id!r} is still {status} after {timeout} s")
+    return await _read_state(durable_client, instance_id, what, payloads=True)
 
 
 async def wait_for_verdict(
     durable: Any, run_id: str, request_id: str, token: str, timeout: float | None
 ) -> None:
     """Poll the run until it took (return) or refused (raise) the response sent with `token`."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay = VERDICT_MIN
-    while True:
-        state = await durable.get_orchestration_state(run_id, fetch_payloads=True)
-        if state is None:
-            raise WorkflowNotFoundError(f"no run with id {run_id!r}")
-        if verdict(state, run_id, request_id, token):
-            return
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            msg = (
-                f"run {run_id!r} did not take or refuse the response to {request_id!r} within "
-                f"{timeout} s; it stays queued (sending it again is safe)"
-            )
-            raise TimeoutError(msg)
-        await pause_for_change(durable, state, delay, left, custom=True)
-        delay = min(VERDICT_MAX, delay * 2)
+    _, decided = await watch(
+        lambda: _read_state(durable, run_id, "run", payloads=True),
+        lambda s: verdict(s, run_id, request_id, token),
+        durable,
+        timeout,
+        first=VERDICT_MIN,
+        longest=VERDICT_MAX,
+        custom=True,
+    )
+    if not decided:
+        msg = (
+            f"run {run_id!r} did not take or refuse the response to {request_id!r} within "
+            f"{timeout} s; it stays queued (sending it again is safe)"
+        )
+        raise TimeoutError(msg)
