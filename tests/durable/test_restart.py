@@ -16,6 +16,7 @@ SCRIPT = Path(__file__).resolve().parent / "restart_host.py"
 
 
 def test_run_survives_kill_9_of_its_host_process(tmp_path: Path) -> None:
+    """K1: a new host on the same file finishes the run; the saved step does not run again."""
     db = str(tmp_path / "runs.db")
     env = {**os.environ, "DW_CRASH_COUNT_DIR": str(tmp_path), "DW_CRASH_STEP2_SLEEP": "0"}
     first = subprocess.Popen(
@@ -72,9 +73,9 @@ def _kill_midway(tmp_path: Path, shape: str, delay: float) -> tuple[str, Counter
 def test_a_chain_killed_at_any_step_finishes_and_repeats_at_most_the_steps_in_flight(
     tmp_path: Path, delay: float
 ) -> None:
-    """A step's result is saved with the next orchestrator step (docs/sidecar.md), so a crash
-    repeats at most the steps whose results were not yet saved: the one running and the one
-    whose result rode with the step in flight."""
+    """K1: a step's result is saved with the next orchestrator step, so a crash repeats at
+    most the steps whose results were not yet saved: the one running and the one whose result
+    rode with the step in flight."""
     result, counts, before = _kill_midway(tmp_path, "chain", delay)
     assert before < 200, "killed midway (each step sleeps 2 ms)"
     assert result == "200"
@@ -84,8 +85,8 @@ def test_a_chain_killed_at_any_step_finishes_and_repeats_at_most_the_steps_in_fl
 
 
 def test_a_fan_out_killed_midway_finishes_with_every_result(tmp_path: Path) -> None:
-    """A fan-out's results are saved in groups, at most 5 ms after each (docs/sidecar.md):
-    a crash reruns those not yet saved, once, and the sum is still right."""
+    """K1: a fan-out's results are saved in groups, at most 5 ms after each: a crash reruns
+    those not yet saved, once, and the sum is still right."""
     result, counts, before = _kill_midway(tmp_path, "fan", 0.05)
     assert before < 200, "killed midway (200 steps of 20 ms on 8 threads)"
     assert result == "200"  # each of the 200 returns its input (0) + 1
