@@ -10,10 +10,10 @@ set +e
 .venv/bin/python -m pytest "$@"
 rc=$?
 if [ "$#" = "0" ] && [ "$rc" = "0" ]; then
-    # The host's worker and client use the in-process transport by default; run the key
-    # end-to-end tests over the loopback gRPC transport too (docs/hosting.md, "Transport").
+    # The host's worker and client use the in-process transport by default; run the durable
+    # suite over the loopback gRPC transport too (docs/hosting.md, "Transport").
     DURABLE_WORKFLOWS_TRANSPORT=grpc .venv/bin/python -m pytest -q \
-        tests/durable/test_e2e.py tests/durable/test_restart.py tests/reliability
+        tests/durable tests/reliability tests/hosting tests/agents/test_durable_agents.py
     rc=$?
 fi
 set -e
